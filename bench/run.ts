@@ -1,0 +1,9 @@
+// `npm run bench`: runs every benchmark (or those named on the command line) in sequence.
+const suites: Record<string, () => Promise<{ run(): Promise<void> }>> = {};
+
+const wanted = process.argv.slice(2);
+for (const [name, load] of Object.entries(suites)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  console.log(`\n=== ${name} ===`);
+  await (await load()).run();
+}

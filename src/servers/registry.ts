@@ -1,0 +1,5 @@
+import type { ServerFactory } from './types.js';
+import { createWhoamiServer } from './whoami/server.js';
+
+/** The servers the host runs, in mount order. */
+export const defaultServerFactories: readonly ServerFactory[] = [createWhoamiServer];
