@@ -2,6 +2,7 @@ import { pino, type Logger } from 'pino';
 import { startServersHost, type ServersHost } from '../servers/host.js';
 import { defaultServerFactories } from '../servers/registry.js';
 import { ConfigError } from '../core/errors.js';
+import { prepareDemoDatabase } from '../servers/sqlite/demo.js';
 import { resolve } from 'node:path';
 
 const USAGE = `Usage: portcullis <command>
@@ -34,7 +35,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runUntilSignal(logger, async () => {
           const env = { ...process.env };
           const dataDir = resolve(env.PORTCULLIS_DATA_DIR ?? 'data');
-          void dataDir;
+          env.SQLITE_DB_FILE ??= prepareDemoDatabase(dataDir, logger);
           const host = await startServersHost({ env, logger }, defaultServerFactories);
           const base = host.url.replace('127.0.0.1', 'localhost').replace('[::1]', 'localhost');
           console.log(

@@ -1,5 +1,9 @@
 import type { ServerFactory } from './types.js';
+import { createSqliteServer } from './sqlite/server.js';
 import { createWhoamiServer } from './whoami/server.js';
 
 /** The servers the host runs, in mount order. */
-export const defaultServerFactories: readonly ServerFactory[] = [createWhoamiServer];
+export const defaultServerFactories: readonly ServerFactory[] = [
+  createSqliteServer,
+  createWhoamiServer,
+];
