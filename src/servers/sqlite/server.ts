@@ -31,7 +31,7 @@ export function sqliteSettingsFromEnv(env: ServerContext['env']): SqliteSettings
       maxBytes: intFromEnv(env, 'SQLITE_MAX_BYTES', 256 * 1024, 1024),
     },
     timeoutMs: intFromEnv(env, 'SQLITE_QUERY_TIMEOUT_MS', 5000, 10),
-    memoryMb: intFromEnv(env, 'SQLITE_MEMORY_LIMIT_MB', 1280, 900),
+    memoryMb: intFromEnv(env, 'SQLITE_MEMORY_LIMIT_MB', 1536, 1024),
     workers: intFromEnv(env, 'SQLITE_WORKERS', 2),
     maxQueryLength: intFromEnv(env, 'SQLITE_MAX_QUERY_LENGTH', 100_000),
   };
