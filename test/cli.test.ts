@@ -1,0 +1,97 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectClient } from './support/mcp-client.js';
+import { fromRoot } from './support/paths.js';
+
+const BIN = fromRoot('bin', 'portcullis.js');
+
+interface Running {
+  readonly output: () => string;
+  readonly exit: Promise<number | null>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+function run(args: string[], env: Record<string, string>): Running {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { output: () => output, exit, kill: (s) => child.kill(s) };
+}
+
+async function waitFor(running: Running, pattern: RegExp): Promise<RegExpMatchArray> {
+  for (let i = 0; i < 200; i++) {
+    const match = running.output().match(pattern);
+    if (match) return match;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${pattern}; output so far:\n${running.output()}`);
+}
+
+test('portcullis dev serves /sqlite on a generated demo database, then drains on SIGTERM', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-dev-'));
+  const dev = run(['dev'], { PORT: '0', PORTCULLIS_DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+  try {
+    const [url] = await waitFor(dev, /http:\/\/localhost:\d+\/sqlite/);
+    assert.ok(existsSync(join(dataDir, 'demo.db')));
+    assert.match(dev.output(), /http:\/\/localhost:\d+\/whoami/);
+    const client = await connectClient(url);
+    const result = await client.callTool({
+      name: 'read_query',
+      arguments: { query: 'SELECT count(*) AS n FROM customers' },
+    });
+    assert.deepEqual((result.structuredContent as { rows: unknown }).rows, [{ n: 50 }]);
+    await client.close();
+    dev.kill('SIGTERM');
+    assert.equal(await dev.exit, 0);
+  } finally {
+    dev.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('portcullis servers leaves out a server that cannot start and runs the others', async () => {
+  const servers = run(['servers'], {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    SQLITE_DB_FILE: '/nonexistent/db.sqlite',
+  });
+  try {
+    const [, url] = await waitFor(servers, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
+    assert.match(servers.output(), /SQLITE_DB_FILE: the database file does not exist/);
+    const health = (await (await fetch(`${url}/healthz`)).json()) as { servers: string[] };
+    assert.deepEqual(health.servers, ['/whoami']);
+    const missing = await fetch(`${url}/sqlite`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(missing.status, 404);
+    servers.kill('SIGTERM');
+    assert.equal(await servers.exit, 0);
+  } finally {
+    servers.kill('SIGKILL');
+  }
+});
+
+test('a bad setting stops the start with the variable named', async () => {
+  const servers = run(['servers'], { PORT: '99999' });
+  assert.equal(await servers.exit, 78);
+  assert.match(servers.output(), /PORT: expected a port number/);
+});
+
+test('unknown commands and arguments are usage errors', async () => {
+  const unknown = run(['serve'], {});
+  assert.equal(await unknown.exit, 2);
+  assert.match(unknown.output(), /unknown command "serve"/);
+  const extra = run(['servers', '--port', '1'], {});
+  assert.equal(await extra.exit, 2);
+});
