@@ -103,10 +103,13 @@ function toAssertionError(err: unknown): AssertionError {
     );
   }
   // Keys that cannot be fetched (network, timeout, a malformed set) are our failure, not the caller's.
+  // jose throws its bare base class (code ERR_JOSE_GENERIC) only when the key set response is
+  // not 200 or not JSON.
   if (
     err instanceof errors.JWKSTimeout ||
     err instanceof errors.JWKSInvalid ||
-    !(err instanceof errors.JOSEError)
+    !(err instanceof errors.JOSEError) ||
+    err.code === errors.JOSEError.code
   ) {
     return new AssertionError(
       'ERR_ASSERTION_KEYS_UNAVAILABLE',

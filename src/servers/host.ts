@@ -55,7 +55,12 @@ export async function startServersHost(
   const inflight = new Set<ServerResponse>();
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     inflight.add(res);
-    res.once('close', () => inflight.delete(res));
+    res.once('close', () => {
+      inflight.delete(res);
+      // A keep-alive socket whose last response just ended would otherwise hold the drain open
+      // until the shutdown timeout; once idle (next tick) it can go.
+      if (draining) setImmediate(() => listeners.forEach((s) => s.closeIdleConnections()));
+    });
     if (draining) res.setHeader('connection', 'close');
     handleRequest(config, mounted, logger, req, res).catch((err: unknown) => {
       logger.error({ err }, 'unhandled error while answering a request');
@@ -111,7 +116,7 @@ async function handleRequest(
   const path = (req.url ?? '/').split('?')[0]!;
   const target = mounted.get(path);
   const info: McpCallInfo = {};
-  res.once('finish', () => {
+  res.once('close', () => {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     logger.info(
       {
@@ -119,6 +124,7 @@ async function handleRequest(
         http_method: req.method,
         path,
         status: res.statusCode,
+        ...(res.writableFinished ? {} : { aborted: true }),
         ms: Math.round(ms * 100) / 100,
         server: target?.server.name,
         mcp_method: info.method,

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import {
@@ -40,6 +40,8 @@ export interface JwksServer {
   publish(keys: readonly SigningKey[]): void;
   /** Answer every request with this status and body instead of the keys; undefined restores. */
   failWith(status: number | undefined, body?: string): void;
+  /** Holds every answer back this long (a slow key server keeps a verification in flight). */
+  delay(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -47,6 +49,7 @@ export interface JwksServer {
 export async function startJwksServer(keys: readonly SigningKey[]): Promise<JwksServer> {
   let published = [...keys];
   let hits = 0;
+  let delayMs = 0;
   let failure: { status: number; body: string } | undefined;
   const server: Server = createServer((req, res) => {
     if (req.url !== JWKS_PATH) {
@@ -54,6 +57,10 @@ export async function startJwksServer(keys: readonly SigningKey[]): Promise<Jwks
       return;
     }
     hits++;
+    if (delayMs > 0) setTimeout(() => answer(res), delayMs);
+    else answer(res);
+  });
+  const answer = (res: ServerResponse) => {
     if (failure !== undefined) {
       res.writeHead(failure.status, { 'content-type': 'application/json' }).end(failure.body);
       return;
@@ -66,7 +73,7 @@ export async function startJwksServer(keys: readonly SigningKey[]): Promise<Jwks
       'access-control-allow-origin': '*',
     });
     res.end(body);
-  });
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -76,6 +83,9 @@ export async function startJwksServer(keys: readonly SigningKey[]): Promise<Jwks
     },
     publish(next) {
       published = [...next];
+    },
+    delay(ms) {
+      delayMs = ms;
     },
     failWith(status, body = 'unavailable') {
       failure = status === undefined ? undefined : { status, body };

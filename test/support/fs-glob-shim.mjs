@@ -33,7 +33,8 @@ export function globSync(pattern, options = {}) {
       `fs.globSync shim (test/support/fs-glob-shim.mjs): unsupported option(s) ${unsupported.join(', ')}; only "cwd" is implemented`,
     );
   }
-  const cwd = options.cwd instanceof URL ? fileURLToPath(options.cwd) : (options.cwd ?? process.cwd());
+  const cwd =
+    options.cwd instanceof URL ? fileURLToPath(options.cwd) : (options.cwd ?? process.cwd());
   const found = [];
   const walk = (dir) => {
     let entries;

@@ -20,10 +20,7 @@ export class SlowToolProbe {
     const deadline = Date.now() + timeoutMs;
     while (!check(this)) {
       if (Date.now() > deadline) throw new Error('SlowToolProbe: timed out waiting');
-      await Promise.race([
-        new Promise<void>((resolve) => this.waiters.push(resolve)),
-        sleep(50),
-      ]);
+      await Promise.race([new Promise<void>((resolve) => this.waiters.push(resolve)), sleep(50)]);
     }
   }
 }
