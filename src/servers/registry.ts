@@ -1,4 +1,5 @@
 import type { ServerFactory } from './types.js';
+import { createNotionServer } from './notion/server.js';
 import { createSqliteServer } from './sqlite/server.js';
 import { createWhoamiServer } from './whoami/server.js';
 
@@ -6,4 +7,5 @@ import { createWhoamiServer } from './whoami/server.js';
 export const defaultServerFactories: readonly ServerFactory[] = [
   createSqliteServer,
   createWhoamiServer,
+  createNotionServer,
 ];
