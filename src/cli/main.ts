@@ -4,12 +4,14 @@ import { defaultServerFactories } from '../servers/registry.js';
 import { ConfigError } from '../core/errors.js';
 import { prepareDemoDatabase } from '../servers/sqlite/demo.js';
 import { resolve } from 'node:path';
+import { runCheck } from '../config/check.js';
 
 const USAGE = `Usage: portcullis <command>
 
 Commands:
   dev       Run the whole system on embedded defaults (today: the servers host with a demo database)
   servers   Run the MCP servers host (/sqlite, /notion, /whoami), configured by environment variables
+  check     Validate a gateway config and exit: portcullis check --config FILE
   help      Show this help
 
 See README.md for the environment variables each command reads.`;
@@ -20,7 +22,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.log(USAGE);
     return command === undefined ? 1 : 0;
   }
-  if (rest.length > 0) {
+  if (rest.length > 0 && command !== 'check') {
     console.error(`portcullis ${command}: unexpected arguments: ${rest.join(' ')}\n\n${USAGE}`);
     return 2;
   }
@@ -45,6 +47,8 @@ export async function main(argv: readonly string[]): Promise<number> {
           );
           return host;
         });
+      case 'check':
+        return runCheck(rest, process.env);
       default:
         console.error(`portcullis: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
         return 2;

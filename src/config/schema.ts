@@ -1,0 +1,110 @@
+/**
+ * The shape of the config file, with Pomerium's key names. Only types and local formats are
+ * checked here; rules that span several keys live in `checks.ts` and `routes.ts`.
+ */
+import { z } from 'zod';
+
+const httpUrl = z.string().refine(
+  (s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'https:' || u.protocol === 'http:';
+    } catch {
+      return false;
+    }
+  },
+  { error: 'expected an absolute http(s) URL' },
+);
+const text = z.string().min(1, { error: 'expected a non-empty string' });
+const absPath = z.string().startsWith('/', { error: 'expected a path starting with /' });
+const strings = z.array(z.string());
+
+export const upstreamOauth2Schema = z.strictObject({
+  client_id: text,
+  client_secret: z.string().optional(),
+  scopes: strings.optional(),
+  authorization_url_params: z.record(z.string(), z.string()).optional(),
+  endpoint: z.strictObject({
+    auth_url: httpUrl,
+    token_url: httpUrl,
+    auth_style: z.enum(['header', 'params']).optional(),
+  }),
+});
+
+export const mcpServerSchema = z.strictObject({
+  path: absPath.optional(),
+  max_request_bytes: z.int().positive().optional(),
+  upstream_oauth2: upstreamOauth2Schema.optional(),
+  authorization_server_url: httpUrl.optional(),
+});
+
+export const mcpSchema = z.strictObject({
+  server: mcpServerSchema.nullish(),
+  client: z.strictObject({}).nullish(),
+});
+
+export const routeSchema = z.strictObject({
+  from: text,
+  to: z.union([text, z.array(text).min(1)], {
+    error: 'expected a URL or a non-empty list of URLs',
+  }),
+  name: z.string().optional(),
+  description: z.string().optional(),
+  logo_url: z.string().optional(),
+  prefix: absPath.optional(),
+  path: absPath.optional(),
+  regex: text.optional(),
+  prefix_rewrite: z.string().optional(),
+  pass_identity_headers: z.boolean().optional(),
+  allow_any_authenticated_user: z.boolean().optional(),
+  allow_public_unauthenticated_access: z.boolean().optional(),
+  /** Parsed by `policy/parse.ts`, which reports its own errors. */
+  policy: z.unknown().optional(),
+  timeout: text.optional(),
+  idle_timeout: text.optional(),
+  mcp: mcpSchema.optional(),
+});
+
+export const builtinUserSchema = z.strictObject({
+  email: z.email({ error: 'expected an email address' }),
+  name: z.string().optional(),
+  groups: strings.optional(),
+  password_hash: text,
+});
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+export const settingsSchema = z.strictObject({
+  address: text.optional(),
+  insecure_server: z.boolean().optional(),
+  shared_secret: text.optional(),
+  cookie_secret: text.optional(),
+  signing_key: text.optional(),
+  authenticate_service_url: httpUrl.optional(),
+  idp_provider: text.optional(),
+  idp_provider_url: httpUrl.optional(),
+  idp_client_id: text.optional(),
+  idp_client_secret: text.optional(),
+  idp_scopes: strings.optional(),
+  builtin_users: z.array(builtinUserSchema).optional(),
+  databroker_storage_type: z.enum(['memory', 'sqlite', 'postgres']).optional(),
+  databroker_storage_connection_string: text.optional(),
+  certificate_file: text.optional(),
+  certificate_key_file: text.optional(),
+  jwt_claims_headers: z
+    .union([strings, z.record(z.string(), z.string())], {
+      error: 'expected a list of claim names or a map of header name to claim name',
+    })
+    .optional(),
+  log_level: z.enum(LOG_LEVELS).optional(),
+  runtime_flags: z.record(z.string(), z.boolean()).optional(),
+  /** Each route is checked against `routeSchema` on its own, so one bad route hides nothing. */
+  routes: z.array(z.unknown()).optional(),
+});
+
+export type RawSettings = z.output<typeof settingsSchema>;
+export type RawRoute = z.output<typeof routeSchema>;
+
+/** Every top-level key we read; env overrides use the same names, upper-cased. */
+export const SETTING_KEYS = Object.keys(settingsSchema.shape) as (keyof RawSettings)[];
+export const ROUTE_KEYS = Object.keys(routeSchema.shape) as (keyof RawRoute)[];

@@ -1,0 +1,240 @@
+import { join } from 'node:path';
+import type { IssueSink } from './issues.js';
+import { KNOWN_RUNTIME_FLAGS, OIDC_PROVIDERS } from './pomerium-keys.js';
+import type { RawSettings } from './schema.js';
+import type { Config, IdpConfig, StorageConfig } from './types.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+type Settings = Omit<Config, 'source' | 'routes'>;
+
+/** Cross-key rules for the top-level settings that already have the right shape. */
+export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Settings | undefined {
+  const address = parseAddress(raw.address ?? ':443', sink);
+  const insecureServer = raw.insecure_server ?? false;
+  const tls = checkTls(raw, insecureServer, address?.host, sink);
+  const sharedSecret = secret(raw.shared_secret, 'shared_secret', sink);
+  const cookieSecret = secret(raw.cookie_secret, 'cookie_secret', sink);
+  const signingKey = checkSigningKey(raw.signing_key, sink);
+  const idp = buildIdp(raw, sink);
+  const storage = buildStorage(raw, env, sink);
+  const jwtClaimsHeaders = claimsHeaders(raw.jwt_claims_headers, sink);
+  const flags = raw.runtime_flags ?? {};
+  for (const flag of Object.keys(flags)) {
+    if (flag === 'mcp_dynamic_client_registration') continue;
+    sink.warn(
+      ['runtime_flags', flag],
+      KNOWN_RUNTIME_FLAGS.get(flag) ?? 'unknown runtime flag; ignored',
+    );
+  }
+  if (!address || tls === undefined || !idp || !storage) return undefined;
+  return {
+    address,
+    insecureServer,
+    tls,
+    sharedSecret,
+    cookieSecret,
+    signingKey,
+    authenticateServiceUrl: raw.authenticate_service_url ?? null,
+    idp,
+    storage,
+    jwtClaimsHeaders,
+    logLevel: raw.log_level ?? 'info',
+    runtimeFlags: { mcpDynamicClientRegistration: flags.mcp_dynamic_client_registration ?? true },
+  };
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1']);
+
+function parseAddress(text: string, sink: IssueSink): Config['address'] | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    sink.error(
+      ['address'],
+      `expected host:port or :port (such as :443 or 127.0.0.1:8080), got ${JSON.stringify(text)}`,
+    );
+    return undefined;
+  }
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
+function checkTls(
+  raw: RawSettings,
+  insecure: boolean,
+  host: string | undefined,
+  sink: IssueSink,
+): Config['tls'] | undefined {
+  const cert = raw.certificate_file;
+  const key = raw.certificate_key_file;
+  if ((cert === undefined) !== (key === undefined)) {
+    const missing = cert === undefined ? 'certificate_file' : 'certificate_key_file';
+    const other = cert === undefined ? 'certificate_key_file' : 'certificate_file';
+    sink.error([missing], `required when ${other} is set`, [other]);
+    return undefined;
+  }
+  if (insecure) {
+    if (cert !== undefined)
+      sink.warn(['insecure_server'], 'TLS is off, so certificate_file is ignored');
+    if (host !== undefined && !LOOPBACK.has(host)) {
+      sink.warn(
+        ['insecure_server'],
+        `plain HTTP on ${host === '' ? 'every interface' : host}: tokens and cookies cross the network unencrypted; use only behind a TLS-terminating proxy`,
+      );
+    }
+    return null;
+  }
+  if (cert === undefined || key === undefined) {
+    sink.warn(
+      ['certificate_file'],
+      'no certificate: a self-signed one is generated at start, which clients will not trust',
+    );
+    return null;
+  }
+  return { certificateFile: cert, certificateKeyFile: key };
+}
+
+/** Pomerium's secrets are base64 of 32 random bytes (`head -c32 /dev/urandom | base64`). */
+function secret(value: string | undefined, key: string, sink: IssueSink): string | null {
+  if (value === undefined) {
+    sink.warn(
+      [key],
+      'not set: a random one is generated at start, so sessions and stored tokens do not survive a restart and replicas cannot share them',
+    );
+    return null;
+  }
+  const bytes = /^[A-Za-z0-9+/_-]+={0,2}$/.test(value) ? Buffer.from(value, 'base64') : undefined;
+  if (bytes?.length !== 32) {
+    sink.error([key], 'expected base64 of 32 random bytes (head -c32 /dev/urandom | base64)');
+  }
+  return value;
+}
+
+function checkSigningKey(value: string | undefined, sink: IssueSink): string | null {
+  if (value === undefined) {
+    sink.warn(
+      ['signing_key'],
+      'not set: a key is generated at start, so identity assertions change keys on every restart',
+    );
+    return null;
+  }
+  const pem = Buffer.from(value, 'base64').toString('utf8');
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+    sink.error(['signing_key'], 'expected a base64-encoded PEM private key (ES256 by default)');
+  }
+  return value;
+}
+
+function buildIdp(raw: RawSettings, sink: IssueSink): IdpConfig | undefined {
+  let provider = raw.idp_provider;
+  if (provider === undefined) {
+    sink.warn(
+      ['idp_provider'],
+      'not set: using the built-in identity provider (Pomerium’s hosted authenticate service does not exist here)',
+    );
+    provider = 'builtin';
+  } else if (OIDC_PROVIDERS.has(provider)) {
+    sink.warn(
+      ['idp_provider'],
+      `"${provider}" is read as oidc: sign-in uses OIDC discovery at idp_provider_url`,
+    );
+    provider = 'oidc';
+  }
+  if (provider === 'builtin') {
+    for (const k of [
+      'idp_provider_url',
+      'idp_client_id',
+      'idp_client_secret',
+      'idp_scopes',
+    ] as const) {
+      if (raw[k] !== undefined) sink.warn([k], 'ignored with the built-in identity provider');
+    }
+    if (!raw.builtin_users?.length)
+      sink.warn(['builtin_users'], 'no users: nobody can sign in until users are added');
+    const users = (raw.builtin_users ?? []).map((u) => ({
+      email: u.email,
+      name: u.name ?? null,
+      groups: u.groups ?? [],
+      passwordHash: u.password_hash,
+    }));
+    return { provider: 'builtin', users };
+  }
+  if (provider !== 'oidc') {
+    sink.error(
+      ['idp_provider'],
+      `expected oidc (any OpenID Connect provider) or builtin, got ${JSON.stringify(provider)}`,
+    );
+    return undefined;
+  }
+  if (raw.builtin_users !== undefined)
+    sink.warn(['builtin_users'], 'ignored unless idp_provider is builtin');
+  let ok = true;
+  for (const k of ['idp_provider_url', 'idp_client_id'] as const) {
+    if (raw[k] === undefined) {
+      sink.error([k], 'required when idp_provider is oidc', ['idp_provider']);
+      ok = false;
+    }
+  }
+  if (!ok) return undefined;
+  return {
+    provider: 'oidc',
+    providerUrl: raw.idp_provider_url!,
+    clientId: raw.idp_client_id!,
+    clientSecret: raw.idp_client_secret ?? null,
+    scopes: raw.idp_scopes ?? ['openid', 'profile', 'email', 'offline_access'],
+  };
+}
+
+function buildStorage(raw: RawSettings, env: Env, sink: IssueSink): StorageConfig | undefined {
+  const type = raw.databroker_storage_type ?? 'sqlite';
+  const conn = raw.databroker_storage_connection_string;
+  switch (type) {
+    case 'memory':
+      if (conn !== undefined)
+        sink.warn(['databroker_storage_connection_string'], 'ignored with memory storage');
+      sink.warn(
+        ['databroker_storage_type'],
+        'memory: sessions and tokens are lost on restart and replicas cannot share them',
+      );
+      return { type };
+    case 'sqlite':
+      if (conn !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(conn)) {
+        sink.error(
+          ['databroker_storage_connection_string'],
+          'expected a file path for sqlite storage, got a URL',
+        );
+        return undefined;
+      }
+      return { type, file: conn ?? join(env.PORTCULLIS_DATA_DIR ?? 'data', 'portcullis.db') };
+    case 'postgres':
+      if (conn === undefined) {
+        sink.error(
+          ['databroker_storage_connection_string'],
+          'required for postgres storage: a postgresql:// URL',
+          ['databroker_storage_type'],
+        );
+        return undefined;
+      }
+      sink.warn(
+        ['databroker_storage_type'],
+        'postgres storage is not implemented yet; use sqlite (the default) or memory until it lands',
+      );
+      return { type, connectionString: conn };
+  }
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/; // RFC 9110 §5.6.2 token
+
+function claimsHeaders(
+  raw: RawSettings['jwt_claims_headers'],
+  sink: IssueSink,
+): Record<string, string> {
+  if (raw === undefined) return {};
+  const entries = Array.isArray(raw)
+    ? raw.map((claim) => [`X-Pomerium-Claim-${claim}`, claim] as const)
+    : Object.entries(raw);
+  for (const [header] of entries) {
+    if (!HEADER_NAME.test(header))
+      sink.error(['jwt_claims_headers', header], 'expected an HTTP header name');
+  }
+  return Object.fromEntries(entries);
+}

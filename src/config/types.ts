@@ -1,0 +1,98 @@
+import type { Policy } from '../policy/parse.js';
+
+/** The gateway's configuration, validated and frozen. Field names are camelCase inside. */
+export interface Config {
+  /** Where the config came from (a file path, or a label for text). */
+  readonly source: string;
+  /** `host:port`; an empty host means every interface. */
+  readonly address: { readonly host: string; readonly port: number };
+  readonly insecureServer: boolean;
+  readonly tls: { readonly certificateFile: string; readonly certificateKeyFile: string } | null;
+  /** base64 of 32 random bytes; null: generated at start (sessions do not survive restarts). */
+  readonly sharedSecret: string | null;
+  readonly cookieSecret: string | null;
+  /** base64 of a PEM private key; null: a key is generated at start. */
+  readonly signingKey: string | null;
+  readonly authenticateServiceUrl: string | null;
+  readonly idp: IdpConfig;
+  readonly storage: StorageConfig;
+  /** Header name → claim name. */
+  readonly jwtClaimsHeaders: Readonly<Record<string, string>>;
+  readonly logLevel: LogLevel;
+  readonly runtimeFlags: { readonly mcpDynamicClientRegistration: boolean };
+  readonly routes: readonly RouteConfig[];
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+export type IdpConfig =
+  | {
+      readonly provider: 'oidc';
+      readonly providerUrl: string;
+      readonly clientId: string;
+      readonly clientSecret: string | null;
+      readonly scopes: readonly string[];
+    }
+  | { readonly provider: 'builtin'; readonly users: readonly BuiltinUser[] };
+
+export interface BuiltinUser {
+  readonly email: string;
+  readonly name: string | null;
+  readonly groups: readonly string[];
+  readonly passwordHash: string;
+}
+
+export type StorageConfig =
+  | { readonly type: 'memory' }
+  | { readonly type: 'sqlite'; readonly file: string }
+  | { readonly type: 'postgres'; readonly connectionString: string };
+
+export interface RouteConfig {
+  /** 0-based position in `routes`, for messages. */
+  readonly index: number;
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly name: string | null;
+  readonly description: string | null;
+  readonly logoUrl: string | null;
+  readonly match:
+    | { readonly kind: 'prefix'; readonly prefix: string }
+    | { readonly kind: 'path'; readonly path: string }
+    | { readonly kind: 'regex'; readonly regex: string }
+    | { readonly kind: 'any' };
+  readonly prefixRewrite: string | null;
+  readonly passIdentityHeaders: boolean;
+  readonly allowAnyAuthenticatedUser: boolean;
+  readonly allowPublicUnauthenticatedAccess: boolean;
+  readonly policy: Policy;
+  /** Milliseconds; null: the gateway default. 0 disables the timeout. */
+  readonly timeoutMs: number | null;
+  readonly idleTimeoutMs: number | null;
+  readonly mcp: McpServerConfig | McpClientConfig | null;
+}
+
+export interface McpServerConfig {
+  readonly kind: 'server';
+  readonly path: string;
+  /** `from` + (`prefix` or `path`) + `mcp.server.path`, without a trailing slash. */
+  readonly resourceUrl: string;
+  readonly maxRequestBytes: number | null;
+  readonly upstreamOauth2: UpstreamOauth2Config | null;
+  readonly authorizationServerUrl: string | null;
+}
+
+export interface McpClientConfig {
+  readonly kind: 'client';
+}
+
+export interface UpstreamOauth2Config {
+  readonly clientId: string;
+  readonly clientSecret: string | null;
+  readonly scopes: readonly string[];
+  readonly authorizationUrlParams: Readonly<Record<string, string>>;
+  readonly endpoint: {
+    readonly authUrl: string;
+    readonly tokenUrl: string;
+    readonly authStyle: 'header' | 'params' | null;
+  };
+}

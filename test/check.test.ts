@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fromRoot, repoRoot } from './support/paths.js';
+
+const BIN = fromRoot('bin', 'portcullis.js');
+const fixture = (name: string) => `test/fixtures/config/${name}`;
+
+/** Runs `portcullis check …` from the repository root with a minimal environment. */
+function check(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BIN, 'check', ...args], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('close', (code) => resolve({ code, stdout, stderr })),
+  );
+}
+
+test('check passes the original sample config with a warning for each unsupported part', async () => {
+  const file = fixture('pomerium-mcp-servers-sample-config.yaml');
+  const { code, stdout, stderr } = await check(['--config', file]);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /pomerium-mcp-servers-sample-config\.yaml: valid \(10 warnings\)/);
+  for (const line of [
+    `${file}:6 autocert: warning: Pomerium setting not supported yet`,
+    `${file}:11 databroker_storage_type: warning: postgres storage is not implemented yet`,
+    `${file}:16 runtime_flags.mcp: warning: MCP support is always on`,
+    `${file}:24 routes[0].mcp: warning: legacy mcp shape (no server/client) read as mcp.server: mcp.upstream_oauth2 is now mcp.server.upstream_oauth2`,
+  ]) {
+    assert.ok(stderr.includes(line), `missing ${line} in\n${stderr}`);
+  }
+});
+
+test('check reports every error of a file as FILE:LINE key: message and exits 78', async () => {
+  const file = fixture('many-errors.yaml');
+  const { code, stderr } = await check([`--config=${file}`]);
+  assert.equal(code, 78);
+  const errors = stderr
+    .split('\n')
+    .filter((l) => /^\S+:\d+ /.test(l) && !l.includes(': warning: '));
+  assert.deepEqual(
+    errors.map((l) => l.split(': ')[0]),
+    [
+      `${file}:3 sharde_secret`,
+      `${file}:4 insecure_server`,
+      `${file}:5 databroker_storage_type`,
+      `${file}:7 routes[0].from`,
+      `${file}:10 routes[0].path`,
+      `${file}:14 routes[0].policy[0].allow.and[0].emial`,
+      `${file}:18 routes[1].regex`,
+      `${file}:21 routes[1].policy.allow.or`,
+      `${file}:30 routes[2].policy[0].deny.or[0].mcp_tool.equals`,
+      `${file}:33 routes[2].mcp.server.max_request_bytes`,
+    ],
+  );
+  assert.match(stderr, /many-errors\.yaml: invalid: 10 errors/);
+});
+
+test('check reports a YAML syntax error with its line', async () => {
+  const file = fixture('bad-syntax.yaml');
+  const { code, stderr } = await check(['--config', file]);
+  assert.equal(code, 78);
+  assert.ok(stderr.includes(`${file}:6 (yaml): Nested mappings are not allowed`), stderr);
+});
+
+test('check applies environment overrides and names the variable of a bad value', async () => {
+  const file = fixture('valid.yaml');
+  assert.equal((await check(['--config', file])).code, 0);
+  const bad = await check(['--config', file], { SHARED_SECRET: 'short' });
+  assert.equal(bad.code, 78);
+  assert.match(bad.stderr, /^SHARED_SECRET \(environment\) shared_secret: expected base64 of 32/m);
+});
+
+test('check: a missing --config is a usage error (2), a missing file a config error (78)', async () => {
+  const none = await check([]);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /expected --config FILE/);
+  assert.equal((await check(['--config'])).code, 2);
+  assert.equal((await check(['--config', 'a.yaml', 'extra'])).code, 2);
+  const missing = await check(['--config', 'nope.yaml']);
+  assert.equal(missing.code, 78);
+  assert.match(missing.stderr, /nope\.yaml:0 \(file\): cannot read the config file: ENOENT/);
+});
