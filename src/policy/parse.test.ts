@@ -61,7 +61,7 @@ test("Pomerium's shorthand: one rule object instead of a list", () => {
   assert.equal(parse(rule).policy.length, 1);
 });
 
-test('several operators in one body are all required; operators nest; claims and groups', () => {
+test('several operators in one body are joined by or (as in Pomerium); operators nest; claims and groups', () => {
   const { policy, errors } = parse({
     allow: {
       or: [{ groups: { has: 'admins' } }, { 'claim/department': 'sales' }],
@@ -71,9 +71,9 @@ test('several operators in one body are all required; operators nest; claims and
   });
   assert.deepEqual(errors, []);
   const when = policy[0]?.when;
-  assert.equal(when?.type, 'and');
-  assert.deepEqual(when?.type === 'and' && when.terms.map((t) => t.type), ['or', 'not', 'nor']);
-  assert.deepEqual(when?.type === 'and' && when.terms[0], {
+  assert.equal(when?.type, 'or');
+  assert.deepEqual(when?.type === 'or' && when.terms.map((t) => t.type), ['or', 'not', 'nor']);
+  assert.deepEqual(when?.type === 'or' && when.terms[0], {
     type: 'or',
     terms: [
       { type: 'criterion', name: 'groups', matchers: [{ op: 'has', value: 'admins' }] },

@@ -44,7 +44,10 @@ export type Condition =
 
 export interface Rule {
   readonly action: 'allow' | 'deny';
-  /** The rule applies when every operator of its body holds (an `and` of them). */
+  /**
+   * The rule applies when any operator of its body holds (an `or` of them): Pomerium's generator
+   * joins every operator of every rule with the same action by OR.
+   */
   readonly when: Condition;
 }
 
@@ -123,7 +126,8 @@ function parseBody(value: unknown, report: Report, at: Path): Condition | undefi
     else ok = false;
   }
   if (!ok) return undefined;
-  return terms.length === 1 ? terms[0] : { type: 'and', terms };
+  // Several operators in one body: any of them makes the rule apply, as in Pomerium.
+  return terms.length === 1 ? terms[0] : { type: 'or', terms };
 }
 
 function parseOperator(op: Operator, value: unknown, report: Report, at: Path) {

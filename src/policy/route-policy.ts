@@ -1,0 +1,40 @@
+/**
+ * A route's access decision: its `policy` plus the two shortcut flags, combined as Pomerium does
+ * (config/policy_ppl.go `ToPPL`): `allow_public_unauthenticated_access` adds an allow rule
+ * `accept`, `allow_any_authenticated_user` adds an allow rule `authenticated_user`, and the
+ * route's own rules follow. Deny rules therefore still win over both flags.
+ */
+import type { RouteConfig } from '../config/types.js';
+import { evaluate, type Decision, type PolicyInput } from './evaluate.js';
+
+export type RoutePolicySource = Pick<
+  RouteConfig,
+  'allowPublicUnauthenticatedAccess' | 'allowAnyAuthenticatedUser' | 'policy'
+>;
+
+/**
+ * Decides `input` on `route`. `rule` in the result indexes `route.policy`; an allow granted by a
+ * flag has `rule: null` and a reason naming the flag.
+ *
+ * A denial with `input.user === null` should make the caller ask for sign-in (401) rather than
+ * answer 403: as in Pomerium, an anonymous request is denied because nobody is signed in.
+ */
+export function decideRoute(route: RoutePolicySource, input: PolicyInput): Decision {
+  const decision = evaluate(route.policy, input);
+  // A deny rule decided: it wins over the flags too.
+  if (decision.allow || decision.rule !== null) return decision;
+  if (route.allowPublicUnauthenticatedAccess) {
+    return { allow: true, reason: 'allow_public_unauthenticated_access', rule: null };
+  }
+  if (route.allowAnyAuthenticatedUser && input.user !== null) {
+    return { allow: true, reason: 'allow_any_authenticated_user: a user is signed in', rule: null };
+  }
+  if (route.allowAnyAuthenticatedUser) {
+    return {
+      allow: false,
+      reason: 'allow_any_authenticated_user: no user signed in; ' + decision.reason,
+      rule: null,
+    };
+  }
+  return decision;
+}

@@ -1,0 +1,174 @@
+import { BlockList, isIP } from 'node:net';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+/**
+ * Hop-by-hop fields: they describe one connection and are never forwarded. RFC 9110 §7.6.1
+ * names Connection and the fields it lists; Keep-Alive and Proxy-Connection are the HTTP/1.0
+ * ones it mentions; TE (§10.1.4) and Upgrade (§7.8) are connection options; Transfer-Encoding
+ * is framing (RFC 9112 §6.1); Proxy-Authenticate/Authorization are for the proxy itself
+ * (RFC 9110 §11.7). Expect is answered by our own server (RFC 9110 §10.1.1), so it is not
+ * passed on either.
+ */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'expect',
+]);
+
+/** Which kind of route a request is for: it decides which credentials may go upstream. */
+export type RouteKind = 'mcp-server' | 'mcp-client' | 'plain';
+
+export interface RequestHeaderContext {
+  /** The socket peer (`req.socket.remoteAddress`). */
+  readonly peerAddress: string | undefined;
+  /** The scheme the client used to reach this listener. */
+  readonly listenerScheme: 'http' | 'https';
+  /** Whether the peer may set X-Forwarded-* for us: see `compileTrustedProxies`. */
+  readonly trustedProxy: (address: string) => boolean;
+  readonly routeKind: RouteKind;
+  /** Keep the client's Host; otherwise the forwarder sets each upstream's own host. */
+  readonly preserveHostHeader: boolean;
+}
+
+/**
+ * Headers for the upstream request, from the client's. Host is left out unless preserved: the
+ * forwarder sets it per upstream (RFC 9110 §7.2), since a route may balance over several.
+ */
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  ctx: RequestHeaderContext,
+): OutgoingHttpHeaders {
+  const out = stripHopByHop(incoming);
+  for (const name of Object.keys(out)) {
+    // Identity headers are the gateway's to set; a client must never be able to supply one.
+    if (name.startsWith('x-pomerium-')) delete out[name];
+  }
+  // RFC 9110 §10.1.4: TE is hop-by-hop, but "trailers" only says the chain accepts trailer
+  // fields, which stays true through this proxy (it relays them), so it goes on, named in
+  // Connection as the RFC requires of a TE sender.
+  if (acceptsTrailers(incoming.te)) {
+    out.te = 'trailers';
+    out.connection = 'te';
+  }
+  setForwarded(out, incoming, ctx);
+  if (!ctx.preserveHostHeader) delete out.host;
+  if (ctx.routeKind === 'mcp-server') {
+    // The client's token is for the gateway (its audience); the gateway may add the upstream
+    // token afterwards. REFERENCE §2: never forwarded on mcp.server routes.
+    delete out.authorization;
+    // The gateway checks Origin itself (MCP transport: DNS rebinding); the server behind it
+    // would see a browser origin it cannot know.
+    delete out.origin;
+  }
+  return out;
+}
+
+/** Headers for the client, from the upstream response. */
+export function downstreamResponseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
+  return stripHopByHop(upstream);
+}
+
+/** A copy without hop-by-hop fields, including every field Connection names (RFC 9110 §7.6.1). */
+export function stripHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const named = connectionOptions(headers.connection);
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+function connectionOptions(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value.join(',') : value;
+  const names = new Set<string>();
+  for (const token of text.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name !== '') names.add(name);
+  }
+  return names;
+}
+
+function acceptsTrailers(te: string | string[] | undefined): boolean {
+  if (te === undefined) return false;
+  return headerText(te)
+    .split(',')
+    .some((t) => t.split(';')[0]!.trim().toLowerCase() === 'trailers');
+}
+
+/**
+ * X-Forwarded-For/Proto/Host (de facto; RFC 7239 §5 describes the same facts). A peer in the
+ * trusted list is a proxy whose values we extend; anyone else's are replaced, along with every
+ * other forwarding header it sent, so a client cannot choose the address policy or logs see.
+ */
+function setForwarded(
+  out: OutgoingHttpHeaders,
+  incoming: IncomingHttpHeaders,
+  ctx: RequestHeaderContext,
+): void {
+  const peer = normalizeAddress(ctx.peerAddress ?? '');
+  const trusted = peer !== '' && ctx.trustedProxy(peer);
+  if (!trusted) {
+    for (const name of Object.keys(out)) {
+      if (name.startsWith('x-forwarded-')) delete out[name];
+    }
+    delete out.forwarded;
+    delete out['x-real-ip'];
+  }
+  const prior = trusted ? headerText(incoming['x-forwarded-for']) : '';
+  if (peer !== '') out['x-forwarded-for'] = prior === '' ? peer : `${prior}, ${peer}`;
+  else if (prior !== '') out['x-forwarded-for'] = prior;
+  if (!trusted || out['x-forwarded-proto'] === undefined) {
+    out['x-forwarded-proto'] = ctx.listenerScheme;
+  }
+  if ((!trusted || out['x-forwarded-host'] === undefined) && incoming.host !== undefined) {
+    out['x-forwarded-host'] = incoming.host;
+  }
+}
+
+function headerText(value: string | string[] | undefined): string {
+  if (value === undefined) return '';
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** `::ffff:10.0.0.1` (an IPv4 peer on a dual-stack socket) → `10.0.0.1`. */
+export function normalizeAddress(address: string): string {
+  if (address.startsWith('::ffff:') && isIP(address.slice(7)) === 4) return address.slice(7);
+  return address;
+}
+
+/**
+ * A predicate over peer addresses from a list of addresses and CIDR ranges (`10.0.0.0/8`,
+ * `::1`, `fd00::/8`). Throws on a malformed entry, so configuration fails at start-up.
+ */
+export function compileTrustedProxies(entries: readonly string[]): (address: string) => boolean {
+  if (entries.length === 0) return () => false;
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = '', bits] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0) throw new TypeError(`not an IP address or CIDR range: ${entry}`);
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    if (bits === undefined) {
+      list.addAddress(address, type);
+      continue;
+    }
+    const prefix = Number(bits);
+    if (!/^\d+$/.test(bits) || prefix > (family === 4 ? 32 : 128)) {
+      throw new TypeError(`not a CIDR prefix length: ${entry}`);
+    }
+    list.addSubnet(address, prefix, type);
+  }
+  return (address) => {
+    const family = isIP(address);
+    return family !== 0 && list.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  };
+}
