@@ -1,0 +1,115 @@
+import type { Database } from 'better-sqlite3';
+import { StorageError } from './errors.js';
+
+/**
+ * One schema change. Versions start at 1 and increase by one; a released migration is never
+ * edited, only followed by a new one (docs/storage.md).
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+      CREATE TABLE sessions (
+        id_hash TEXT PRIMARY KEY,
+        sub TEXT NOT NULL,
+        email TEXT,
+        name TEXT,
+        groups TEXT NOT NULL,
+        claims TEXT NOT NULL,
+        idp_refresh_token_enc TEXT,
+        idp_expires_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX sessions_expires_at ON sessions (expires_at);
+
+      CREATE TABLE signing_keys (
+        kid TEXT PRIMARY KEY,
+        alg TEXT NOT NULL CHECK (alg = 'ES256'),
+        public_jwk TEXT NOT NULL,
+        private_jwk_enc TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        retired_at INTEGER
+      ) STRICT;
+
+      CREATE TABLE users (
+        email TEXT PRIMARY KEY,
+        name TEXT,
+        groups TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE login_attempts (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX login_attempts_key_at ON login_attempts (key, at);
+      CREATE INDEX login_attempts_at ON login_attempts (at);
+    `,
+  },
+];
+
+/** The schema version recorded in `db` (0: none yet). */
+export function schemaVersion(db: Database): number {
+  const table = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+    .get();
+  if (table === undefined) return 0;
+  const row = db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as {
+    v: number | null;
+  };
+  return row.v ?? 0;
+}
+
+/**
+ * Brings `db` to the newest schema, one migration per transaction. Refuses a database written
+ * by newer code: running old code on it could lose what the newer schema holds.
+ */
+export function migrate(
+  db: Database,
+  migrations: readonly Migration[] = MIGRATIONS,
+  now: () => number = Date.now,
+): number {
+  const latest = migrations.at(-1)?.version ?? 0;
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    applied_at INTEGER NOT NULL
+  ) STRICT`);
+  for (const migration of migrations) {
+    // IMMEDIATE takes the write lock before reading the version, so two processes opening the
+    // same new file apply each migration once.
+    db.transaction(() => {
+      const current = checkVersion(db, latest);
+      if (migration.version <= current) return;
+      if (migration.version !== current + 1) {
+        throw new Error(`migration ${migration.version} follows version ${current}: a gap`);
+      }
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(
+        migration.version,
+        now(),
+      );
+    }).immediate();
+  }
+  return checkVersion(db, latest);
+}
+
+function checkVersion(db: Database, latest: number): number {
+  const current = schemaVersion(db);
+  if (current > latest) {
+    throw new StorageError(
+      'ERR_STORAGE_SCHEMA_TOO_NEW',
+      `The database schema is at version ${current} but this Portcullis knows only up to ${latest}: it was written by a newer release. Upgrade Portcullis (or restore a backup taken before the upgrade).`,
+    );
+  }
+  return current;
+}

@@ -1,0 +1,108 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
+import { session, signingKey, storageContract } from './contract.test-suite.js';
+import { migrate, MIGRATIONS, schemaVersion } from './migrations.js';
+import { openSqliteStorage } from './sqlite.js';
+import { openStorage } from './open.js';
+import { StorageError } from './errors.js';
+import type { Storage } from './types.js';
+
+const root = mkdtempSync(join(tmpdir(), 'portcullis-sqlite-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+
+storageContract('sqlite', async () => {
+  const dir = join(root, `case-${++n}`);
+  const file = join(dir, 'nested', 'portcullis.db');
+  let current: Storage = openSqliteStorage(file);
+  const raw = <T>(fn: (db: Sqlite.Database) => T): T => {
+    const db = new Sqlite(file);
+    try {
+      return fn(db);
+    } finally {
+      db.close();
+    }
+  };
+  return {
+    get storage() {
+      return current;
+    },
+    async reopen() {
+      await current.close();
+      current = openSqliteStorage(file);
+      return current;
+    },
+    async schemaVersion() {
+      return raw(schemaVersion);
+    },
+    async recordSchemaVersion(version) {
+      raw((db) => db.prepare('INSERT INTO schema_migrations VALUES (?, ?)').run(version, 0));
+    },
+    async dispose() {
+      await current.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('sqlite storage', () => {
+  test('creates the parent directory and an owner-only file', async () => {
+    const file = join(root, 'fresh', 'deeper', 'p.db');
+    const s = openSqliteStorage(file);
+    await s.sessions.put(session());
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(statSync(`${file}-wal`).mode & 0o777, 0o600);
+    assert.equal(statSync(join(root, 'fresh')).mode & 0o077, 0);
+    assert.equal(s.kind, 'sqlite');
+    await s.close();
+    await s.close(); // twice is harmless
+  });
+
+  test('two connections to one file share data; racing adds keep one key', async () => {
+    const file = join(root, 'shared.db');
+    const [a, b] = [openSqliteStorage(file), openSqliteStorage(file)];
+    await Promise.all([
+      a.signingKeys.add(signingKey({ privateJwkEnc: 'from-a' })),
+      b.signingKeys.add(signingKey({ privateJwkEnc: 'from-b' })),
+    ]);
+    assert.equal((await a.signingKeys.list()).length, 1);
+    assert.deepEqual(await a.signingKeys.list(), await b.signingKeys.list());
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('applies each migration in its own transaction and stops at a failing one', () => {
+    const db = new Sqlite(':memory:');
+    const broken = [
+      ...MIGRATIONS,
+      {
+        version: MIGRATIONS.length + 1,
+        name: 'half',
+        sql: 'CREATE TABLE half (x); SELECT nope FROM nowhere;',
+      },
+    ];
+    assert.throws(() => migrate(db, broken), /no such table: nowhere/);
+    assert.equal(schemaVersion(db), MIGRATIONS.length);
+    const half = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'half'").get();
+    assert.equal(half, undefined, 'the failed migration left no trace');
+    const rows = db.prepare('SELECT version, applied_at FROM schema_migrations').all();
+    assert.equal(rows.length, MIGRATIONS.length);
+    db.close();
+  });
+
+  test('openStorage opens each backend and refuses postgres for now', async () => {
+    const memory = await openStorage({ type: 'memory' });
+    assert.equal(memory.kind, 'memory');
+    await memory.close();
+    const sqlite = await openStorage({ type: 'sqlite', file: join(root, 'open.db') });
+    assert.equal(sqlite.kind, 'sqlite');
+    await sqlite.close();
+    await assert.rejects(
+      openStorage({ type: 'postgres', connectionString: 'postgresql://localhost/x' }),
+      (err: unknown) => err instanceof StorageError && err.code === 'ERR_STORAGE_NOT_IMPLEMENTED',
+    );
+  });
+});
