@@ -1,0 +1,214 @@
+/**
+ * The built-in identity provider: oidc-provider serving `<gateway origin>/.pomerium/idp`,
+ * with the gateway as its one confidential client. The gateway signs in through it with the
+ * same relying-party code as through any external provider.
+ *
+ * Kept in memory for now (oidc-provider's default adapter): its login sessions, codes and
+ * refresh tokens are lost on restart (gateway sessions then end at their next refresh) and
+ * are not shared between replicas. The signing key and client secret derive from
+ * `shared_secret`, so they are stable across restarts without storage.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BuiltinUser } from '../config/types.js';
+import { deriveKey } from '../core/crypto.js';
+import type { RelyingPartyOptions } from '../session/oidc.js';
+import type { SessionLogger } from '../session/manager.js';
+import type { Storage } from '../storage/types.js';
+import { renderError } from '../web/error-page.js';
+import { trusted } from '../web/html.js';
+import { pageHeaders } from '../web/respond.js';
+import { renderSignedOut, renderSignOutConfirm } from '../web/signin-page.js';
+import { AccountDirectory } from './accounts.js';
+import { createInteractionHandler } from './interactions.js';
+import { deriveSigningJwk } from './keys.js';
+import { DEFAULT_LOCKOUT, LoginGuard, type LockoutPolicy } from './lockout.js';
+import {
+  loadOidcProvider,
+  mountProvider,
+  type OidcProvider,
+  type ProviderContext,
+} from './oidc-provider-module.js';
+
+export const IDP_PATH_PREFIX = '/.pomerium/idp';
+export const GATEWAY_CLIENT_ID = 'portcullis-gateway';
+export const IDP_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
+
+export interface BuiltinIdpOptions {
+  /** The gateway's public origin (`http://localhost:8080`); the issuer is `<origin>/.pomerium/idp`. */
+  readonly gatewayOrigin: string;
+  /** The gateway's callback, `<origin or authenticate_service_url>/oauth2/callback`. */
+  readonly redirectUri: string;
+  /** Default: `<redirectUri origin>/`. */
+  readonly postLogoutRedirectUri?: string;
+  readonly storage: Pick<Storage, 'users' | 'loginAttempts'>;
+  /** `builtin_users` from the config. */
+  readonly users: readonly BuiltinUser[];
+  readonly sharedSecret: string;
+  readonly cookieSecret: string;
+  readonly logger: SessionLogger;
+  readonly clock?: () => number;
+  readonly lockout?: LockoutPolicy;
+  /** The client address for rate limits; default the socket's peer address. */
+  readonly clientIp?: (req: IncomingMessage) => string;
+}
+
+export interface BuiltinIdp {
+  readonly issuer: string;
+  readonly pathPrefix: string;
+  /** Serves every request whose path starts with `pathPrefix`. */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** What `createRelyingParty` needs to sign in through this provider. */
+  readonly relyingParty: RelyingPartyOptions;
+}
+
+const HOUR = 3600;
+
+export async function createBuiltinIdp(options: BuiltinIdpOptions): Promise<BuiltinIdp> {
+  const Provider = await loadOidcProvider();
+  const origin = new URL(options.gatewayOrigin).origin;
+  const issuer = origin + IDP_PATH_PREFIX;
+  const clientSecret = deriveKey(options.sharedSecret, 'idp-client-secret').toString('base64url');
+  const postLogout = options.postLogoutRedirectUri ?? new URL('/', options.redirectUri).href;
+  const formActions = [new URL(options.redirectUri).origin].filter((o) => o !== origin);
+  const accounts = new AccountDirectory(options.users, options.storage.users);
+  const guard = new LoginGuard(
+    options.storage.loginAttempts,
+    options.lockout ?? DEFAULT_LOCKOUT,
+    options.clock,
+  );
+
+  const provider: OidcProvider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: GATEWAY_CLIENT_ID,
+        client_secret: clientSecret,
+        redirect_uris: [options.redirectUri],
+        post_logout_redirect_uris: [postLogout],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+        id_token_signed_response_alg: 'ES256',
+      },
+    ],
+    jwks: { keys: [deriveSigningJwk(options.sharedSecret)] },
+    cookies: { keys: [deriveKey(options.cookieSecret, 'idp-cookies').toString('base64url')] },
+    scopes: [...IDP_SCOPES],
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
+    // The ID token carries email, name and groups, as Pomerium expects of providers.
+    conformIdTokenClaims: false,
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    clientBasedCORS: () => false,
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx: ProviderContext, form: string) =>
+          page(ctx, renderSignOutConfirm({ form: trusted(form), formId: 'op.logoutForm' }).value),
+        postLogoutSuccessSource: (ctx: ProviderContext) => page(ctx, renderSignedOut().value),
+      },
+    },
+    interactions: {
+      url: (_ctx: unknown, interaction: { uid: string }) =>
+        `${IDP_PATH_PREFIX}/interaction/${interaction.uid}`,
+    },
+    findAccount: async (_ctx: unknown, sub: string) => {
+      const account = await accounts.find(sub);
+      if (account === undefined) return undefined;
+      return {
+        accountId: account.email,
+        claims: () => ({
+          sub: account.email,
+          email: account.email,
+          email_verified: true,
+          name: account.name ?? undefined,
+          groups: [...account.groups],
+        }),
+      };
+    },
+    loadExistingGrant,
+    // The gateway gets refresh tokens without `prompt=consent` (which offline_access needs).
+    issueRefreshToken: async (
+      _ctx: unknown,
+      client: { clientId: string; grantTypeAllowed(t: string): boolean },
+    ) => client.clientId === GATEWAY_CLIENT_ID && client.grantTypeAllowed('refresh_token'),
+    renderError: (ctx: ProviderContext, out: { error_description?: string }) => {
+      ctx.type = 'html';
+      page(
+        ctx,
+        renderError({
+          title: 'Sign-in failed',
+          message: out.error_description ?? 'The sign-in request is invalid. Start again.',
+        }).value,
+      );
+    },
+    ttl: {
+      AccessToken: HOUR,
+      AuthorizationCode: 60,
+      IdToken: HOUR,
+      Interaction: 10 * 60,
+      Session: 14 * HOUR,
+      Grant: 14 * HOUR,
+      RefreshToken: 14 * HOUR,
+    },
+  });
+  provider.on('server_error', (_ctx, err) => options.logger.error({ err }, 'built-in IdP error'));
+
+  function page(ctx: ProviderContext, body: string): void {
+    ctx.set(pageHeaders(formActions));
+    ctx.body = body;
+  }
+
+  const serve = mountProvider(provider, IDP_PATH_PREFIX);
+  const interaction = createInteractionHandler({
+    provider,
+    prefix: IDP_PATH_PREFIX,
+    accounts,
+    guard,
+    formActions,
+    clientIp: options.clientIp ?? ((req) => req.socket.remoteAddress ?? 'unknown'),
+    logger: options.logger,
+  });
+  const interactionPath = new RegExp(
+    `^${IDP_PATH_PREFIX.replace(/\./g, '\\.')}/interaction/([\\w-]+)$`,
+  );
+
+  return {
+    issuer,
+    pathPrefix: IDP_PATH_PREFIX,
+    async handle(req, res) {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const uid = interactionPath.exec(path)?.[1];
+      if (uid !== undefined) return interaction(req, res, uid);
+      return serve(req, res);
+    },
+    relyingParty: {
+      issuerUrl: issuer,
+      clientId: GATEWAY_CLIENT_ID,
+      clientSecret,
+      scopes: [...IDP_SCOPES],
+      redirectUri: options.redirectUri,
+      tokenEndpointAuthMethod: 'client_secret_basic',
+    },
+  };
+}
+
+/** Consent is implied for the gateway, the provider's only (first-party) client. */
+async function loadExistingGrant(ctx: ProviderContext) {
+  const { oidc } = ctx;
+  const client = oidc.client;
+  const accountId = oidc.session?.accountId;
+  if (client === undefined || accountId === undefined) return undefined;
+  const grantId = oidc.result?.consent?.grantId ?? oidc.session?.grantIdFor(client.clientId);
+  if (grantId) {
+    const found = await oidc.provider.Grant.find(grantId);
+    if (found) return found;
+  }
+  if (client.clientId !== GATEWAY_CLIENT_ID) return undefined;
+  const grant = new oidc.provider.Grant({ accountId, clientId: client.clientId });
+  grant.addOIDCScope(IDP_SCOPES.join(' '));
+  grant.addOIDCClaims(['email', 'email_verified', 'name', 'groups']);
+  await grant.save();
+  return grant;
+}

@@ -1,0 +1,81 @@
+/**
+ * The two cookies of sign-in, sealed (AES-256-GCM, `src/core/crypto.ts`) with a key derived
+ * from `cookie_secret`, and bound to their cookie name through the AAD so one cannot be
+ * replayed as the other.
+ */
+import type { IncomingMessage } from 'node:http';
+import { deriveKey, open, seal, sha256Hex } from '../core/crypto.js';
+import { cookieName, parseCookies } from './cookies.js';
+
+/** What the login-state cookie carries between the redirect to the provider and the callback. */
+export interface LoginState {
+  readonly state: string;
+  readonly nonce: string;
+  readonly codeVerifier: string;
+  readonly returnTo: string;
+  /** Milliseconds since the epoch. */
+  readonly expiresAt: number;
+}
+
+export class CookieCodec {
+  readonly sessionCookie: string;
+  private readonly key: Buffer;
+
+  constructor(
+    cookieSecret: string,
+    readonly secure: boolean,
+  ) {
+    this.key = deriveKey(cookieSecret, 'session-cookie');
+    this.sessionCookie = cookieName('portcullis_session', secure);
+  }
+
+  sealSessionId(sessionId: string): string {
+    return seal(this.key, sessionId, this.sessionCookie);
+  }
+
+  /** The session id from the request's cookie, or undefined when absent or not ours. */
+  readSessionId(req: IncomingMessage): string | undefined {
+    const value = parseCookies(req).get(this.sessionCookie);
+    if (value === undefined) return undefined;
+    try {
+      return open(this.key, value, this.sessionCookie);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * One login-state cookie per flow, named after its state, so sign-ins started in two tabs
+   * do not overwrite each other.
+   */
+  loginStateCookie(state: string): string {
+    return cookieName(`portcullis_signin_${sha256Hex(state).slice(0, 16)}`, this.secure);
+  }
+
+  sealLoginState(login: LoginState): string {
+    const body = JSON.stringify({
+      s: login.state,
+      n: login.nonce,
+      v: login.codeVerifier,
+      r: login.returnTo,
+      e: login.expiresAt,
+    });
+    return seal(this.key, body, this.loginStateCookie(login.state));
+  }
+
+  /** The login state of the flow named by `state`, or undefined when missing or forged. */
+  readLoginState(req: IncomingMessage, state: string): LoginState | undefined {
+    const name = this.loginStateCookie(state);
+    const value = parseCookies(req).get(name);
+    if (value === undefined) return undefined;
+    try {
+      const o = JSON.parse(open(this.key, value, name)) as Record<string, unknown>;
+      const { s, n, v, r, e } = o;
+      if (typeof s !== 'string' || typeof n !== 'string' || typeof v !== 'string') return;
+      if (typeof r !== 'string' || typeof e !== 'number') return undefined;
+      return { state: s, nonce: n, codeVerifier: v, returnTo: r, expiresAt: e };
+    } catch {
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * Browser sessions: sign-in through an OIDC provider, the session cookie, refresh of the
+ * provider's tokens, sign-out. Handlers are node:http level so the gateway edge mounts them
+ * as they are. The cookie carries only a random session id, sealed; storage keeps its
+ * SHA-256, so a leaked database row cannot be turned into a cookie.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as client from 'openid-client';
+import { randomId, sha256Hex } from '../core/crypto.js';
+import type { SessionRecord, Storage } from '../storage/types.js';
+import { renderError } from '../web/error-page.js';
+import { sendPage } from '../web/respond.js';
+import { CookieCodec } from './cookie-codec.js';
+import { appendSetCookie, serializeCookie } from './cookies.js';
+import { SignInError } from './errors.js';
+import { identityFromClaims } from './identity.js';
+import type { IdpTokens, OidcRelyingParty } from './oidc.js';
+import { SessionRefresher, type SessionLogger } from './refresh.js';
+import { safeReturnTo } from './return-to.js';
+
+export type { SessionLogger } from './refresh.js';
+
+export interface SessionManagerOptions {
+  readonly storage: Pick<Storage, 'sessions'>;
+  readonly cookieSecret: string;
+  readonly sharedSecret: string;
+  /** True behind TLS: cookies get `Secure` and the `__Host-` prefix. */
+  readonly secureCookies: boolean;
+  readonly idp: OidcRelyingParty;
+  /** Milliseconds since the epoch; injectable for tests. */
+  readonly clock?: () => number;
+  readonly logger: SessionLogger;
+  /** A session's whole life, whatever the provider says (Pomerium's `cookie_expire`). Default 14 h. */
+  readonly sessionTtlMs?: number;
+  /** Refresh the provider's tokens this long before they expire. Default 60 s. */
+  readonly refreshMarginMs?: number;
+  /** Provider token life assumed when the token response gives no `expires_in`. Default 1 h. */
+  readonly defaultIdpTokenTtlMs?: number;
+  /** How long a sign-in may take at the provider. Default 10 min. */
+  readonly loginStateTtlMs?: number;
+  /** Where the provider sends the user after RP-initiated logout. Default `<callback origin>/`. */
+  readonly postLogoutRedirectUri?: string;
+}
+
+const HOUR = 3_600_000;
+
+export class SessionManager {
+  private readonly cookies: CookieCodec;
+  private readonly refresher: SessionRefresher;
+  private readonly now: () => number;
+  private readonly sessionTtlMs: number;
+  private readonly refreshMarginMs: number;
+  private readonly loginStateTtlMs: number;
+
+  constructor(private readonly options: SessionManagerOptions) {
+    this.cookies = new CookieCodec(options.cookieSecret, options.secureCookies);
+    this.now = options.clock ?? Date.now;
+    this.sessionTtlMs = options.sessionTtlMs ?? 14 * HOUR;
+    this.refreshMarginMs = options.refreshMarginMs ?? 60_000;
+    this.refresher = new SessionRefresher({
+      sessions: options.storage.sessions,
+      idp: options.idp,
+      sharedSecret: options.sharedSecret,
+      now: this.now,
+      logger: options.logger,
+      defaultIdpTtlMs: options.defaultIdpTokenTtlMs ?? HOUR,
+    });
+    this.loginStateTtlMs = options.loginStateTtlMs ?? 600_000;
+  }
+
+  /** The name of the session cookie (`__Host-portcullis_session` behind TLS). */
+  get sessionCookieName(): string {
+    return this.cookies.sessionCookie;
+  }
+
+  /** The request's live session, refreshing the provider's tokens when they are about to expire. */
+  async authenticate(req: IncomingMessage): Promise<SessionRecord | undefined> {
+    const id = this.cookies.readSessionId(req);
+    if (id === undefined) return undefined;
+    const now = this.now();
+    const record = await this.options.storage.sessions.get(sha256Hex(id), now);
+    if (record === undefined) return undefined;
+    const due = now >= record.idpExpiresAt - this.refreshMarginMs;
+    // Tokens that outlive the session need no refresh: the session ends first.
+    if (record.idpRefreshTokenEnc === null || !due || record.idpExpiresAt >= record.expiresAt) {
+      return record;
+    }
+    return this.refresher.refreshOnce(record);
+  }
+
+  /** Redirects (302) to the provider; `returnTo` is kept only when it is a same-origin path. */
+  async startSignIn(_req: IncomingMessage, res: ServerResponse, returnTo: string): Promise<void> {
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const codeVerifier = client.randomPKCECodeVerifier();
+    let location: URL;
+    try {
+      const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
+      location = await this.options.idp.authorizationUrl({ state, nonce, codeChallenge });
+    } catch (err) {
+      const e = new SignInError(
+        'ERR_IDP_UNAVAILABLE',
+        502,
+        'The identity provider cannot be reached right now. Try again in a moment.',
+        'discovery or authorization URL failed',
+        { cause: err },
+      );
+      return this.renderFailure(res, e);
+    }
+    const login = {
+      state,
+      nonce,
+      codeVerifier,
+      returnTo: safeReturnTo(returnTo),
+      expiresAt: this.now() + this.loginStateTtlMs,
+    };
+    appendSetCookie(
+      res,
+      serializeCookie(this.cookies.loginStateCookie(state), this.cookies.sealLoginState(login), {
+        secure: this.options.secureCookies,
+        maxAge: this.loginStateTtlMs / 1000,
+      }),
+    );
+    res.writeHead(302, { location: location.href, 'cache-control': 'no-store' });
+    res.end();
+  }
+
+  /** `GET /oauth2/callback`: the provider's authorization response (RFC 6749 §4.1.2). */
+  async handleCallback(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const callbackUrl = new URL(req.url ?? '/', this.options.idp.redirectUri);
+    const state = callbackUrl.searchParams.get('state') ?? '';
+    try {
+      const login = this.checkLoginState(req, state);
+      // The login state is single-use: cleared whatever happens next.
+      this.clearCookie(res, this.cookies.loginStateCookie(state));
+      checkProviderError(callbackUrl);
+      const tokens = await this.exchange(callbackUrl, login);
+      await this.endCurrentSession(req);
+      await this.createSession(res, tokens);
+      this.options.logger.info({ sub: tokens.sub }, 'signed in');
+      res.writeHead(302, { location: login.returnTo, 'cache-control': 'no-store' });
+      res.end();
+    } catch (err) {
+      this.renderFailure(res, err);
+    }
+  }
+
+  /** `/.pomerium/sign_out`: ends the session here, then at the provider when it supports it. */
+  async signOut(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'POST') {
+      res.writeHead(405, { allow: 'GET, POST' });
+      res.end();
+      return;
+    }
+    await this.endCurrentSession(req);
+    this.clearCookie(res, this.cookies.sessionCookie);
+    let location = '/';
+    try {
+      const postLogout = this.options.postLogoutRedirectUri ?? postLogoutDefault(this.options.idp);
+      const endSession = await this.options.idp.endSessionUrl({
+        postLogoutRedirectUri: postLogout,
+      });
+      if (endSession) location = endSession.href;
+    } catch (err) {
+      this.options.logger.warn({ err }, 'sign-out: provider logout URL unavailable');
+    }
+    res.writeHead(302, { location, 'cache-control': 'no-store' });
+    res.end();
+  }
+
+  /** `GET /.pomerium/user`: the signed-in user as JSON, or 401. */
+  async userInfo(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const session = await this.authenticate(req);
+    const body = session
+      ? {
+          sub: session.sub,
+          email: session.email,
+          name: session.name,
+          groups: session.groups,
+          claims: session.claims,
+        }
+      : { error: 'unauthenticated', error_description: 'not signed in' };
+    const text = JSON.stringify(body);
+    res.writeHead(session ? 200 : 401, {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'content-length': Buffer.byteLength(text),
+    });
+    res.end(text);
+  }
+
+  private checkLoginState(req: IncomingMessage, state: string) {
+    const login = state === '' ? undefined : this.cookies.readLoginState(req, state);
+    if (login === undefined || login.state !== state || login.expiresAt <= this.now()) {
+      throw new SignInError(
+        'ERR_SIGNIN_STATE',
+        400,
+        'This sign-in has expired or was already completed. Start again from the page you wanted.',
+        login === undefined ? 'no login-state cookie for this state' : 'login state expired',
+      );
+    }
+    return login;
+  }
+
+  private async exchange(
+    callbackUrl: URL,
+    login: { state: string; nonce: string; codeVerifier: string },
+  ) {
+    try {
+      return await this.options.idp.exchangeCode(callbackUrl, {
+        pkceCodeVerifier: login.codeVerifier,
+        expectedState: login.state,
+        expectedNonce: login.nonce,
+      });
+    } catch (err) {
+      throw new SignInError(
+        'ERR_SIGNIN_EXCHANGE',
+        err instanceof client.ResponseBodyError ? 400 : 502,
+        'The identity provider did not confirm your sign-in. Start again.',
+        err instanceof Error ? err.message : 'code exchange failed',
+        { cause: err },
+      );
+    }
+  }
+
+  private async createSession(res: ServerResponse, tokens: IdpTokens): Promise<void> {
+    const sessionId = randomId(32);
+    const idHash = sha256Hex(sessionId);
+    const now = this.now();
+    const claims = tokens.claims ?? { sub: tokens.sub };
+    await this.options.storage.sessions.put({
+      idHash,
+      sub: tokens.sub,
+      ...identityFromClaims(claims),
+      claims,
+      idpRefreshTokenEnc: this.refresher.sealRefreshToken(tokens.refreshToken, idHash),
+      idpExpiresAt: this.refresher.idpExpiry(now, tokens, now + this.sessionTtlMs),
+      createdAt: now,
+      expiresAt: now + this.sessionTtlMs,
+    });
+    appendSetCookie(
+      res,
+      serializeCookie(this.cookies.sessionCookie, this.cookies.sealSessionId(sessionId), {
+        secure: this.options.secureCookies,
+        maxAge: this.sessionTtlMs / 1000,
+      }),
+    );
+  }
+
+  private async endCurrentSession(req: IncomingMessage): Promise<void> {
+    const id = this.cookies.readSessionId(req);
+    if (id !== undefined) await this.options.storage.sessions.delete(sha256Hex(id));
+  }
+
+  private clearCookie(res: ServerResponse, name: string): void {
+    appendSetCookie(
+      res,
+      serializeCookie(name, '', { secure: this.options.secureCookies, maxAge: 0 }),
+    );
+  }
+
+  private renderFailure(res: ServerResponse, err: unknown): void {
+    const e =
+      err instanceof SignInError
+        ? err
+        : new SignInError('ERR_SIGNIN_EXCHANGE', 500, 'Sign-in failed. Start again.', undefined, {
+            cause: err,
+          });
+    this.options.logger.warn({ code: e.code, detail: e.detail, err: e.cause }, 'sign-in failed');
+    sendPage(
+      res,
+      e.status,
+      renderError({
+        title: 'Sign-in failed',
+        message: e.message,
+        reference: e.code,
+        retryHref: '/',
+      }),
+    );
+  }
+}
+
+/** RFC 6749 §4.1.2.1: the provider reported an error instead of a code. */
+function checkProviderError(callbackUrl: URL): void {
+  const error = callbackUrl.searchParams.get('error');
+  if (error === null) return;
+  throw new SignInError(
+    'ERR_SIGNIN_DENIED',
+    400,
+    error === 'access_denied'
+      ? 'Sign-in was cancelled or refused by the identity provider.'
+      : 'The identity provider could not sign you in. Start again.',
+    `${error}: ${callbackUrl.searchParams.get('error_description') ?? ''}`,
+  );
+}
+
+function postLogoutDefault(idp: OidcRelyingParty): string {
+  return new URL('/', idp.redirectUri).href;
+}

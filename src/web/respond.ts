@@ -1,0 +1,70 @@
+import { createHash } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { SafeHtml } from './html.js';
+
+/** The one stylesheet of every page, inline and allowed by its hash (CSP Level 3 §8.3). */
+export const PAGE_STYLE = [
+  'body{font:15px/1.5 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2330}',
+  'main{max-width:28rem;margin:4rem auto;padding:2rem;background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.15)}',
+  'main.wide{max-width:44rem}',
+  'h1{font-size:1.4rem;margin:0 0 1rem}',
+  'label{display:block;margin:.75rem 0 .25rem;font-weight:600}',
+  'input{width:100%;box-sizing:border-box;padding:.5rem;font:inherit;border:1px solid #b8bfcc;border-radius:4px}',
+  'button{margin-top:1.25rem;padding:.55rem 1.2rem;font:inherit;font-weight:600;color:#fff;background:#2f5bd3;border:0;border-radius:4px;cursor:pointer}',
+  'button.secondary{background:#6b7385}',
+  '.error{padding:.6rem .8rem;background:#fdecec;color:#8a1c1c;border-radius:4px}',
+  'ul.servers{list-style:none;padding:0}ul.servers li{padding:.6rem 0;border-top:1px solid #e3e6ec}',
+  'code{font-size:.9em;background:#eef0f4;padding:.1rem .3rem;border-radius:3px;word-break:break-all}',
+  '.who{color:#4a5263}',
+].join('');
+
+const STYLE_HASH = `'sha256-${createHash('sha256').update(PAGE_STYLE).digest('base64')}'`;
+
+export interface PageOptions {
+  /** Origins besides 'self' a form on the page may submit to (redirects included). */
+  readonly formActions?: readonly string[];
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** The Content-Security-Policy of our pages: nothing runs, nothing loads, nothing frames. */
+export function pageCsp(formActions: readonly string[] = []): string {
+  return [
+    "default-src 'none'",
+    `style-src ${STYLE_HASH}`,
+    `form-action ${["'self'", ...formActions].join(' ')}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+  ].join('; ');
+}
+
+/** Security headers every page carries (also applied to oidc-provider's own pages). */
+export function pageHeaders(formActions: readonly string[] = []): Record<string, string> {
+  return {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': pageCsp(formActions),
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'x-content-type-options': 'nosniff',
+  };
+}
+
+/** Sends a rendered page (a no-op when the response has already started). */
+export function sendPage(
+  res: ServerResponse,
+  status: number,
+  page: SafeHtml,
+  options: PageOptions = {},
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = page.value;
+  res.writeHead(status, {
+    ...options.headers,
+    ...pageHeaders(options.formActions),
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}

@@ -1,0 +1,281 @@
+/**
+ * Sign-in through a real external OpenID provider (oidc-provider, started here): the code
+ * flow with PKCE end to end, the session cookie, /.pomerium/user, refresh, sign-out, and
+ * the refusals (replayed or forged state, tampered cookie).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sha256Hex } from '../src/core/crypto.js';
+import { SessionManager } from '../src/session/manager.js';
+import { createRelyingParty } from '../src/session/oidc.js';
+import { createMemoryStorage } from '../src/storage/memory.js';
+import type { Storage } from '../src/storage/types.js';
+import { CookieJar, follow, send, type Hop } from './support/cookie-jar.js';
+import { startOidcIdp, TEST_USER, type TestIdp } from './support/oidc-idp.js';
+import { startSigninApp, type SigninApp } from './support/signin-app.js';
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+const SESSION = 'portcullis_session';
+
+describe('sign-in through an external OIDC provider', () => {
+  let storage: Storage;
+  let idp: TestIdp;
+  let app: SigninApp;
+  let skew = 0;
+
+  before(async () => {
+    storage = createMemoryStorage();
+    app = await startSigninApp(async (origin) => {
+      idp = await startOidcIdp({
+        redirectUris: [`${origin}/oauth2/callback`],
+        postLogoutRedirectUris: [`${origin}/`],
+      });
+      const rp = createRelyingParty({
+        issuerUrl: idp.issuer,
+        clientId: idp.clientId,
+        clientSecret: idp.clientSecret,
+        redirectUri: `${origin}/oauth2/callback`,
+      });
+      const sessions = new SessionManager({
+        storage,
+        cookieSecret: 'cookie-secret-for-tests-0123456789',
+        sharedSecret: 'shared-secret-for-tests-0123456789',
+        secureCookies: false,
+        idp: rp,
+        clock: () => Date.now() + skew,
+        logger: silent,
+      });
+      return { sessions, servers: [{ name: 'DB', url: `${origin}/sqlite` }] };
+    });
+  });
+
+  after(async () => {
+    await app.close();
+    await idp.close();
+    await storage.close();
+  });
+
+  /** Goes from `path` to the provider's login form; returns the hops and the form's URL. */
+  async function toLoginForm(jar: CookieJar, path: string) {
+    const hops = await follow(jar, app.origin + path);
+    const last = hops.at(-1) as Hop;
+    assert.equal(last.status, 200, last.body);
+    assert.match(last.url.pathname, /^\/interaction\//);
+    return { hops, formUrl: last.url };
+  }
+
+  async function signIn(jar: CookieJar, path = '/private?x=1') {
+    const { hops: before, formUrl } = await toLoginForm(jar, path);
+    const hops = await follow(jar, formUrl, {
+      form: { login: TEST_USER.email, password: TEST_USER.password },
+    });
+    return { before, hops, last: hops.at(-1) as Hop };
+  }
+
+  const host = () => new URL(app.origin).hostname;
+
+  it('completes the code flow with PKCE and returns to the page asked for', async () => {
+    const jar = new CookieJar();
+    const { before: start, hops, last } = await signIn(jar);
+    const authorize = new URL(start[0]?.headers.get('location') ?? '');
+    assert.equal(authorize.origin, idp.issuer);
+    assert.equal(authorize.searchParams.get('code_challenge_method'), 'S256');
+    assert.ok((authorize.searchParams.get('code_challenge') ?? '').length >= 43);
+    assert.ok(authorize.searchParams.get('state'));
+    assert.ok(authorize.searchParams.get('nonce'));
+    assert.equal(authorize.searchParams.get('redirect_uri'), `${app.origin}/oauth2/callback`);
+
+    const callback = hops.find((h) => h.url.pathname === '/oauth2/callback');
+    assert.ok(callback, 'the provider redirected to the callback');
+    assert.equal(callback.status, 302);
+    assert.equal(callback.headers.get('location'), '/private?x=1');
+    assert.equal(last.url.pathname + last.url.search, '/private?x=1');
+    assert.equal(last.status, 200);
+    assert.match(last.body, /Alice Example/);
+    assert.match(last.body, /\/sqlite/);
+
+    const user = await send(jar, `${app.origin}/.pomerium/user`);
+    assert.equal(user.status, 200);
+    const body = JSON.parse(user.body) as Record<string, unknown>;
+    assert.equal(body.sub, TEST_USER.sub);
+    assert.equal(body.email, TEST_USER.email);
+    assert.equal(body.name, TEST_USER.name);
+    assert.deepEqual(body.groups, TEST_USER.groups);
+    assert.equal((body.claims as Record<string, unknown>).iss, idp.issuer);
+  });
+
+  it('sets the session cookie HttpOnly, SameSite=Lax, Path=/, host-only, and clears login state', async () => {
+    const jar = new CookieJar();
+    const { hops } = await signIn(jar);
+    const callback = hops.find((h) => h.url.pathname === '/oauth2/callback') as Hop;
+    const cookies = callback.headers.getSetCookie();
+    const session = cookies.find((c) => c.startsWith(`${SESSION}=`));
+    assert.ok(session, cookies.join('\n'));
+    const attrs = session.split(';').map((s) => s.trim().toLowerCase());
+    assert.ok(attrs.includes('httponly'));
+    assert.ok(attrs.includes('samesite=lax'));
+    assert.ok(attrs.includes('path=/'));
+    assert.ok(!attrs.some((a) => a.startsWith('domain=')));
+    assert.ok(!attrs.includes('secure'), 'no Secure without TLS');
+    assert.ok(cookies.some((c) => /^portcullis_signin_[0-9a-f]{16}=;.*Max-Age=0/.test(c)));
+    assert.deepEqual(
+      jar.names(host()).filter((n) => n.startsWith('portcullis')),
+      [SESSION],
+    );
+    // Only the hash of the session id reaches storage.
+    const value = jar.get(host(), SESSION)?.value ?? '';
+    assert.match(value, /^v1\./, 'the cookie is sealed');
+  });
+
+  it('refuses a replayed callback and a forged state', async () => {
+    const jar = new CookieJar();
+    const { formUrl } = await toLoginForm(jar, '/replay');
+    const stateCookie = jar.names(host()).find((n) => n.startsWith('portcullis_signin_')) ?? '';
+    const stateValue = jar.get(host(), stateCookie)?.value ?? '';
+    const hops = await follow(jar, formUrl, {
+      form: { login: TEST_USER.email, password: TEST_USER.password },
+    });
+    const callback = hops.find((h) => h.url.pathname === '/oauth2/callback') as Hop;
+    assert.equal(callback.status, 302);
+
+    // The same callback again, even with the login-state cookie put back: refused, no session.
+    const attacker = new CookieJar();
+    attacker.set(host(), stateCookie, stateValue);
+    const replay = await send(attacker, callback.url);
+    assert.equal(replay.status, 400);
+    assert.equal(replay.headers.get('location'), null);
+    assert.match(replay.headers.get('content-type') ?? '', /text\/html/);
+    assert.ok(!attacker.names(host()).includes(SESSION));
+
+    // Same browser, login state already used.
+    const again = await send(jar, callback.url);
+    assert.equal(again.status, 400);
+
+    // A state with no login-state cookie behind it.
+    const forged = new URL(callback.url);
+    forged.searchParams.set('state', 'forged-state-value');
+    const refused = await send(new CookieJar(), forged);
+    assert.equal(refused.status, 400);
+    assert.match(refused.body, /ERR_SIGNIN_STATE/);
+  });
+
+  it('renders an error page, never a redirect, when the provider reports an error', async () => {
+    const jar = new CookieJar();
+    const start = await send(jar, `${app.origin}/denied`);
+    const state = new URL(start.headers.get('location') ?? '').searchParams.get('state') ?? '';
+    const res = await send(
+      jar,
+      `${app.origin}/oauth2/callback?error=access_denied&state=${encodeURIComponent(state)}`,
+    );
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('location'), null);
+    assert.match(res.body, /cancelled or refused/);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+  });
+
+  it('refuses a tampered or foreign session cookie', async () => {
+    const jar = new CookieJar();
+    await signIn(jar);
+    const value = jar.get(host(), SESSION)?.value ?? '';
+    const parts = value.split('.');
+    const ct = parts[2] ?? '';
+    parts[2] = (ct[0] === 'A' ? 'B' : 'A') + ct.slice(1);
+    const tampered = new CookieJar();
+    tampered.set(host(), SESSION, parts.join('.'));
+    assert.equal((await send(tampered, `${app.origin}/.pomerium/user`)).status, 401);
+    const raw = new CookieJar();
+    raw.set(host(), SESSION, 'not-a-sealed-value');
+    const res = await send(raw, `${app.origin}/.pomerium/user`);
+    assert.equal(res.status, 401);
+    assert.deepEqual(JSON.parse(res.body), {
+      error: 'unauthenticated',
+      error_description: 'not signed in',
+    });
+    // An unauthenticated page request starts sign-in instead.
+    const page = await send(raw, `${app.origin}/x`);
+    assert.equal(page.status, 302);
+    assert.ok(page.headers.get('location')?.startsWith(idp.issuer));
+  });
+
+  it('refreshes the provider tokens shortly before they expire, once for concurrent requests', async () => {
+    const jar = new CookieJar();
+    await signIn(jar);
+    const sessions = [...(await sessionRecords(jar))];
+    const record = sessions[0];
+    assert.ok(record?.idpRefreshTokenEnc, 'a refresh token is kept, sealed');
+    const refreshesBefore = idp.refreshCount;
+    skew = record.idpExpiresAt - Date.now() - 30_000; // inside the 60 s margin
+    try {
+      const results = await Promise.all(
+        [1, 2, 3].map(() => send(jar, `${app.origin}/.pomerium/user`)),
+      );
+      for (const r of results) assert.equal(r.status, 200);
+      assert.equal(idp.refreshCount, refreshesBefore + 1);
+      const [updated] = await sessionRecords(jar);
+      assert.ok(updated && updated.idpExpiresAt > record.idpExpiresAt);
+      assert.notEqual(updated.idpRefreshTokenEnc, null);
+    } finally {
+      skew = 0;
+    }
+  });
+
+  it('ends the session when the provider refuses the refresh', async () => {
+    const jar = new CookieJar();
+    await signIn(jar);
+    const [record] = await sessionRecords(jar);
+    assert.ok(record);
+    idp.setUserEnabled(false);
+    skew = record.idpExpiresAt - Date.now();
+    try {
+      assert.equal((await send(jar, `${app.origin}/.pomerium/user`)).status, 401);
+      assert.equal(await storage.sessions.get(record.idHash, Date.now()), undefined);
+    } finally {
+      skew = 0;
+      idp.setUserEnabled(true);
+    }
+  });
+
+  it('signs out: deletes the session, clears the cookie, logs out at the provider', async () => {
+    const jar = new CookieJar();
+    await signIn(jar);
+    const oldCookie = jar.get(host(), SESSION)?.value ?? '';
+    const [record] = await sessionRecords(jar);
+    assert.ok(record);
+    const res = await send(jar, `${app.origin}/.pomerium/sign_out`, { method: 'POST' });
+    assert.equal(res.status, 302);
+    const location = new URL(res.headers.get('location') ?? '');
+    assert.equal(location.origin, idp.issuer);
+    assert.equal(location.searchParams.get('client_id'), idp.clientId);
+    assert.equal(location.searchParams.get('post_logout_redirect_uri'), `${app.origin}/`);
+    assert.ok(res.headers.getSetCookie().some((c) => c.startsWith(`${SESSION}=;`)));
+    assert.equal(jar.get(host(), SESSION), undefined);
+    assert.equal(await storage.sessions.get(record.idHash, Date.now()), undefined);
+    const stale = new CookieJar();
+    stale.set(host(), SESSION, oldCookie);
+    assert.equal((await send(stale, `${app.origin}/.pomerium/user`)).status, 401);
+    // The provider's logout page is reachable (its confirmation form).
+    const confirm = await send(jar, location);
+    assert.equal(confirm.status, 200);
+  });
+
+  it('keeps returnTo to same-origin paths', async () => {
+    const jar = new CookieJar();
+    const { hops } = await signIn(jar, '//evil.example/steal');
+    const callback = hops.find((h) => h.url.pathname === '/oauth2/callback') as Hop;
+    assert.equal(callback.headers.get('location'), '/');
+  });
+
+  /** The stored session behind the jar's cookie (found by trying every stored hash). */
+  async function sessionRecords(jar: CookieJar) {
+    const manager = app.parts.sessions;
+    const req = { headers: { cookie: `${SESSION}=${jar.get(host(), SESSION)?.value ?? ''}` } };
+    const id = (
+      manager as unknown as {
+        cookies: { readSessionId(r: unknown): string | undefined };
+      }
+    ).cookies.readSessionId(req);
+    assert.ok(id, 'the cookie opens');
+    const rec = await storage.sessions.get(sha256Hex(id), Date.now());
+    return rec ? [rec] : [];
+  }
+});
