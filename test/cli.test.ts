@@ -4,7 +4,6 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectClient } from './support/mcp-client.js';
 import { fromRoot } from './support/paths.js';
 
 const BIN = fromRoot('bin', 'portcullis.js');
@@ -36,22 +35,38 @@ async function waitFor(running: Running, pattern: RegExp): Promise<RegExpMatchAr
   throw new Error(`timed out waiting for ${pattern}; output so far:\n${running.output()}`);
 }
 
-test('portcullis dev serves /sqlite on a generated demo database, then drains on SIGTERM', async () => {
+test('portcullis dev runs the gateway in front of the servers, prints the user once, drains on SIGTERM', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-dev-'));
-  const dev = run(['dev'], { PORT: '0', PORTCULLIS_DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+  const env = { PORT: '0', PORTCULLIS_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+  const dev = run(['dev'], env);
   try {
-    const [url] = await waitFor(dev, /http:\/\/localhost:\d+\/sqlite/);
+    const [, base] = await waitFor(dev, /open (http:\/\/localhost:\d+)\/ in a browser/);
+    assert.match(dev.output(), /email: {4}dev@example\.com/);
+    assert.match(dev.output(), /password: \S{12,} {2}\(shown once/);
+    assert.match(dev.output(), new RegExp(`${base}/sqlite`));
+    assert.match(dev.output(), new RegExp(`${base}/whoami`));
     assert.ok(existsSync(join(dataDir, 'demo.db')));
-    assert.match(dev.output(), /http:\/\/localhost:\d+\/whoami/);
-    const client = await connectClient(url);
-    const result = await client.callTool({
-      name: 'read_query',
-      arguments: { query: 'SELECT count(*) AS n FROM customers' },
+    assert.ok(existsSync(join(dataDir, 'portcullis.db')));
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    const anonymous = await fetch(`${base}/sqlite`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
-    assert.deepEqual((result.structuredContent as { rows: unknown }).rows, [{ n: 50 }]);
-    await client.close();
+    assert.equal(anonymous.status, 401);
     dev.kill('SIGTERM');
     assert.equal(await dev.exit, 0);
+
+    // A second start keeps the user and its password, and does not print a password again.
+    const again = run(['dev'], env);
+    try {
+      await waitFor(again, /open http:\/\/localhost:\d+\/ in a browser/);
+      assert.doesNotMatch(again.output(), /shown once/);
+      again.kill('SIGTERM');
+      assert.equal(await again.exit, 0);
+    } finally {
+      again.kill('SIGKILL');
+    }
   } finally {
     dev.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });

@@ -1,15 +1,18 @@
 import { pino, type Logger } from 'pino';
-import { startServersHost, type ServersHost } from '../servers/host.js';
+import { startServersHost } from '../servers/host.js';
 import { defaultServerFactories } from '../servers/registry.js';
 import { ConfigError } from '../core/errors.js';
-import { prepareDemoDatabase } from '../servers/sqlite/demo.js';
-import { resolve } from 'node:path';
 import { runCheck } from '../config/check.js';
+import { formatIssue } from '../config/issues.js';
+import { loadConfig } from '../config/load.js';
+import { startGateway } from '../http/gateway.js';
+import { startDevSystem } from './dev.js';
 
 const USAGE = `Usage: portcullis <command>
 
 Commands:
-  dev       Run the whole system on embedded defaults (today: the servers host with a demo database)
+  dev       Run the whole system on embedded defaults: gateway, built-in sign-in, servers host
+  gateway   Run the gateway: portcullis gateway --config FILE
   servers   Run the MCP servers host (/sqlite, /notion, /whoami), configured by environment variables
   check     Validate a gateway config and exit: portcullis check --config FILE
   help      Show this help
@@ -22,7 +25,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.log(USAGE);
     return command === undefined ? 1 : 0;
   }
-  if (rest.length > 0 && command !== 'check') {
+  if (rest.length > 0 && command !== 'check' && command !== 'gateway') {
     console.error(`portcullis ${command}: unexpected arguments: ${rest.join(' ')}\n\n${USAGE}`);
     return 2;
   }
@@ -35,18 +38,37 @@ export async function main(argv: readonly string[]): Promise<number> {
         );
       case 'dev':
         return await runUntilSignal(logger, async () => {
-          const env = { ...process.env };
-          const dataDir = resolve(env.PORTCULLIS_DATA_DIR ?? 'data');
-          env.SQLITE_DB_FILE ??= prepareDemoDatabase(dataDir, logger);
-          const host = await startServersHost({ env, logger }, defaultServerFactories);
-          const base = host.url.replace('127.0.0.1', 'localhost').replace('[::1]', 'localhost');
+          const system = await startDevSystem(process.env, logger);
+          const password = system.user.generatedPassword
+            ? `  password: ${system.user.generatedPassword}  (shown once; set PORTCULLIS_DEV_PASSWORD to choose one)`
+            : '  password: the one set before (PORTCULLIS_DEV_PASSWORD changes it)';
           console.log(
-            `\nPortcullis servers host is up. MCP endpoints:\n${host.servers
-              .map((s) => `  ${base}/${s}`)
-              .join('\n')}\nPress Ctrl+C to stop.\n`,
+            [
+              '',
+              `Portcullis is up: open ${system.url}/ in a browser and sign in as`,
+              `  email:    ${system.user.email}`,
+              password,
+              'MCP servers (for your MCP client):',
+              ...system.mcpUrls.map((u) => `  ${u}`),
+              'Press Ctrl+C to stop.',
+              '',
+            ].join('\n'),
           );
-          return host;
+          return system;
         });
+      case 'gateway': {
+        const file = configFile(rest);
+        if (file === undefined) {
+          console.error(`portcullis gateway: expected --config FILE\n\n${USAGE}`);
+          return 2;
+        }
+        const { config, warnings } = loadConfig(file, process.env);
+        for (const w of warnings) logger.warn({ config: formatIssue(w) }, 'configuration warning');
+        const gatewayLogger = pino({ level: process.env.LOG_LEVEL ?? config.logLevel });
+        return await runUntilSignal(gatewayLogger, () =>
+          startGateway({ config, logger: gatewayLogger }),
+        );
+      }
       case 'check':
         return runCheck(rest, process.env);
       default:
@@ -63,7 +85,10 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 /** Starts a service and keeps it up until SIGINT/SIGTERM, then drains it and returns 0. */
-async function runUntilSignal(logger: Logger, start: () => Promise<ServersHost>): Promise<number> {
+async function runUntilSignal(
+  logger: Logger,
+  start: () => Promise<{ close(): Promise<void> }>,
+): Promise<number> {
   const host = await start();
   await new Promise<void>((resolveSignal) => {
     const onSignal = (signal: NodeJS.Signals) => {
@@ -77,4 +102,11 @@ async function runUntilSignal(logger: Logger, start: () => Promise<ServersHost>)
   });
   await host.close();
   return 0;
+}
+
+function configFile(args: readonly string[]): string | undefined {
+  if (args.length === 2 && args[0] === '--config') return args[1];
+  if (args.length === 1 && args[0]!.startsWith('--config='))
+    return args[0]!.slice('--config='.length);
+  return undefined;
 }

@@ -38,7 +38,8 @@ export function buildRoute(
     logoUrl: raw.logo_url ?? null,
     match,
     prefixRewrite: raw.prefix_rewrite ?? null,
-    passIdentityHeaders: raw.pass_identity_headers ?? false,
+    // On for MCP routes unless turned off: the servers behind them (whoami) rely on the assertion.
+    passIdentityHeaders: raw.pass_identity_headers ?? mcp !== null,
     allowAnyAuthenticatedUser: raw.allow_any_authenticated_user ?? false,
     allowPublicUnauthenticatedAccess: raw.allow_public_unauthenticated_access ?? false,
     policy,

@@ -1,0 +1,137 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { parseConfig } from '../config/load.js';
+import { randomId } from '../core/crypto.js';
+import { startGateway } from '../http/gateway.js';
+import { seedDevUser } from '../idp/dev-user.js';
+import { startServersHost } from '../servers/host.js';
+import { defaultServerFactories } from '../servers/registry.js';
+import { prepareDemoDatabase } from '../servers/sqlite/demo.js';
+import { intFromEnv } from '../core/env.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface DevSystem {
+  /** The gateway's public base URL, e.g. `http://localhost:8080`. */
+  readonly url: string;
+  readonly mcpUrls: readonly string[];
+  readonly user: { readonly email: string; readonly generatedPassword: string | null };
+  close(): Promise<void>;
+}
+
+/**
+ * `npm start`: the whole system on one machine with embedded defaults — the servers host on an
+ * ephemeral loopback port, the gateway in front of it on `PORT` (default 8080) with the built-in
+ * identity provider, SQLite storage and secrets in `PORTCULLIS_DATA_DIR` (default `./data`).
+ */
+export async function startDevSystem(env: Env, logger: Logger): Promise<DevSystem> {
+  const dataDir = resolve(env.PORTCULLIS_DATA_DIR ?? 'data');
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const secrets = devSecrets(dataDir);
+  const requested = intFromEnv(env, 'PORT', 8080, 0);
+  const port = requested === 0 ? await freePort() : requested;
+  const origin = `http://localhost:${port}`;
+
+  const servers = await startServersHost(
+    {
+      env: {
+        ...env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        // The gateway reaches the host by this name, and signs assertions for `localhost`.
+        ALLOWED_HOSTS: '127.0.0.1',
+        SQLITE_DB_FILE: env.SQLITE_DB_FILE ?? prepareDemoDatabase(dataDir, logger),
+        ASSERTION_ISSUERS: 'localhost',
+        ASSERTION_JWKS_URL: `http://127.0.0.1:${port}/.well-known/pomerium/jwks.json`,
+      },
+      logger,
+    },
+    defaultServerFactories,
+  );
+  try {
+    const routes = servers.servers
+      .filter((name) => name !== 'notion') // needs Notion OAuth credentials (upstream tokens)
+      .map((name) => devRoute(origin, servers.url, name));
+    const yaml = [
+      `address: 127.0.0.1:${port}`,
+      'insecure_server: true',
+      `shared_secret: ${secrets.shared_secret}`,
+      `cookie_secret: ${secrets.cookie_secret}`,
+      'idp_provider: builtin',
+      'databroker_storage_type: sqlite',
+      `databroker_storage_connection_string: ${JSON.stringify(join(dataDir, 'portcullis.db'))}`,
+      'routes:',
+      ...routes,
+    ].join('\n');
+    const { config } = parseConfig(yaml, '(portcullis dev)', {});
+    const gateway = await startGateway({ config, logger });
+    const user = await seedDevUser({ storage: gateway.storage, env: env as NodeJS.ProcessEnv });
+    return {
+      url: origin,
+      mcpUrls: config.routes.flatMap((r) => (r.mcp?.kind === 'server' ? [r.mcp.resourceUrl] : [])),
+      user,
+      close: async () => {
+        await gateway.close();
+        await servers.close();
+      },
+    };
+  } catch (err) {
+    await servers.close();
+    throw err;
+  }
+}
+
+function devRoute(origin: string, serversUrl: string, name: string): string {
+  const lines = [
+    `  - from: ${origin}`,
+    `    path: /${name}`,
+    `    to: ${serversUrl}/${name}`,
+    `    name: ${name}`,
+    '    allow_any_authenticated_user: true',
+  ];
+  if (name === 'sqlite') {
+    // The original's demonstration of tool-level policy: the update tool is denied.
+    lines.push(
+      '    description: Read-only SQL over the demo shop database (update is denied by policy)',
+      '    policy:',
+      '      - deny:',
+      '          or:',
+      '            - mcp_tool:',
+      '                is: update',
+    );
+  } else if (name === 'whoami') {
+    lines.push('    description: Who the gateway says you are');
+  }
+  lines.push('    mcp:', '      server: {}');
+  return lines.join('\n');
+}
+
+interface DevSecrets {
+  shared_secret: string;
+  cookie_secret: string;
+}
+
+/** Secrets kept in the data directory, so sessions and stored keys survive restarts. */
+function devSecrets(dataDir: string): DevSecrets {
+  const file = join(dataDir, 'secrets.json');
+  if (existsSync(file)) {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevSecrets>;
+    if (parsed.shared_secret && parsed.cookie_secret) return parsed as DevSecrets;
+  }
+  const secrets = { shared_secret: randomId(32), cookie_secret: randomId(32) };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
