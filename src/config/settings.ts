@@ -86,7 +86,7 @@ function checkTls(
   if (cert === undefined || key === undefined) {
     sink.warn(
       ['certificate_file'],
-      'no certificate: a self-signed one is generated at start, which clients will not trust',
+      'no certificate: the gateway will not start without certificate_file and certificate_key_file, or insecure_server: true for plain HTTP',
     );
     return null;
   }
