@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './support/chromium.js';
 import { hashPassword } from '../src/core/crypto.js';
 import { seedDevUser } from '../src/idp/dev-user.js';
 import { createBuiltinIdp } from '../src/idp/provider.js';
@@ -17,16 +18,6 @@ import type { Storage } from '../src/storage/types.js';
 import { startSigninApp, type SigninApp } from './support/signin-app.js';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 describe('built-in identity provider in Chromium', () => {
   let storage: Storage;
@@ -74,7 +65,7 @@ describe('built-in identity provider in Chromium', () => {
       });
       return { sessions, idp, servers: [{ name: 'whoami', url: `${origin}/whoami` }] };
     });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
 
   after(async () => {
