@@ -1,5 +1,8 @@
 // `npm run bench`: runs every benchmark (or those named on the command line) in sequence.
-const suites: Record<string, () => Promise<{ run(): Promise<void> }>> = {};
+const suites: Record<string, () => Promise<{ run(): Promise<void> }>> = {
+  servers: () => import('./servers.js'),
+  notion: () => import('./notion.js'),
+};
 
 const wanted = process.argv.slice(2);
 for (const [name, load] of Object.entries(suites)) {
