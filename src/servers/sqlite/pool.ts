@@ -23,6 +23,8 @@ export interface PoolOptions {
 const WORKER_FILE = fileURLToPath(
   new URL(`./query-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
 );
+/** How long a cancelled job may still take before its process is killed. */
+const CANCEL_GRACE_MS = 100;
 /** How long a new process may take to open the database before it counts as failed. */
 const START_TIMEOUT_MS = 10_000;
 
@@ -46,12 +48,24 @@ export class QueryPool {
 
   constructor(private readonly options: PoolOptions) {}
 
-  /** Starts every process; rejects if the database cannot be opened. */
+  /** Starts every process and warms it up; rejects if the database cannot be opened. */
   async start(): Promise<void> {
     const workers = await Promise.all(
-      Array.from({ length: this.options.size }, () => Worker.spawn(this.options)),
+      Array.from({ length: this.options.size }, () => this.spawnWarm()),
     );
     for (const w of workers) this.add(w);
+  }
+
+  private async spawnWarm(): Promise<Worker> {
+    const worker = await Worker.spawn(this.options);
+    try {
+      // The first statement pays for reading the schema and loading code; not the first caller.
+      await worker.run({ op: 'list_tables' }, this.options.timeoutMs, undefined);
+    } catch (err) {
+      await worker.stop();
+      throw err;
+    }
+    return worker;
   }
 
   run(job: Job, signal?: AbortSignal): Promise<JobResult> {
@@ -119,7 +133,7 @@ export class QueryPool {
   private replace(dead: Worker): void {
     this.all.delete(dead);
     if (this.closed) return;
-    Worker.spawn(this.options).then(
+    this.spawnWarm().then(
       (fresh) => (this.closed ? void fresh.stop() : this.add(fresh)),
       (err: unknown) => {
         this.options.logger.error(
@@ -224,10 +238,16 @@ class Worker {
           ),
         );
       }, timeoutMs);
-      const onAbort = () => this.kill(cancelled());
+      // A job about to finish is let finish: killing costs a process start, and a client that
+      // hangs up on cheap calls over and over should not make us pay one each time.
+      const onAbort = () => {
+        graceTimer = setTimeout(() => this.kill(cancelled()), CANCEL_GRACE_MS);
+      };
+      let graceTimer: NodeJS.Timeout | undefined;
       signal?.addEventListener('abort', onAbort, { once: true });
       const settle = () => {
         clearTimeout(timer);
+        clearTimeout(graceTimer);
         signal?.removeEventListener('abort', onAbort);
       };
       this.pending = {
