@@ -154,7 +154,9 @@ async function handleMcpServerRoute(
       listIds.size === 0
         ? undefined
         : (upstreamRes) => {
-            const type = String(upstreamRes.headers['content-type'] ?? '');
+            // Media types are case-insensitive (RFC 9110 §8.3.1): `Application/JSON` must not
+            // slip past the filter.
+            const type = String(upstreamRes.headers['content-type'] ?? '').toLowerCase();
             if (type.startsWith('text/event-stream')) {
               return new ToolsListSseFilter({ ids: listIds, allowTool });
             }

@@ -227,6 +227,11 @@ function exchange(
       res.socket?.setNoDelay(true);
       res.flushHeaders();
     }
+    if (deadline && /^text\/event-stream/i.test(String(headers['content-type']))) {
+      // The route timeout bounds the wait for the answer; an event stream then lives while it
+      // is not idle (REFERENCE §3: Pomerium cut SSE streams at the route timeout).
+      clearTimeout(deadline);
+    }
     if (touch) r.on('data', touch);
     r.on('error', () => {}); // reported through 'close' below, with `complete` false
     r.on('close', () => {
