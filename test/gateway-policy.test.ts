@@ -338,6 +338,17 @@ describe('gateway policy, end to end', () => {
       assert.match(sse.body, /"name":"read"/);
     });
 
+    it('an answer in another media type is read as JSON, never passed unfiltered', async () => {
+      fresh();
+      upstream.mode = 'json';
+      for (const type of ['text/plain', undefined]) {
+        upstream.responseHeaders = type ? { 'content-type': type } : { 'content-type': '' };
+        const res = await mcpPost(gw.origin, '/sqlite', list(26), { session: ada });
+        assert.ok(!res.body.includes('delete_all'), `a denied tool crossed as ${type}`);
+        assert.deepEqual(names(json(res)), ['read', 'echo']);
+      }
+    });
+
     it('removes denied tools from an SSE answer; the stream’s other events pass through', async () => {
       fresh();
       upstream.mode = 'sse';

@@ -96,7 +96,18 @@ async function handleMcpServerRoute(
 
   // The whole body is read before any decision: a body the gateway cannot fully read is
   // denied, never passed with the method unknown (REFERENCE §3).
-  const read = await readLimitedBody(req, maxBytes);
+  // Like Pomerium, a route that needs a user asks for one before reading any body.
+  if (!ctx.session && !ctx.match.route.allowPublicUnauthenticatedAccess) {
+    return refuse(deps, req, res, ctx);
+  }
+  let read;
+  try {
+    read = await readLimitedBody(req, maxBytes);
+  } catch {
+    // The client went away mid-body: nothing to answer.
+    res.destroy();
+    return;
+  }
   if (!read.ok) {
     sendJsonRpcError(res, 413, null, -32600, `request body exceeds ${maxBytes} bytes`, {
       connection: 'close',
@@ -160,8 +171,9 @@ async function handleMcpServerRoute(
             if (type.startsWith('text/event-stream')) {
               return new ToolsListSseFilter({ ids: listIds, allowTool });
             }
-            if (type.startsWith('application/json')) return new JsonToolsFilter(listIds, allowTool);
-            return undefined;
+            // Anything else is read as JSON, which fails closed: a body that is not a
+            // tools/list answer becomes an error, never an unfiltered list.
+            return new JsonToolsFilter(listIds, allowTool);
           },
   });
 }
