@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { oauthStoresContract } from './contract-oauth.test-suite.js';
 import { StorageError } from './errors.js';
 import { MIGRATIONS } from './migrations.js';
 import type { SessionRecord, SigningKeyRecord, Storage, UserRecord } from './types.js';
@@ -205,6 +206,11 @@ export function storageContract(name: string, open: () => Promise<BackendUnderTe
         assert.equal(await s.loginAttempts.countFailures('a', 0), 2);
       });
     });
+
+    oauthStoresContract(
+      () => s,
+      () => backend,
+    );
 
     test('ping answers while open and fails once closed', async () => {
       await s.ping();

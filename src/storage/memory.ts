@@ -1,4 +1,10 @@
 import { StorageError } from './errors.js';
+import {
+  memoryConsents,
+  memoryIdentities,
+  memoryOAuth,
+  memoryOAuthClients,
+} from './memory-oauth.js';
 import type {
   LoginAttemptStore,
   SessionRecord,
@@ -34,6 +40,10 @@ export function createMemoryStorage(): Storage {
     signingKeys: guard(memorySigningKeys()),
     users: guard(memoryUsers()),
     loginAttempts: guard(memoryLoginAttempts()),
+    oauth: guard(memoryOAuth()),
+    oauthClients: guard(memoryOAuthClients()),
+    consents: guard(memoryConsents()),
+    identities: guard(memoryIdentities()),
     async ping() {
       if (closed) throw closedError();
     },

@@ -56,6 +56,55 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX login_attempts_at ON login_attempts (at);
     `,
   },
+  {
+    version: 2,
+    name: 'oauth server',
+    sql: `
+      CREATE TABLE oauth_records (
+        id_hash TEXT PRIMARY KEY,
+        model TEXT NOT NULL,
+        id TEXT,
+        payload TEXT NOT NULL,
+        grant_id TEXT,
+        uid TEXT,
+        user_code TEXT,
+        expires_at INTEGER,
+        consumed_at INTEGER
+      ) STRICT;
+      CREATE INDEX oauth_records_grant_id ON oauth_records (grant_id);
+      CREATE INDEX oauth_records_model_uid ON oauth_records (model, uid);
+      CREATE INDEX oauth_records_model_user_code ON oauth_records (model, user_code);
+      CREATE INDEX oauth_records_expires_at ON oauth_records (expires_at);
+
+      CREATE TABLE oauth_clients (
+        client_id TEXT PRIMARY KEY,
+        metadata TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER
+      ) STRICT;
+      CREATE INDEX oauth_clients_fingerprint ON oauth_clients (fingerprint);
+
+      CREATE TABLE consents (
+        sub TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        client_key TEXT NOT NULL,
+        client_name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        granted_at INTEGER NOT NULL,
+        PRIMARY KEY (sub, resource, client_key)
+      ) STRICT;
+
+      CREATE TABLE identities (
+        sub TEXT PRIMARY KEY,
+        email TEXT,
+        name TEXT,
+        groups TEXT NOT NULL,
+        claims TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The schema version recorded in `db` (0: none yet). */

@@ -1,9 +1,10 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
+import { randomId } from '../core/crypto.js';
 import { session, signingKey, storageContract } from './contract.test-suite.js';
 import { migrate, MIGRATIONS, schemaVersion } from './migrations.js';
 import { openSqliteStorage } from './sqlite.js';
@@ -91,6 +92,51 @@ describe('sqlite storage', () => {
     const rows = db.prepare('SELECT version, applied_at FROM schema_migrations').all();
     assert.equal(rows.length, MIGRATIONS.length);
     db.close();
+  });
+
+  test('the file and its WAL never hold an id given to a token model', async () => {
+    const file = join(root, 'tokens.db');
+    const s = openSqliteStorage(file);
+    // oidc-provider's models whose ids are bearer values; only Session, Interaction and
+    // DeviceCode keep their ids (their lookups return them).
+    const models = [
+      'AccessToken',
+      'RefreshToken',
+      'AuthorizationCode',
+      'ClientCredentials',
+      'Grant',
+      'RegistrationAccessToken',
+      'InitialAccessToken',
+      'PushedAuthorizationRequest',
+      'BackchannelAuthenticationRequest',
+      'ReplayDetection',
+    ];
+    const tokens = models.map((model) => ({ model, id: `secret-${randomId()}` }));
+    for (const { model, id } of tokens) {
+      await s.oauth.upsert(model, id, { grantId: 'g1', kind: model }, Date.now() + 60_000);
+    }
+    const [code, refresh] = tokens;
+    await s.oauth.consume(code!.model, code!.id, Date.now());
+    await s.oauth.upsert(refresh!.model, refresh!.id, { grantId: 'g2' }, null);
+    // A kept id proves the scan reads what was written.
+    const kept = `kept-${randomId()}`;
+    await s.oauth.upsert('Session', kept, { uid: 'u1' }, null);
+    const bytes = () =>
+      [file, `${file}-wal`].filter(existsSync).map((f) => ({ f, b: readFileSync(f) }));
+    const assertNoTokens = () => {
+      const files = bytes();
+      assert.ok(
+        files.some(({ b }) => b.includes(kept)),
+        'the scan sees the kept Session id',
+      );
+      for (const { f, b } of files) {
+        for (const { model, id } of tokens) assert.ok(!b.includes(id), `${model} id in ${f}`);
+      }
+    };
+    assert.ok(existsSync(`${file}-wal`));
+    assertNoTokens();
+    await s.close(); // checkpoints the WAL into the file
+    assertNoTokens();
   });
 
   test('openStorage opens each backend and refuses postgres for now', async () => {

@@ -2,6 +2,12 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Sqlite, { type Database } from 'better-sqlite3';
 import { migrate } from './migrations.js';
+import {
+  sqliteConsents,
+  sqliteIdentities,
+  sqliteOAuth,
+  sqliteOAuthClients,
+} from './sqlite-oauth.js';
 import type {
   LoginAttemptStore,
   SessionRecord,
@@ -44,6 +50,10 @@ export function openSqliteStorage(file: string, options: SqliteStorageOptions = 
     signingKeys: sqliteSigningKeys(db),
     users: sqliteUsers(db),
     loginAttempts: sqliteLoginAttempts(db),
+    oauth: sqliteOAuth(db),
+    oauthClients: sqliteOAuthClients(db),
+    consents: sqliteConsents(db),
+    identities: sqliteIdentities(db),
     async ping() {
       db.prepare('SELECT 1').get();
     },

@@ -89,12 +89,123 @@ export interface LoginAttemptStore {
   prune(before: number): Promise<number>;
 }
 
+/**
+ * What `oidc-provider` keeps (its models: AccessToken, AuthorizationCode, RefreshToken, Grant,
+ * Session, Interaction, Client, …), for the OAuth server for MCP clients. Rows are keyed by
+ * SHA-256 of (model, id), so a reader of the database cannot present a token it finds there;
+ * the caller (the oidc-provider adapter) also keeps token values out of `payload` and hashes
+ * client secrets.
+ */
+export interface OAuthRecord {
+  readonly payload: Readonly<Record<string, unknown>>;
+  /** When the record stops being found (null: never). */
+  readonly expiresAt: number | null;
+  /** When a single-use record (code, rotated refresh token) was consumed, else null. */
+  readonly consumedAt: number | null;
+}
+
+export interface OAuthStore {
+  /**
+   * Inserts or replaces. `grantId`, `uid` and `userCode` are indexed when `payload` has them
+   * (for `revokeByGrantId`, `findByUid`, `findByUserCode`).
+   */
+  upsert(
+    model: string,
+    id: string,
+    payload: Record<string, unknown>,
+    expiresAt: number | null,
+  ): Promise<void>;
+  /** The record, or undefined when missing or expired at `now`. */
+  find(model: string, id: string, now: number): Promise<OAuthRecord | undefined>;
+  findByUid(
+    model: string,
+    uid: string,
+    now: number,
+  ): Promise<{ id: string; record: OAuthRecord } | undefined>;
+  findByUserCode(
+    model: string,
+    userCode: string,
+    now: number,
+  ): Promise<{ id: string; record: OAuthRecord } | undefined>;
+  /** Marks a record consumed at `at` (the first consumption stands). */
+  consume(model: string, id: string, at: number): Promise<void>;
+  destroy(model: string, id: string): Promise<void>;
+  /** Deletes every record of the grant, in every model. */
+  revokeByGrantId(grantId: string): Promise<void>;
+  /** Deletes records expired at `now`; returns how many. */
+  sweep(now: number): Promise<number>;
+}
+
+/** A registered OAuth client of the MCP authorization server, with its bookkeeping. */
+export interface OAuthClientRecord {
+  readonly clientId: string;
+  /** Client metadata as oidc-provider stores it (a secret only as a hash). */
+  readonly metadata: Readonly<Record<string, unknown>>;
+  /** SHA-256 of the registration's canonical metadata (name, redirect URIs, …), for dedupe. */
+  readonly fingerprint: string;
+  readonly createdAt: number;
+  /** Last time a token was issued to it (null: never authorized). */
+  readonly lastUsedAt: number | null;
+}
+
+export interface OAuthClientStore {
+  get(clientId: string): Promise<OAuthClientRecord | undefined>;
+  /** The client registered with this fingerprint, if any (identical re-registration). */
+  findByFingerprint(fingerprint: string): Promise<OAuthClientRecord | undefined>;
+  put(client: OAuthClientRecord): Promise<void>;
+  delete(clientId: string): Promise<void>;
+  markUsed(clientId: string, at: number): Promise<void>;
+  /**
+   * Deletes clients never used and created before `neverUsedBefore`, and clients last used
+   * before `unusedBefore`; returns how many.
+   */
+  sweep(neverUsedBefore: number, unusedBefore: number): Promise<number>;
+}
+
+/** A person's remembered consent: this client (by name and redirect URIs) may use this server. */
+export interface ConsentRecord {
+  readonly sub: string;
+  /** The MCP resource URL. */
+  readonly resource: string;
+  /** SHA-256 of the client's name and sorted redirect URIs. */
+  readonly clientKey: string;
+  readonly clientName: string;
+  readonly scopes: readonly string[];
+  readonly grantedAt: number;
+}
+
+export interface ConsentStore {
+  get(sub: string, resource: string, clientKey: string): Promise<ConsentRecord | undefined>;
+  put(consent: ConsentRecord): Promise<void>;
+  listBySub(sub: string): Promise<ConsentRecord[]>;
+  delete(sub: string, resource: string, clientKey: string): Promise<void>;
+}
+
+/** The last known identity of a user, for requests that carry a token instead of a cookie. */
+export interface IdentityRecord {
+  readonly sub: string;
+  readonly email: string | null;
+  readonly name: string | null;
+  readonly groups: readonly string[];
+  readonly claims: Readonly<Record<string, unknown>>;
+  readonly updatedAt: number;
+}
+
+export interface IdentityStore {
+  get(sub: string): Promise<IdentityRecord | undefined>;
+  put(identity: IdentityRecord): Promise<void>;
+}
+
 export interface Storage {
   readonly kind: 'memory' | 'sqlite' | 'postgres';
   readonly sessions: SessionStore;
   readonly signingKeys: SigningKeyStore;
   readonly users: UserStore;
   readonly loginAttempts: LoginAttemptStore;
+  readonly oauth: OAuthStore;
+  readonly oauthClients: OAuthClientStore;
+  readonly consents: ConsentStore;
+  readonly identities: IdentityStore;
   /** Throws when the backend cannot be reached (`/healthz`). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,0 +1,265 @@
+/** The OAuth server's stores in SQLite (see `sqlite.ts`; schema in docs/storage.md). */
+import type { Database } from 'better-sqlite3';
+import { assertLookup, keepsPlainId, oauthKey, payloadRefs } from './oauth-keys.js';
+import type {
+  ConsentRecord,
+  ConsentStore,
+  IdentityRecord,
+  IdentityStore,
+  OAuthClientRecord,
+  OAuthClientStore,
+  OAuthRecord,
+  OAuthStore,
+} from './types.js';
+
+interface OAuthRow {
+  id_hash: string;
+  model: string;
+  id: string | null;
+  payload: string;
+  grant_id: string | null;
+  uid: string | null;
+  user_code: string | null;
+  expires_at: number | null;
+  consumed_at: number | null;
+}
+
+const LIVE = '(expires_at IS NULL OR expires_at > @now)';
+
+export function sqliteOAuth(db: Database): OAuthStore {
+  // A consumed record stays consumed: re-saving a used code must not make it usable.
+  const upsert = db.prepare(`INSERT INTO oauth_records
+    (id_hash, model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)
+    VALUES (@id_hash, @model, @id, @payload, @grant_id, @uid, @user_code, @expires_at, @consumed_at)
+    ON CONFLICT (id_hash) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+      uid = excluded.uid, user_code = excluded.user_code, expires_at = excluded.expires_at`);
+  const find = db.prepare(`SELECT * FROM oauth_records WHERE id_hash = @key AND ${LIVE}`);
+  const byUid = db.prepare(`SELECT * FROM oauth_records
+    WHERE model = @model AND uid = @value AND id IS NOT NULL AND ${LIVE} LIMIT 1`);
+  const byUserCode = db.prepare(`SELECT * FROM oauth_records
+    WHERE model = @model AND user_code = @value AND id IS NOT NULL AND ${LIVE} LIMIT 1`);
+  const consume = db.prepare(
+    'UPDATE oauth_records SET consumed_at = ? WHERE id_hash = ? AND consumed_at IS NULL',
+  );
+  const destroy = db.prepare('DELETE FROM oauth_records WHERE id_hash = ?');
+  const revoke = db.prepare('DELETE FROM oauth_records WHERE grant_id = ?');
+  const sweep = db.prepare('DELETE FROM oauth_records WHERE expires_at <= ?');
+  const findBy = (
+    stmt: typeof byUid,
+    model: string,
+    value: string,
+    now: number,
+  ): { id: string; record: OAuthRecord } | undefined => {
+    const row = stmt.get({ model, value, now }) as OAuthRow | undefined;
+    return row?.id == null ? undefined : { id: row.id, record: toOAuthRecord(row) };
+  };
+  return {
+    async upsert(model, id, payload, expiresAt) {
+      const refs = payloadRefs(payload);
+      upsert.run({
+        id_hash: oauthKey(model, id),
+        model,
+        id: keepsPlainId(model) ? id : null,
+        payload: JSON.stringify(payload),
+        grant_id: refs.grantId,
+        uid: refs.uid,
+        user_code: refs.userCode,
+        expires_at: expiresAt,
+        consumed_at: null,
+      } satisfies OAuthRow);
+    },
+    async find(model, id, now) {
+      const row = find.get({ key: oauthKey(model, id), now }) as OAuthRow | undefined;
+      return row === undefined ? undefined : toOAuthRecord(row);
+    },
+    async findByUid(model, uid, now) {
+      assertLookup('findByUid', model);
+      return findBy(byUid, model, uid, now);
+    },
+    async findByUserCode(model, userCode, now) {
+      assertLookup('findByUserCode', model);
+      return findBy(byUserCode, model, userCode, now);
+    },
+    async consume(model, id, at) {
+      consume.run(at, oauthKey(model, id));
+    },
+    async destroy(model, id) {
+      destroy.run(oauthKey(model, id));
+    },
+    async revokeByGrantId(grantId) {
+      revoke.run(grantId);
+    },
+    async sweep(now) {
+      return sweep.run(now).changes;
+    },
+  };
+}
+
+function toOAuthRecord(row: OAuthRow): OAuthRecord {
+  return {
+    payload: JSON.parse(row.payload) as Record<string, unknown>,
+    expiresAt: row.expires_at,
+    consumedAt: row.consumed_at,
+  };
+}
+
+interface OAuthClientRow {
+  client_id: string;
+  metadata: string;
+  fingerprint: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export function sqliteOAuthClients(db: Database): OAuthClientStore {
+  const get = db.prepare('SELECT * FROM oauth_clients WHERE client_id = ?');
+  // The oldest wins, so every replica hands an identical re-registration the same client.
+  const byFingerprint = db.prepare(
+    'SELECT * FROM oauth_clients WHERE fingerprint = ? ORDER BY created_at, client_id LIMIT 1',
+  );
+  const put = db.prepare(`INSERT OR REPLACE INTO oauth_clients
+    (client_id, metadata, fingerprint, created_at, last_used_at)
+    VALUES (@client_id, @metadata, @fingerprint, @created_at, @last_used_at)`);
+  const del = db.prepare('DELETE FROM oauth_clients WHERE client_id = ?');
+  // Replicas report uses out of order; the latest one stands.
+  const markUsed = db.prepare(`UPDATE oauth_clients
+    SET last_used_at = max(coalesce(last_used_at, @at), @at) WHERE client_id = @clientId`);
+  const sweep = db.prepare(`DELETE FROM oauth_clients
+    WHERE (last_used_at IS NULL AND created_at < @neverUsedBefore) OR last_used_at < @unusedBefore`);
+  return {
+    async get(clientId) {
+      const row = get.get(clientId) as OAuthClientRow | undefined;
+      return row === undefined ? undefined : toClient(row);
+    },
+    async findByFingerprint(fingerprint) {
+      const row = byFingerprint.get(fingerprint) as OAuthClientRow | undefined;
+      return row === undefined ? undefined : toClient(row);
+    },
+    async put(c) {
+      put.run({
+        client_id: c.clientId,
+        metadata: JSON.stringify(c.metadata),
+        fingerprint: c.fingerprint,
+        created_at: c.createdAt,
+        last_used_at: c.lastUsedAt,
+      } satisfies OAuthClientRow);
+    },
+    async delete(clientId) {
+      del.run(clientId);
+    },
+    async markUsed(clientId, at) {
+      markUsed.run({ clientId, at });
+    },
+    async sweep(neverUsedBefore, unusedBefore) {
+      return sweep.run({ neverUsedBefore, unusedBefore }).changes;
+    },
+  };
+}
+
+function toClient(row: OAuthClientRow): OAuthClientRecord {
+  return {
+    clientId: row.client_id,
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    fingerprint: row.fingerprint,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+  };
+}
+
+interface ConsentRow {
+  sub: string;
+  resource: string;
+  client_key: string;
+  client_name: string;
+  scopes: string;
+  granted_at: number;
+}
+
+export function sqliteConsents(db: Database): ConsentStore {
+  const get = db.prepare(
+    'SELECT * FROM consents WHERE sub = ? AND resource = ? AND client_key = ?',
+  );
+  const put = db.prepare(`INSERT OR REPLACE INTO consents
+    (sub, resource, client_key, client_name, scopes, granted_at)
+    VALUES (@sub, @resource, @client_key, @client_name, @scopes, @granted_at)`);
+  const list = db.prepare(
+    'SELECT * FROM consents WHERE sub = ? ORDER BY granted_at DESC, resource, client_key',
+  );
+  const del = db.prepare('DELETE FROM consents WHERE sub = ? AND resource = ? AND client_key = ?');
+  return {
+    async get(sub, resource, clientKey) {
+      const row = get.get(sub, resource, clientKey) as ConsentRow | undefined;
+      return row === undefined ? undefined : toConsent(row);
+    },
+    async put(c) {
+      put.run({
+        sub: c.sub,
+        resource: c.resource,
+        client_key: c.clientKey,
+        client_name: c.clientName,
+        scopes: JSON.stringify(c.scopes),
+        granted_at: c.grantedAt,
+      } satisfies ConsentRow);
+    },
+    async listBySub(sub) {
+      return (list.all(sub) as ConsentRow[]).map(toConsent);
+    },
+    async delete(sub, resource, clientKey) {
+      del.run(sub, resource, clientKey);
+    },
+  };
+}
+
+function toConsent(row: ConsentRow): ConsentRecord {
+  return {
+    sub: row.sub,
+    resource: row.resource,
+    clientKey: row.client_key,
+    clientName: row.client_name,
+    scopes: JSON.parse(row.scopes) as string[],
+    grantedAt: row.granted_at,
+  };
+}
+
+interface IdentityRow {
+  sub: string;
+  email: string | null;
+  name: string | null;
+  groups: string;
+  claims: string;
+  updated_at: number;
+}
+
+export function sqliteIdentities(db: Database): IdentityStore {
+  const get = db.prepare('SELECT * FROM identities WHERE sub = ?');
+  const put = db.prepare(`INSERT OR REPLACE INTO identities
+    (sub, email, name, groups, claims, updated_at)
+    VALUES (@sub, @email, @name, @groups, @claims, @updated_at)`);
+  return {
+    async get(sub) {
+      const row = get.get(sub) as IdentityRow | undefined;
+      return row === undefined ? undefined : toIdentity(row);
+    },
+    async put(i) {
+      put.run({
+        sub: i.sub,
+        email: i.email,
+        name: i.name,
+        groups: JSON.stringify(i.groups),
+        claims: JSON.stringify(i.claims),
+        updated_at: i.updatedAt,
+      } satisfies IdentityRow);
+    },
+  };
+}
+
+function toIdentity(row: IdentityRow): IdentityRecord {
+  return {
+    sub: row.sub,
+    email: row.email,
+    name: row.name,
+    groups: JSON.parse(row.groups) as string[],
+    claims: JSON.parse(row.claims) as Record<string, unknown>,
+    updatedAt: row.updated_at,
+  };
+}
