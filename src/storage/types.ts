@@ -94,7 +94,8 @@ export interface LoginAttemptStore {
  * Session, Interaction, Client, …), for the OAuth server for MCP clients. Rows are keyed by
  * SHA-256 of (model, id), so a reader of the database cannot present a token it finds there;
  * the caller (the oidc-provider adapter) also keeps token values out of `payload` and hashes
- * client secrets.
+ * client secrets. Only `Session` and `Interaction` (looked up by uid) and `DeviceCode` (by user
+ * code) rows also keep their plain id, because those lookups must return it.
  */
 export interface OAuthRecord {
   readonly payload: Readonly<Record<string, unknown>>;
