@@ -6,7 +6,7 @@
 type Env = Readonly<Record<string, string | undefined>>;
 
 const BOOLEAN_KEYS = new Set(['insecure_server']);
-const LIST_KEYS = new Set(['idp_scopes']);
+const LIST_KEYS = new Set(['idp_scopes', 'mcp_allowed_client_id_domains']);
 
 /** The settings that can come from the environment (routes and nested maps cannot). */
 export const ENV_KEYS: readonly string[] = [
@@ -27,6 +27,7 @@ export const ENV_KEYS: readonly string[] = [
   'certificate_key_file',
   'jwt_claims_headers',
   'log_level',
+  'mcp_allowed_client_id_domains',
 ];
 
 export interface EnvOverrides {

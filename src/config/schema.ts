@@ -98,6 +98,16 @@ export const settingsSchema = z.strictObject({
     .optional(),
   log_level: z.enum(LOG_LEVELS).optional(),
   runtime_flags: z.record(z.string(), z.boolean()).optional(),
+  /** Hosts whose Client ID Metadata Documents MCP clients may use (`*.example.com` for subdomains). */
+  mcp_allowed_client_id_domains: z
+    .array(
+      z
+        .string()
+        .regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, {
+          error: 'expected a host name such as chatgpt.com or *.example.com',
+        }),
+    )
+    .optional(),
   /** Each route is checked against `routeSchema` on its own, so one bad route hides nothing. */
   routes: z.array(z.unknown()).optional(),
 });

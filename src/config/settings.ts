@@ -40,6 +40,9 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
     jwtClaimsHeaders,
     logLevel: raw.log_level ?? 'info',
     runtimeFlags: { mcpDynamicClientRegistration: flags.mcp_dynamic_client_registration ?? true },
+    mcpAllowedClientIdDomains: (raw.mcp_allowed_client_id_domains ?? []).map((d) =>
+      d.toLowerCase(),
+    ),
   };
 }
 

@@ -22,7 +22,10 @@ import { SessionManager } from '../session/manager.js';
 import { createRelyingParty } from '../session/oidc.js';
 import { callbackUrl } from '../session/return-to.js';
 import { openStorage } from '../storage/open.js';
-import type { SessionRecord, Storage } from '../storage/types.js';
+import type { IdentityStore, SessionRecord, SessionStore, Storage } from '../storage/types.js';
+import { createMcpAuthServer, type McpAuthServer } from '../oauth/server.js';
+import type { Lifetimes } from '../oauth/provider.js';
+import type { CimdFetchOptions } from '../oauth/cimd.js';
 import { renderPortal } from '../web/portal-page.js';
 import { sendPage } from '../web/respond.js';
 import { handleRoute, type RouteHandlerDeps } from './route-handler.js';
@@ -33,6 +36,14 @@ export interface GatewayOptions {
   readonly logger: Logger;
   /** Addresses whose X-Forwarded-* headers are believed (addresses or CIDR ranges). */
   readonly trustedProxies?: readonly string[];
+  /** Tuning of the OAuth server for MCP clients (tests; defaults suit production). */
+  readonly oauth?: {
+    readonly lifetimes?: Partial<Lifetimes>;
+    readonly rateLimits?: Parameters<typeof createMcpAuthServer>[0]['rateLimits'];
+    readonly cimdFetch?: CimdFetchOptions;
+    readonly clientNeverUsedTtlMs?: number;
+    readonly clientUnusedTtlMs?: number;
+  };
 }
 
 export interface Gateway {
@@ -101,7 +112,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
     }
     const sessions = new SessionManager({
-      storage,
+      storage: { sessions: rememberingIdentities(storage.sessions, storage.identities) },
       cookieSecret,
       sharedSecret,
       secureCookies: scheme === 'https',
@@ -114,15 +125,33 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const jwks = createJwksHandler(signer, {
       onError: (err) => logger.error({ err }, 'jwks: could not list keys'),
     });
+    const trustedProxy = compileTrustedProxies(options.trustedProxies ?? []);
+    const hasMcpServers = config.routes.some((r) => r.mcp?.kind === 'server');
+    const mcpAuth: McpAuthServer | undefined = hasMcpServers
+      ? await createMcpAuthServer({
+          routes: config.routes,
+          storage,
+          sharedSecret,
+          cookieSecret,
+          dynamicRegistration: config.runtimeFlags.mcpDynamicClientRegistration,
+          allowedClientIdDomains: config.mcpAllowedClientIdDomains,
+          authenticate: (req) => sessions.authenticate(req),
+          startSignIn: (req, res, returnTo) => sessions.startSignIn(req, res, returnTo),
+          clientIp: (req) => clientIp(req, trustedProxy),
+          logger,
+          ...options.oauth,
+        })
+      : undefined;
     const deps: RouteHandlerDeps = {
       forwarder,
       logger,
       scheme,
-      trustedProxy: compileTrustedProxies(options.trustedProxies ?? []),
+      trustedProxy,
       authenticate: (req) => sessions.authenticate(req),
       startSignIn: (req, res, returnTo) => sessions.startSignIn(req, res, returnTo),
       assertionFor: (route, session) => assertionFor(signer, route, session, config),
       claimsHeaders: config.jwtClaimsHeaders,
+      ...(mcpAuth ? { bearer: (req, route) => mcpAuth.authenticateBearer(req, route) } : {}),
     };
     const mcpServers = config.routes.flatMap((r) =>
       r.mcp?.kind === 'server'
@@ -178,6 +207,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const own = handlers[path];
       if (own) return own(req, res);
       const match = matcher.match({ host: req.headers.host ?? '', path }, scheme);
+      if (mcpAuth && (await mcpAuth.handle(req, res, path, match))) return;
       if (match) return handleRoute(deps, req, res, match, requestId, path);
       if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
         const session = await sessions.authenticate(req);
@@ -195,6 +225,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       void Promise.all([
         storage.sessions.sweep(now),
         storage.loginAttempts.prune(now - 24 * 3_600_000),
+        mcpAuth?.sweep(),
       ]).catch((err: unknown) => logger.warn({ err }, 'storage sweep failed'));
     }, SWEEP_INTERVAL_MS);
     sweep.unref();
@@ -253,6 +284,37 @@ async function assertionFor(
     sid: sha256Hex(session.idHash).slice(0, 32),
     extraClaims,
   });
+}
+
+/**
+ * Session writes also refresh the user's identity for OAuth clients (`IdentityStore`): every
+ * sign-in and every refresh of the provider's claims, so token requests see current groups.
+ */
+function rememberingIdentities(sessions: SessionStore, identities: IdentityStore): SessionStore {
+  return {
+    get: (idHash, now) => sessions.get(idHash, now),
+    delete: (idHash) => sessions.delete(idHash),
+    sweep: (now) => sessions.sweep(now),
+    async put(session) {
+      await sessions.put(session);
+      await identities.put({
+        sub: session.sub,
+        email: session.email,
+        name: session.name,
+        groups: session.groups,
+        claims: session.claims,
+        updatedAt: session.createdAt,
+      });
+    },
+  };
+}
+
+/** The client's address for rate limits: the peer, or the last hop a trusted proxy names. */
+function clientIp(req: IncomingMessage, trustedProxy: (address: string) => boolean): string {
+  const peer = req.socket.remoteAddress ?? 'unknown';
+  const forwarded = req.headers['x-forwarded-for'];
+  if (typeof forwarded !== 'string' || !trustedProxy(peer)) return peer;
+  return forwarded.split(',').at(-1)?.trim() || peer;
 }
 
 function generatedSecret(logger: Logger, key: string): string {

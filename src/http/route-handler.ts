@@ -10,6 +10,8 @@ import type { Forwarder } from '../proxy/forward.js';
 import { upstreamRequestHeaders } from '../proxy/headers.js';
 import type { RouteMatch } from '../proxy/match.js';
 import { upstreamUrl } from '../proxy/upstream-url.js';
+import { bearerChallenge } from '../oauth/metadata.js';
+import type { BearerOutcome } from '../oauth/server.js';
 import type { SessionRecord } from '../storage/types.js';
 import { sendJson, sendJsonRpcError, wantsHtml } from './respond.js';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -30,7 +32,12 @@ export interface RouteHandlerDeps {
   assertionFor(route: RouteConfig, session: SessionRecord): Promise<string>;
   /** `jwt_claims_headers`: header name → claim name. */
   readonly claimsHeaders: Readonly<Record<string, string>>;
+  /** The external token of a request on an `mcp.server` route (absent: no OAuth server). */
+  bearer?(req: IncomingMessage, route: RouteConfig): Promise<BearerOutcome>;
 }
+
+/** What browser-based MCP clients may read from our answers (REFERENCE §2). */
+const MCP_EXPOSED_HEADERS = 'WWW-Authenticate, Mcp-Session-Id';
 
 interface RequestContext {
   readonly requestId: string;
@@ -51,25 +58,13 @@ export async function handleRoute(
   requestId: string,
   path: string,
 ): Promise<void> {
-  const session = await deps.authenticate(req);
-  const ctx: RequestContext = { requestId, match, session, path };
   const mcp = match.route.mcp;
   if (mcp?.kind === 'server') {
-    // MCP "Transports": the server (here, the gateway for it) must check Origin.
-    const origin = req.headers.origin;
-    if (origin !== undefined && origin !== new URL(match.route.from).origin) {
-      sendJson(res, 403, { error: 'forbidden', error_description: 'Origin is not allowed' });
-      return;
-    }
-    await handleMcpServerRoute(
-      deps,
-      req,
-      res,
-      ctx,
-      mcp.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
-    );
+    await handleMcpEntry(deps, req, res, match, requestId, path);
     return;
   }
+  const session = await deps.authenticate(req);
+  const ctx: RequestContext = { requestId, match, session, path };
   const decision = decideRoute(match.route, policyInput(ctx, req.method ?? 'GET', null));
   logDecision(deps.logger, ctx, req, null, decision);
   if (!decision.allow) {
@@ -77,6 +72,102 @@ export async function handleRoute(
     return;
   }
   await forward(deps, req, res, ctx, { isMcpPost: false });
+}
+
+/**
+ * An `mcp.server` route: CORS preflight before any auth; then the client's bearer token (a valid
+ * one is the identity; an invalid one is 401 `invalid_token` unless a same-origin session cookie
+ * comes with it), else the session cookie, which a foreign `Origin` may not use (MCP
+ * "Transports").
+ */
+async function handleMcpEntry(
+  deps: RouteHandlerDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  match: RouteMatch,
+  requestId: string,
+  path: string,
+): Promise<void> {
+  const route = match.route;
+  if (route.mcp?.kind !== 'server') return;
+  const origin = req.headers.origin;
+  if (req.method === 'OPTIONS') {
+    res.writeHead(204, {
+      ...corsHeaders(origin),
+      'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+      'access-control-allow-headers':
+        req.headers['access-control-request-headers'] ??
+        'authorization, content-type, mcp-protocol-version, mcp-session-id, last-event-id',
+      'access-control-max-age': '3600',
+    });
+    res.end();
+    return;
+  }
+  const bearer: BearerOutcome = deps.bearer ? await deps.bearer(req, route) : { kind: 'none' };
+  let session: SessionRecord | undefined;
+  if (bearer.kind === 'valid') {
+    session = bearer.session;
+    if (origin !== undefined) {
+      for (const [k, v] of Object.entries(corsHeaders(origin))) res.setHeader(k, v);
+    }
+  } else {
+    session = await deps.authenticate(req);
+    const foreign = origin !== undefined && origin !== new URL(route.from).origin;
+    if (bearer.kind === 'invalid' && (!session || foreign)) {
+      // RFC 6750 §3.1: the client learns its token is no good (and refreshes or re-authorizes).
+      deps.logger.info({ req_id: requestId, route: routeName(route) }, 'bearer token refused');
+      return unauthorized(res, route, origin, 'invalid_token');
+    }
+    // A same-origin session cookie is a credential of its own: with an invalid token beside
+    // it (browser tools), the request goes on as the cookie's user.
+    if (foreign && !session && !route.allowPublicUnauthenticatedAccess) {
+      // Nothing ambient to abuse: a browser-based client discovers OAuth from this answer.
+      return unauthorized(res, route, origin);
+    }
+    if (foreign) {
+      sendJson(res, 403, { error: 'forbidden', error_description: 'Origin is not allowed' });
+      return;
+    }
+  }
+  const ctx: RequestContext = { requestId, match, session, path };
+  await handleMcpServerRoute(
+    deps,
+    req,
+    res,
+    ctx,
+    route.mcp.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+  );
+}
+
+function corsHeaders(origin: string | undefined): Record<string, string> {
+  return {
+    'access-control-allow-origin': origin ?? '*',
+    'access-control-expose-headers': MCP_EXPOSED_HEADERS,
+    vary: 'Origin',
+  };
+}
+
+/** 401 as Pomerium sends it on MCP routes (reason `Unauthorized`, RFC 9728 §5.1 challenge). */
+function unauthorized(
+  res: ServerResponse,
+  route: RouteConfig,
+  origin: string | undefined,
+  error?: 'invalid_token',
+): void {
+  const resource = route.mcp?.kind === 'server' ? route.mcp.resourceUrl : route.from;
+  sendJson(
+    res,
+    401,
+    error
+      ? {
+          error,
+          error_description:
+            'the access token is invalid, expired, revoked or for another resource',
+        }
+      : { error: 'unauthorized', error_description: 'sign in to use this route' },
+    { ...corsHeaders(origin), 'www-authenticate': bearerChallenge(resource, error) },
+    'Unauthorized',
+  );
 }
 
 async function handleMcpServerRoute(
@@ -274,6 +365,9 @@ async function refuse(
     if (wantsHtml(req.headers.accept) && (req.method === 'GET' || req.method === 'HEAD')) {
       await deps.startSignIn(req, res, req.url ?? '/');
       return;
+    }
+    if (ctx.match.route.mcp?.kind === 'server') {
+      return unauthorized(res, ctx.match.route, req.headers.origin);
     }
     // Clients match on the reason phrase (REFERENCE §2).
     sendJson(

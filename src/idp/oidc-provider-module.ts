@@ -16,6 +16,9 @@ export interface ProviderContext {
     readonly session?: { readonly accountId?: string; grantIdFor(clientId: string): string };
     readonly result?: { readonly consent?: { readonly grantId?: string } };
     readonly provider: OidcProvider;
+    /** The parsed request body (registration: the client metadata). */
+    readonly body?: Record<string, unknown>;
+    readonly params?: Record<string, unknown>;
   };
 }
 
@@ -28,9 +31,39 @@ export interface InteractionDetails {
 }
 
 export interface GrantInstance {
+  readonly jti?: string;
   addOIDCScope(scope: string): void;
   addOIDCClaims(claims: string[]): void;
+  /** RFC 8707: scopes granted for one resource server. */
+  addResourceScope(resource: string, scope: string): void;
   save(): Promise<string>;
+}
+
+/** An opaque access token as `AccessToken.find` returns it. */
+export interface AccessTokenInstance {
+  readonly jti: string;
+  readonly accountId: string;
+  readonly clientId: string;
+  readonly grantId: string;
+  /** The audience (RFC 8707 resource) it was issued for. */
+  readonly aud?: string | readonly string[];
+  readonly scope?: string;
+  /** Seconds since the epoch. */
+  readonly exp: number;
+}
+
+/** A client as oidc-provider models it (camelCase metadata). */
+export interface ClientInstance {
+  readonly clientId: string;
+  readonly clientName?: string;
+  readonly clientSecret?: string;
+  readonly redirectUris: readonly string[];
+  readonly tokenEndpointAuthMethod: string;
+  readonly grantTypes: readonly string[];
+  /** True when the client came from a Client ID Metadata Document. */
+  readonly clientIdMetadataDocument?: boolean;
+  grantTypeAllowed(type: string): boolean;
+  metadata(): Record<string, unknown>;
 }
 
 export interface OidcProvider {
@@ -48,7 +81,29 @@ export interface OidcProvider {
     new (init: { accountId: string; clientId: string }): GrantInstance;
     find(id: string): Promise<GrantInstance | undefined>;
   };
+  AccessToken: { find(value: string): Promise<AccessTokenInstance | undefined> };
+  Client: {
+    find(id: string): Promise<ClientInstance | undefined>;
+    /** Patched by the MCP authorization server to compare hashed secrets. */
+    prototype: {
+      compareClientSecret(this: ClientInstance, actual: string): boolean | Promise<boolean>;
+    };
+  };
   on(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+/**
+ * oidc-provider's storage adapter contract (`lib/adapters/memory_adapter.js`): one instance per
+ * model name; `expiresIn` in seconds.
+ */
+export interface ProviderAdapter {
+  upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void>;
+  find(id: string): Promise<Record<string, unknown> | undefined>;
+  findByUid(uid: string): Promise<Record<string, unknown> | undefined>;
+  findByUserCode(userCode: string): Promise<Record<string, unknown> | undefined>;
+  consume(id: string): Promise<void>;
+  destroy(id: string): Promise<void>;
+  revokeByGrantId(grantId: string): Promise<void>;
 }
 
 export type ProviderConstructor = new (
@@ -56,14 +111,32 @@ export type ProviderConstructor = new (
   config: Record<string, unknown>,
 ) => OidcProvider;
 
-let loaded: Promise<ProviderConstructor> | undefined;
+/** oidc-provider's error classes we raise from configuration hooks (`lib/helpers/errors.js`). */
+export interface OidcErrors {
+  InvalidTarget: new (description?: string) => Error;
+  InvalidClient: new (description?: string) => Error;
+  InvalidRequest: new (description?: string) => Error;
+}
+
+interface OidcProviderModule {
+  default: ProviderConstructor;
+  errors: OidcErrors;
+}
+
+let loaded: Promise<OidcProviderModule> | undefined;
+
+function loadModule(): Promise<OidcProviderModule> {
+  const specifier: string = 'oidc-provider';
+  loaded ??= import(specifier) as Promise<OidcProviderModule>;
+  return loaded;
+}
 
 export function loadOidcProvider(): Promise<ProviderConstructor> {
-  const specifier: string = 'oidc-provider';
-  loaded ??= (import(specifier) as Promise<{ default: ProviderConstructor }>).then(
-    (m) => m.default,
-  );
-  return loaded;
+  return loadModule().then((m) => m.default);
+}
+
+export function loadOidcErrors(): Promise<OidcErrors> {
+  return loadModule().then((m) => m.errors);
 }
 
 /**

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createMemoryStorage } from '../storage/memory.js';
+import type { AccessTokenInstance } from '../idp/oidc-provider-module.js';
+import { BearerValidator } from './bearer.js';
+
+const TOKEN = 'A'.repeat(43);
+const RESOURCE = 'https://mcp.example.com/sqlite';
+
+async function setup() {
+  const storage = createMemoryStorage();
+  await storage.identities.put({
+    sub: 'alice',
+    email: 'alice@example.com',
+    name: 'Alice',
+    groups: [],
+    claims: {},
+    updatedAt: 0,
+  });
+  let now = 1_000_000;
+  let lookups = 0;
+  let stored: AccessTokenInstance | undefined = {
+    jti: TOKEN,
+    accountId: 'alice',
+    clientId: 'c1',
+    grantId: 'g1',
+    aud: RESOURCE,
+    exp: (now + 60_000) / 1000,
+  };
+  const find = async () => {
+    lookups++;
+    return stored;
+  };
+  const validator = new BearerValidator({ identities: storage.identities, now: () => now });
+  return {
+    validator,
+    find,
+    lookups: () => lookups,
+    advance: (ms: number) => (now += ms),
+    drop: () => (stored = undefined),
+  };
+}
+
+test('bearer: valid for its resource only, cached, expired tokens refused', async () => {
+  const s = await setup();
+  const user = await s.validator.validate(TOKEN, RESOURCE, s.find);
+  assert.equal(user?.identity.email, 'alice@example.com');
+  assert.equal(
+    await s.validator.validate(TOKEN, 'https://mcp.example.com/whoami', s.find),
+    undefined,
+  );
+  assert.equal(s.lookups(), 1, 'second use within the cache life asks storage nothing');
+  assert.equal(await s.validator.validate('not a token!', RESOURCE, s.find), undefined);
+  s.advance(61_000);
+  assert.equal(await s.validator.validate(TOKEN, RESOURCE, s.find), undefined);
+});
+
+test('bearer: revocation in this process wins over the cache', async () => {
+  const s = await setup();
+  assert.ok(await s.validator.validate(TOKEN, RESOURCE, s.find));
+  s.drop();
+  s.validator.forgetGrant('g1');
+  assert.equal(await s.validator.validate(TOKEN, RESOURCE, s.find), undefined);
+});

@@ -1,0 +1,66 @@
+/**
+ * Discovery documents for MCP clients: RFC 9728 protected resource metadata and the
+ * `WWW-Authenticate` challenge that points to it (MCP 2025-11-25 "Authorization" §2.3).
+ */
+
+/** Scopes MCP clients may ask for; the SDK copies them into its registration. */
+export const MCP_SCOPES = ['mcp', 'offline_access'] as const;
+
+export const PRM_PATH = '/.well-known/oauth-protected-resource';
+
+export interface McpResource {
+  /** The MCP URL, e.g. `https://db.example.com/sqlite` (RFC 8707 resource indicator). */
+  readonly resource: string;
+  /** The route's name, shown to users. */
+  readonly name: string;
+}
+
+/** RFC 9728 §3.2: `…/.well-known/oauth-protected-resource<resource path>`. */
+export function resourceMetadataUrl(resource: string): string {
+  const url = new URL(resource);
+  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
+  return `${url.origin}${PRM_PATH}${path}`;
+}
+
+/** RFC 9728 §2: the metadata document of one MCP resource. */
+export function protectedResourceMetadata(resource: McpResource, issuer: string) {
+  return {
+    resource: resource.resource,
+    authorization_servers: [issuer],
+    resource_name: resource.name,
+    bearer_methods_supported: ['header'],
+    scopes_supported: [...MCP_SCOPES],
+  };
+}
+
+/**
+ * Which resource a metadata request is about: the path-aware form names the resource's path;
+ * the bare form means the host's only resource, or the first one (root metadata is a
+ * fallback clients use when they have no path; RFC 9728 §3.1).
+ */
+export function resourceForMetadataPath(
+  path: string,
+  resources: readonly McpResource[],
+): McpResource | undefined {
+  if (!path.startsWith(PRM_PATH)) return undefined;
+  const rest = path.slice(PRM_PATH.length);
+  if (rest === '' || rest === '/') {
+    return resources.find((r) => new URL(r.resource).pathname === '/') ?? resources[0];
+  }
+  return resources.find((r) => resourceMetadataUrl(r.resource).endsWith(PRM_PATH + rest));
+}
+
+/**
+ * RFC 6750 §3 + RFC 9728 §5.1: the challenge of a 401 on an MCP route. `error` is set when a
+ * token was presented and refused (`invalid_token`).
+ */
+export function bearerChallenge(resource: string, error?: 'invalid_token'): string {
+  const parts = [`resource_metadata="${resourceMetadataUrl(resource)}"`];
+  if (error) {
+    parts.push(`error="${error}"`);
+    parts.push(
+      'error_description="The access token is invalid, expired, revoked or for another resource"',
+    );
+  }
+  return `Bearer ${parts.join(', ')}`;
+}
