@@ -287,16 +287,25 @@ describe('gateway proxy, end to end', () => {
       assert.equal(seen().origin, undefined);
     });
 
-    it('never forwards the client’s Authorization on an mcp.server route', async () => {
+    it('refuses a bad Authorization on an mcp.server route even beside a session, forwarding nothing', async () => {
       fresh();
-      const res = await mcpPost(gw.origin, '/mcp', toolCall(4, 'read'), {
+      for (const authorization of ['Bearer x', 'Basic YWRhOnB3']) {
+        const res = await mcpPost(gw.origin, '/mcp', toolCall(4, 'read'), {
+          session: ada,
+          headers: { authorization, 'x-client-note': 'kept' },
+        });
+        assert.equal(res.status, 401, res.body);
+        assert.match(String(res.headers['www-authenticate']), /error="invalid_token"/);
+      }
+      assert.equal(upstream.requests.length, 0);
+      // Other client headers do arrive on an accepted request (the token case: test/oauth-*).
+      const ok = await mcpPost(gw.origin, '/mcp', toolCall(4, 'read'), {
         session: ada,
-        headers: { authorization: 'Bearer x', 'x-client-note': 'kept' },
+        headers: { 'x-client-note': 'kept' },
       });
-      assert.equal(res.status, 200, res.body);
-      const headers = seen();
-      assert.equal(headers.authorization, undefined);
-      assert.equal(headers['x-client-note'], 'kept', 'other client headers do arrive');
+      assert.equal(ok.status, 200, ok.body);
+      assert.equal(seen()['x-client-note'], 'kept');
+      assert.equal(seen().authorization, undefined);
     });
 
     it('replaces a client X-Pomerium-Jwt-Assertion with its own, for this route and user', async () => {

@@ -76,9 +76,8 @@ export async function handleRoute(
 
 /**
  * An `mcp.server` route: CORS preflight before any auth; then the client's bearer token (a valid
- * one is the identity; an invalid one is 401 `invalid_token` unless a same-origin session cookie
- * comes with it), else the session cookie, which a foreign `Origin` may not use (MCP
- * "Transports").
+ * one is the identity; any other Authorization is 401 `invalid_token`), else the session cookie,
+ * which a foreign `Origin` may not use (MCP "Transports").
  */
 async function handleMcpEntry(
   deps: RouteHandlerDeps,
@@ -113,13 +112,12 @@ async function handleMcpEntry(
   } else {
     session = await deps.authenticate(req);
     const foreign = origin !== undefined && origin !== new URL(route.from).origin;
-    if (bearer.kind === 'invalid' && (!session || foreign)) {
+    if (bearer.kind === 'invalid') {
       // RFC 6750 §3.1: the client learns its token is no good (and refreshes or re-authorizes).
+      // A session cookie beside it does not rescue the request: what the client presented wins.
       deps.logger.info({ req_id: requestId, route: routeName(route) }, 'bearer token refused');
       return unauthorized(res, route, origin, 'invalid_token');
     }
-    // A same-origin session cookie is a credential of its own: with an invalid token beside
-    // it (browser tools), the request goes on as the cookie's user.
     if (foreign && !session && !route.allowPublicUnauthenticatedAccess) {
       // Nothing ambient to abuse: a browser-based client discovers OAuth from this answer.
       return unauthorized(res, route, origin);
