@@ -83,6 +83,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       signingKeyPem: config.signingKey ?? undefined,
       onError: (err) => logger.error({ err }, 'assertion keys: reload failed'),
     });
+    // The port is bound first (the public origin may need it); until everything behind it is
+    // built, requests get 503 with a hint to retry.
+    let app = (_req: IncomingMessage, res: ServerResponse) => {
+      res.writeHead(503, { 'retry-after': '1', 'cache-control': 'no-store' }).end();
+    };
     const listener = await listen(config, scheme, (req, res) => app(req, res));
     closers.unshift(() => closeServer(listener));
     const address = listener.address() as AddressInfo;
@@ -182,7 +187,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       '/readyz': async (_req, res) => sendJson(res, 200, { status: 'ready' }),
     };
 
-    const app = (req: IncomingMessage, res: ServerResponse) => {
+    app = (req: IncomingMessage, res: ServerResponse) => {
       const requestId = requestIdOf(req);
       res.setHeader('x-request-id', requestId);
       serve(req, res, requestId).catch((err: unknown) => {

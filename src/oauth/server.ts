@@ -256,6 +256,7 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
       }
       if (endpoint === OAUTH_ROUTES.token && req.method === 'POST' && limited(req, res, tokenLimit))
         return true;
+      if (endpoint === OAUTH_ROUTES.authorization && req.method === 'GET') defaultScope(req);
       await host.oidc.serve(req, res);
       return true;
     },
@@ -300,6 +301,17 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
       );
     },
   };
+}
+
+/**
+ * RFC 6749 §3.3: a request without `scope` gets the default, `mcp`. Without it oidc-provider
+ * grants nothing and answers `access_denied` after the user allowed (MCP clients may omit it).
+ */
+function defaultScope(req: IncomingMessage): void {
+  const url = new URL(req.url ?? '/', 'http://unused');
+  if (url.searchParams.get('scope')) return;
+  url.searchParams.set('scope', 'mcp');
+  req.url = url.pathname + url.search;
 }
 
 /** CORS for discovery and registration: any origin, no credentials (tokens are not ambient). */

@@ -67,7 +67,8 @@ export async function runConformanceScenario(
   }
 }
 
-async function readChecks(dir: string): Promise<ConformanceCheck[]> {
+/** The checks of every `checks.json` under `dir` (the suite writes one per scenario). */
+export async function readChecks(dir: string): Promise<ConformanceCheck[]> {
   const checks: ConformanceCheck[] = [];
   for (const entry of await readdir(dir, { recursive: true })) {
     if (entry === 'checks.json' || entry.endsWith('/checks.json')) {
