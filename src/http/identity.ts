@@ -1,0 +1,64 @@
+import type { IncomingMessage } from 'node:http';
+import type { Config, RouteConfig } from '../config/types.js';
+import { sha256Hex } from '../core/crypto.js';
+import type { AssertionSigner } from '../assertion/sign.js';
+import type { IdentityStore, SessionRecord, SessionStore } from '../storage/types.js';
+
+/** `X-Pomerium-Jwt-Assertion` for this user on this route. */
+export async function assertionFor(
+  signer: AssertionSigner,
+  route: RouteConfig,
+  session: SessionRecord,
+  config: Config,
+): Promise<string> {
+  const host = new URL(route.from).hostname;
+  const extraClaims: Record<string, unknown> = {};
+  for (const claim of Object.values(config.jwtClaimsHeaders)) {
+    if (claim in session.claims) extraClaims[claim] = session.claims[claim];
+  }
+  return signer.sign({
+    issuer: host,
+    audience: host,
+    sub: session.sub,
+    email: session.email,
+    name: session.name,
+    groups: session.groups,
+    // The session's id in storage is a hash already; hash again so the claim reveals nothing.
+    sid: sha256Hex(session.idHash).slice(0, 32),
+    extraClaims,
+  });
+}
+
+/**
+ * Session writes also refresh the user's identity for OAuth clients (`IdentityStore`): every
+ * sign-in and every refresh of the provider's claims, so token requests see current groups.
+ */
+export function rememberingIdentities(
+  sessions: SessionStore,
+  identities: IdentityStore,
+): SessionStore {
+  return {
+    get: (idHash, now) => sessions.get(idHash, now),
+    delete: (idHash) => sessions.delete(idHash),
+    sweep: (now) => sessions.sweep(now),
+    async put(session) {
+      await sessions.put(session);
+      await identities.put({
+        sub: session.sub,
+        email: session.email,
+        name: session.name,
+        groups: session.groups,
+        claims: session.claims,
+        updatedAt: session.createdAt,
+      });
+    },
+  };
+}
+
+/** The client's address for rate limits: the peer, or the last hop a trusted proxy names. */
+export function clientIp(req: IncomingMessage, trustedProxy: (address: string) => boolean): string {
+  const peer = req.socket.remoteAddress ?? 'unknown';
+  const forwarded = req.headers['x-forwarded-for'];
+  if (typeof forwarded !== 'string' || !trustedProxy(peer)) return peer;
+  return forwarded.split(',').at(-1)?.trim() || peer;
+}
