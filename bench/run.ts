@@ -2,6 +2,8 @@
 const suites: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   servers: () => import('./servers.js'),
   notion: () => import('./notion.js'),
+  gateway: () => import('./gateway.js'),
+  oauth: () => import('./oauth.js'),
 };
 
 const wanted = process.argv.slice(2);

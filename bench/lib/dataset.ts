@@ -40,3 +40,24 @@ export function ensureBigTable(rows: number): { file: string; created: boolean; 
   renameSync(partial, file);
   return { file, created: true, ms: performance.now() - started };
 }
+
+/** A small database (three short tables) for per-request figures: list_tables stays cheap. */
+export function ensureSmallDb(): string {
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const file = join(CACHE_DIR, 'small.db');
+  if (existsSync(file)) return file;
+  const partial = `${file}.partial`;
+  rmSync(partial, { force: true });
+  const db = new Database(partial);
+  db.exec(`
+    CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT);
+    CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, total REAL);
+    CREATE TABLE products (id INTEGER PRIMARY KEY, label TEXT, price REAL);
+    INSERT INTO customers VALUES (1, 'Ada', 'ada@example.com'), (2, 'Bob', 'bob@example.com');
+    INSERT INTO orders VALUES (1, 1, 9.5), (2, 2, 12.25);
+    INSERT INTO products VALUES (1, 'Widget', 2.5), (2, 'Gadget', 7.75);
+  `);
+  db.close();
+  renameSync(partial, file);
+  return file;
+}

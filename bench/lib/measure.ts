@@ -15,6 +15,8 @@ export interface Measured {
   readonly wrkCores: number;
   /** Average cores used by processes other than the server tree, wrk and the bench. */
   readonly otherCores: number;
+  /** CPU µs per request of each companion's tree (e.g. the upstream behind a proxy). */
+  readonly companionUs: readonly number[];
 }
 
 /**
@@ -24,15 +26,25 @@ export interface Measured {
  */
 const SETTLE_MS = 300;
 
-export async function measureRun(serverPid: number, load: WrkOptions): Promise<Measured> {
+/**
+ * `companions`: other processes taking part in serving the load (the upstream behind a proxy);
+ * their trees are measured too and not counted as "others".
+ */
+export async function measureRun(
+  serverPid: number,
+  load: WrkOptions,
+  companions: readonly number[] = [],
+): Promise<Measured> {
   const bench0 = process.cpuUsage();
   const busy0 = systemBusyTicks();
   const server0 = treeSnapshot(serverPid);
+  const companions0 = companions.map((pid) => treeSnapshot(pid));
   const started = process.hrtime.bigint();
   const wrk = await runWrk(load);
   await new Promise((r) => setTimeout(r, SETTLE_MS));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const server = treeUsage(server0, treeSnapshot(serverPid));
+  const companion = companions.map((pid, i) => treeUsage(companions0[i]!, treeSnapshot(pid)));
   const busy1 = systemBusyTicks();
   const bench = process.cpuUsage(bench0);
 
@@ -40,13 +52,15 @@ export async function measureRun(serverPid: number, load: WrkOptions): Promise<M
   const requests = Math.max(1, wrk.requests);
   const benchTicks = (bench.user + bench.system) / usPerTick;
   // Replacements started after the load ended are the server's too, though not per request.
-  const ours = server.tree + server.newcomers + wrk.wrkTicks + benchTicks;
+  const companionTicks = companion.reduce((sum, c) => sum + c.tree + c.newcomers, 0);
+  const ours = server.tree + server.newcomers + companionTicks + wrk.wrkTicks + benchTicks;
   return {
     wrk,
     cpuUsRoot: (server.root * usPerTick) / requests,
     cpuUsTree: (server.tree * usPerTick) / requests,
     wrkCores: wrk.wrkTicks / TICKS_PER_SECOND / seconds,
     otherCores: Math.max(0, busy1 - busy0 - ours) / TICKS_PER_SECOND / seconds,
+    companionUs: companion.map((c) => (c.tree * usPerTick) / requests),
   };
 }
 

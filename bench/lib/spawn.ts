@@ -3,7 +3,7 @@
  * in a process group of its own, so stopping it also stops whatever it spawned.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,8 @@ export interface Service {
   readonly pid: number;
   readonly url: string;
   readonly logFile: string;
+  /** With `keepOutput`: the output so far (its start and its end); else undefined. */
+  readonly output?: () => string;
   /** SIGTERM to the group, SIGKILL after `graceMs`; resolves once the root has exited. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -59,24 +61,86 @@ export async function freePort(): Promise<number> {
  * Runs `node <args>` as its own process group with the given environment (which must make it
  * listen on 127.0.0.1:`port`), and resolves once the port accepts connections.
  */
-export async function startService(
+export function startService(
   name: string,
   args: readonly string[],
   env: Record<string, string>,
   port: number,
+  options: CommandOptions = {},
+): Promise<Service> {
+  return startCommand(name, process.execPath, args, env, port, options);
+}
+
+export interface CommandOptions {
+  /**
+   * Read the output through a pipe and keep only its first 16 KiB and last `keepOutput` bytes,
+   * written to the log file when the process exits. For processes that log every request: a
+   * file growing by megabytes a second makes the kernel's writeback busy, which the bench would
+   * count as other processes' CPU. A pipe is also how logs leave a service in production.
+   */
+  readonly keepOutput?: number;
+}
+
+const OUTPUT_HEAD_BYTES = 16 * 1024;
+
+/**
+ * Runs `command <args>` (e.g. nginx) like `startService`: its own process group, output to
+ * `.bench/<name>.log`, resolved once 127.0.0.1:`port` accepts connections.
+ */
+export async function startCommand(
+  name: string,
+  command: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  port: number,
+  options: CommandOptions = {},
 ): Promise<Service> {
   mkdirSync(CACHE_DIR, { recursive: true });
   const logFile = resolve(CACHE_DIR, `${name}.log`);
+  const keep = options.keepOutput;
   const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, args, {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
-    stdio: ['ignore', fd, fd],
+    stdio: keep === undefined ? ['ignore', fd, fd] : ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
   closeSync(fd);
   live.add(child);
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  let output: (() => string) | undefined;
+  if (keep !== undefined) {
+    // Chunks kept as they come and trimmed in bulk: copying the tail on every chunk would cost
+    // the bench more CPU than the service spends writing its log.
+    let head = '';
+    let tail: Buffer[] = [];
+    let tailBytes = 0;
+    const take = (chunk: Buffer) => {
+      if (head.length < OUTPUT_HEAD_BYTES) {
+        head += chunk.toString('utf8');
+        return;
+      }
+      tail.push(chunk);
+      tailBytes += chunk.length;
+      if (tailBytes > 2 * keep) {
+        const kept = Buffer.concat(tail).subarray(-keep);
+        tail = [kept];
+        tailBytes = kept.length;
+      }
+    };
+    child.stdout?.on('data', take);
+    child.stderr?.on('data', take);
+    output = () => {
+      if (tailBytes === 0) return head;
+      return `${head}\n[…]\n${Buffer.concat(tail).subarray(-keep).toString('utf8')}`;
+    };
+  }
+  // 'close' comes after the output pipes are drained, so the log file is complete.
+  const exited = new Promise<void>((done) =>
+    child.once('close', () => {
+      if (output) writeFileSync(logFile, output());
+      done();
+    }),
+  );
   void exited.then(() => live.delete(child));
 
   const service: Service = {
@@ -84,6 +148,7 @@ export async function startService(
     pid: child.pid!,
     url: `http://127.0.0.1:${port}`,
     logFile,
+    output,
     async stop(graceMs = 3000) {
       killGroup(child, 'SIGTERM');
       const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);

@@ -1,0 +1,204 @@
+/**
+ * The OAuth server for MCP clients, measured:
+ * 1. the whole authorization flow as an MCP client and a browser play it over HTTP (register →
+ *    authorize → sign-in → consent → token), each step timed, median of N;
+ * 2. tools/call through the gateway with token validation (a Bearer route) against the same
+ *    proxy without it (a public route), same bare upstream, interleaved A B A B (REFERENCE §9):
+ *    the gateway's CPU µs per request and req/s.
+ *
+ * Knobs: OAUTH_BENCH_FLOWS (default 10), OAUTH_BENCH_SECONDS (8), OAUTH_BENCH_ROUNDS (3).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { CookieJar } from '../test/support/cookie-jar.js';
+import { authorizeInBrowser } from '../test/support/oauth-browser.js';
+import { MCP_HEADERS, toolsCallBody } from './lib/mcp-call.js';
+import { measureRun, median, waitForQuiet, type Measured } from './lib/measure.js';
+import { BENCH_OAUTH_EMAIL, startOAuthGateway, type OAuthGateway } from './lib/oauth-gateway.js';
+import { LIB_DIST, freePort, startService } from './lib/spawn.js';
+import { fmt, printTable } from './lib/table.js';
+import { WRK_INSTALL_HINT, hasWrk, writePostScript } from './lib/wrk.js';
+
+const FLOWS = Number(process.env.OAUTH_BENCH_FLOWS ?? 10);
+const SECONDS = Number(process.env.OAUTH_BENCH_SECONDS ?? 8);
+const ROUNDS = Number(process.env.OAUTH_BENCH_ROUNDS ?? 3);
+const WARMUP_S = 2;
+const REDIRECT = 'http://127.0.0.1:43111/callback';
+
+interface FlowTimes {
+  readonly register: number;
+  readonly browser: number;
+  readonly token: number;
+  readonly total: number;
+  readonly accessToken: string;
+}
+
+async function postJson(url: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (res.status !== 201) throw new Error(`registration: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** One authorization as a new client and a browser without a session would go through it. */
+async function oneFlow(gw: OAuthGateway, n: number): Promise<FlowTimes> {
+  const t0 = performance.now();
+  const client = await postJson(`${gw.origin}/.pomerium/mcp/register`, {
+    // A distinct name: identical registrations are deduplicated and consent remembered.
+    client_name: `bench client ${n} ${randomBytes(4).toString('hex')}`,
+    redirect_uris: [REDIRECT],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+  });
+  const t1 = performance.now();
+  const verifier = randomBytes(32).toString('base64url');
+  const url = new URL(`${gw.origin}/.pomerium/mcp/authorize`);
+  const resource = `${gw.origin}/bearer`;
+  for (const [k, v] of Object.entries({
+    response_type: 'code',
+    client_id: String(client.client_id),
+    redirect_uri: REDIRECT,
+    scope: 'mcp offline_access',
+    state: randomBytes(8).toString('hex'),
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+    resource,
+  }))
+    url.searchParams.set(k, v);
+  const run = await authorizeInBrowser(url, {
+    email: BENCH_OAUTH_EMAIL,
+    password: gw.password,
+    jar: new CookieJar(),
+  });
+  const code = run.location.searchParams.get('code');
+  if (!code || !run.signedIn || !run.consentShown) {
+    throw new Error(`the flow did not sign in, consent and return a code: ${run.location.href}`);
+  }
+  const t2 = performance.now();
+  const res = await fetch(`${gw.origin}/.pomerium/mcp/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      redirect_uri: REDIRECT,
+      client_id: String(client.client_id),
+      resource,
+    }),
+  });
+  const token = (await res.json()) as Record<string, unknown>;
+  if (res.status !== 200 || typeof token.access_token !== 'string') {
+    throw new Error(`token: ${res.status} ${JSON.stringify(token)}`);
+  }
+  const t3 = performance.now();
+  return {
+    register: t1 - t0,
+    browser: t2 - t1,
+    token: t3 - t2,
+    total: t3 - t0,
+    accessToken: token.access_token,
+  };
+}
+
+async function checkCall(gw: OAuthGateway, path: string, headers: Record<string, string>) {
+  const res = await fetch(`${gw.origin}${path}`, {
+    method: 'POST',
+    headers: { ...MCP_HEADERS, ...headers },
+    body: toolsCallBody('anything'),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${text}`);
+}
+
+export async function run(): Promise<void> {
+  const upstreamPort = await freePort();
+  const upstream = await startService(
+    'oauth-bare-upstream',
+    [join(LIB_DIST, 'bare-upstream.js')],
+    { PORT: String(upstreamPort) },
+    upstreamPort,
+  );
+  const gw = await startOAuthGateway(`http://127.0.0.1:${upstreamPort}/mcp`);
+  try {
+    await oneFlow(gw, -1); // warm-up: first-use compilation, key derivation
+    const flows: FlowTimes[] = [];
+    for (let i = 0; i < FLOWS; i++) flows.push(await oneFlow(gw, i));
+    console.log(`\nAuthorization flow over HTTP (new client, no session), median of ${FLOWS}:`);
+    printTable(
+      ['step', 'median', 'min', 'max'],
+      (['register', 'browser', 'token', 'total'] as const).map((k) => {
+        const v = flows.map((f) => f[k]);
+        return [
+          k === 'browser' ? 'authorize + sign-in + consent' : k,
+          fmt.ms(median(v)),
+          fmt.ms(Math.min(...v)),
+          fmt.ms(Math.max(...v)),
+        ];
+      }),
+    );
+
+    if (!hasWrk()) {
+      console.log(`\nwrk is missing; throughput skipped. Install: ${WRK_INSTALL_HINT}`);
+      return;
+    }
+    const token = flows.at(-1)?.accessToken ?? '';
+    const configs = [
+      { label: 'bearer (token validated)', path: '/bearer', auth: `Bearer ${token}` },
+      { label: 'public (no validation)', path: '/public', auth: undefined },
+    ];
+    const host = `localhost:${gw.port}`;
+    const scripts = configs.map((c) =>
+      writePostScript(toolsCallBody('anything'), {
+        ...MCP_HEADERS,
+        Host: host,
+        ...(c.auth ? { Authorization: c.auth } : {}),
+      }),
+    );
+    try {
+      for (const c of configs) await checkCall(gw, c.path, c.auth ? { authorization: c.auth } : {});
+      const load = (i: number, durationS: number) => ({
+        url: `http://127.0.0.1:${gw.port}${configs[i]!.path}`,
+        script: scripts[i]!.path,
+        threads: 1,
+        connections: 16,
+        durationS,
+      });
+      for (let i = 0; i < configs.length; i++) await measureRun(gw.service.pid, load(i, WARMUP_S));
+      const results: Measured[][] = configs.map(() => []);
+      console.log(`\ntools/call through the gateway, wrk -t1 -c16 -d${SECONDS}s, A B × ${ROUNDS}:`);
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let i = 0; i < configs.length; i++) {
+          await waitForQuiet(0.3, 10_000);
+          const m = await measureRun(gw.service.pid, load(i, SECONDS), [upstream.pid]);
+          if (m.wrk.failures > 0) throw new Error(`${configs[i]!.label}: failures\n${m.wrk.raw}`);
+          results[i]!.push(m);
+          console.log(
+            `  ${configs[i]!.label.padEnd(26)} ${fmt.int(m.wrk.rps)} req/s  ${m.cpuUsRoot.toFixed(1)} µs/req  others ${m.otherCores.toFixed(2)} cores`,
+          );
+        }
+      }
+      const cpu = results.map((r) => median(r.map((m) => m.cpuUsRoot)));
+      const rps = results.map((r) => median(r.map((m) => m.wrk.rps)));
+      const p99 = results.map((r) => median(r.map((m) => m.wrk.p99Ms)));
+      console.log('\nMedians (gateway process CPU per request; upstream excluded):');
+      printTable(
+        ['route', 'gateway CPU µs/req', 'req/s', 'p99'],
+        configs.map((c, i) => [c.label, cpu[i]!.toFixed(1), fmt.int(rps[i]!), fmt.ms(p99[i]!)]),
+      );
+      console.log(
+        `bearer / public: CPU ${fmt.ratio(cpu[0]! / cpu[1]!)}, req/s ${fmt.ratio(rps[0]! / rps[1]!)}; token validation costs ${(cpu[0]! - cpu[1]!).toFixed(1)} µs/req`,
+      );
+    } finally {
+      for (const s of scripts) s.remove();
+    }
+  } finally {
+    await gw.stop();
+    await upstream.stop();
+  }
+}
