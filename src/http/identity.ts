@@ -1,17 +1,41 @@
 import type { IncomingMessage } from 'node:http';
 import type { Config, RouteConfig } from '../config/types.js';
 import { sha256Hex } from '../core/crypto.js';
+import { fromUrl } from './route-urls.js';
 import type { AssertionSigner } from '../assertion/sign.js';
 import type { IdentityStore, SessionRecord, SessionStore } from '../storage/types.js';
 
-/** `X-Pomerium-Jwt-Assertion` for this user on this route. */
-export async function assertionFor(
+/** How long one signed assertion is reused for the same session and route host. */
+const ASSERTION_REUSE_MS = 60_000;
+const ASSERTION_CACHE_MAX = 10_000;
+
+/**
+ * `X-Pomerium-Jwt-Assertion` for this user on this route. Signing is the costliest step of a
+ * proxied request, so one token is reused for a minute per (session, identity version, route
+ * host); it lives five minutes, so every reuse still has four minutes left.
+ */
+export function createAssertionSource(signer: AssertionSigner, config: Config, now = Date.now) {
+  const cache = new Map<string, { token: string; until: number }>();
+  return async function assertionFor(route: RouteConfig, session: SessionRecord): Promise<string> {
+    const host = fromUrl(route).hostname;
+    // idpExpiresAt changes whenever the provider's claims are refreshed, so new groups show.
+    const key = `${session.idHash}\0${session.idpExpiresAt}\0${host}`;
+    const t = now();
+    const hit = cache.get(key);
+    if (hit && hit.until > t) return hit.token;
+    const token = await sign(signer, host, session, config);
+    if (cache.size >= ASSERTION_CACHE_MAX) cache.delete(cache.keys().next().value!);
+    cache.set(key, { token, until: t + ASSERTION_REUSE_MS });
+    return token;
+  };
+}
+
+function sign(
   signer: AssertionSigner,
-  route: RouteConfig,
+  host: string,
   session: SessionRecord,
   config: Config,
 ): Promise<string> {
-  const host = new URL(route.from).hostname;
   const extraClaims: Record<string, unknown> = {};
   for (const claim of Object.values(config.jwtClaimsHeaders)) {
     if (claim in session.claims) extraClaims[claim] = session.claims[claim];

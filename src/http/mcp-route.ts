@@ -18,6 +18,7 @@ import {
 } from './route-context.js';
 import { toolsListFilter } from './tools-list-filter.js';
 import { forward } from './upstream.js';
+import { fromUrl } from './route-urls.js';
 
 /** Largest MCP POST body when a route sets no `max_request_bytes`. */
 export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
@@ -69,7 +70,7 @@ async function identifyCaller(
     return bearer.session;
   }
   const session = await deps.authenticate(req);
-  const foreign = origin !== undefined && origin !== new URL(route.from).origin;
+  const foreign = origin !== undefined && origin !== fromUrl(route).origin;
   if (bearer.kind === 'invalid') {
     // RFC 6750 §3.1: the client learns its token is no good (and refreshes or re-authorizes).
     // A session cookie beside it does not rescue the request: what the client presented wins.

@@ -9,7 +9,7 @@ import { compileRoutes } from '../proxy/match.js';
 import type { Storage } from '../storage/types.js';
 import { renderPortal } from '../web/portal-page.js';
 import { sendPage } from '../web/respond.js';
-import { assertionFor } from './identity.js';
+import { createAssertionSource } from './identity.js';
 import { requestIdOf, requestPath } from './request-target.js';
 import { sendJson } from './respond.js';
 import { handleRoute, type RouteHandlerDeps } from './route-handler.js';
@@ -90,7 +90,7 @@ function routeDeps(parts: GatewayParts): RouteHandlerDeps {
     trustedProxy: parts.trustedProxy,
     authenticate: (req) => sessions.authenticate(req),
     startSignIn: (req, res, returnTo) => sessions.startSignIn(req, res, returnTo),
-    assertionFor: (route, session) => assertionFor(signer, route, session, config),
+    assertionFor: createAssertionSource(signer, config),
     claimsHeaders: config.jwtClaimsHeaders,
     ...(mcpAuth ? { bearer: (req, route) => mcpAuth.authenticateBearer(req, route) } : {}),
   };

@@ -6,6 +6,7 @@ import { upstreamRequestHeaders, type RouteKind } from '../proxy/headers.js';
 import { upstreamUrl } from '../proxy/upstream-url.js';
 import type { SessionRecord } from '../storage/types.js';
 import { routeName, type RequestContext, type RouteHandlerDeps } from './route-context.js';
+import { upstreamBases } from './route-urls.js';
 
 export interface UpstreamOptions {
   readonly isMcpPost: boolean;
@@ -24,8 +25,8 @@ export async function forward(
 ): Promise<void> {
   const { route } = ctx.match;
   const headers = await upstreamHeaders(deps, req, route, ctx.session);
-  const upstreams = route.to.map((to) =>
-    upstreamUrl(new URL(to), req.url ?? '/', ctx.match.prefix, route.prefixRewrite),
+  const upstreams = upstreamBases(route).map((to) =>
+    upstreamUrl(to, req.url ?? '/', ctx.match.prefix, route.prefixRewrite),
   );
   // MCP routes stream for as long as they need; other routes get Pomerium's 30 s default.
   const isMcp = route.mcp !== null;

@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeJwt } from 'jose';
+import { AssertionSigner } from '../assertion/sign.js';
+import { parseConfig } from '../config/load.js';
+import { createMemoryStorage } from '../storage/memory.js';
+import { session } from '../storage/contract.test-suite.js';
+import { createAssertionSource } from './identity.js';
+
+const { config } = parseConfig(
+  [
+    'insecure_server: true',
+    `shared_secret: ${Buffer.alloc(32, 7).toString('base64')}`,
+    `cookie_secret: ${Buffer.alloc(32, 9).toString('base64')}`,
+    'databroker_storage_type: memory',
+    'routes:',
+    '  - from: http://a.localhost:8080',
+    '    to: http://127.0.0.1:9/a',
+    '  - from: http://b.localhost:8080',
+    '    to: http://127.0.0.1:9/b',
+  ].join('\n'),
+  'identity.test',
+  {},
+);
+
+test('an assertion is reused for a minute per session, identity version and route host', async () => {
+  let now = 1_800_000_000_000;
+  const signer = await AssertionSigner.create({
+    store: createMemoryStorage().signingKeys,
+    sharedSecret: config.sharedSecret!,
+    clock: () => now,
+  });
+  const assertionFor = createAssertionSource(signer, config, () => now);
+  const [a, b] = config.routes;
+  const ada = session({ sub: 'ada', email: 'ada@example.com', idpExpiresAt: now + 3_600_000 });
+
+  const first = await assertionFor(a!, ada);
+  assert.equal(await assertionFor(a!, ada), first, 'reused within the minute');
+  const otherHost = await assertionFor(b!, ada);
+  assert.notEqual(otherHost, first);
+  assert.equal(decodeJwt(otherHost).aud, 'b.localhost');
+
+  // New claims from the provider (a refreshed session) are never hidden behind the cache.
+  const refreshed = { ...ada, groups: ['admins'], idpExpiresAt: ada.idpExpiresAt + 1 };
+  assert.deepEqual(decodeJwt(await assertionFor(a!, refreshed)).groups, ['admins']);
+
+  // At the end of the minute the reused token still has four of its five minutes left.
+  now += 59_000;
+  assert.equal(await assertionFor(a!, ada), first);
+  assert.ok(decodeJwt(first).exp! * 1000 - now >= 240_000);
+  now += 2_000;
+  assert.notEqual(await assertionFor(a!, ada), first, 'signed again after a minute');
+});
