@@ -71,6 +71,12 @@ routes:
     to: ${upstream}/web
     name: Web
     allow_any_authenticated_user: true
+  - from: http://localhost:${port}
+    prefix: /kept-host
+    to: ${upstream}/web
+    name: Kept host
+    preserve_host_header: true
+    allow_any_authenticated_user: true
 `;
 }
 
@@ -359,6 +365,17 @@ describe('gateway proxy, end to end', () => {
       assert.equal(headers['x-forwarded-host'], `localhost:${gw.port}`);
       assert.equal(headers.forwarded, undefined);
       assert.equal(headers.host, new URL(upstream.url).host);
+    });
+
+    it('sends the client’s Host upstream only on a preserve_host_header route', async () => {
+      fresh();
+      const kept = await send(gw.origin, { path: '/kept-host/page', headers: cookie(ada) });
+      assert.equal(kept.status, 200, kept.body);
+      assert.equal(seen().host, `localhost:${gw.port}`);
+      upstream.reset();
+      const replaced = await send(gw.origin, { path: '/web/page', headers: cookie(ada) });
+      assert.equal(replaced.status, 200, replaced.body);
+      assert.equal(seen().host, new URL(upstream.url).host);
     });
 
     it('strips hop-by-hop fields both ways', async () => {

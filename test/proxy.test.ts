@@ -67,6 +67,7 @@ function route(
     logoUrl: null,
     match: { kind: 'any' },
     prefixRewrite: null,
+    preserveHostHeader: false,
     passIdentityHeaders: false,
     allowAnyAuthenticatedUser: true,
     allowPublicUnauthenticatedAccess: false,

@@ -112,7 +112,6 @@ export const UNSUPPORTED_ROUTE_KEYS: ReadonlySet<string> = new Set([
   'allowed_domains',
   'allowed_idp_claims',
   'cors_allow_preflight',
-  'preserve_host_header',
   'host_rewrite',
   'host_rewrite_header',
   'host_path_regex_rewrite_pattern',

@@ -38,6 +38,7 @@ export function buildRoute(
     logoUrl: raw.logo_url ?? null,
     match,
     prefixRewrite: raw.prefix_rewrite ?? null,
+    preserveHostHeader: raw.preserve_host_header ?? false,
     // On for MCP routes unless turned off: the servers behind them (whoami) rely on the assertion.
     passIdentityHeaders: raw.pass_identity_headers ?? mcp !== null,
     allowAnyAuthenticatedUser: raw.allow_any_authenticated_user ?? false,

@@ -56,6 +56,7 @@ export const routeSchema = z.strictObject({
   regex: text.optional(),
   prefix_rewrite: z.string().optional(),
   pass_identity_headers: z.boolean().optional(),
+  preserve_host_header: z.boolean().optional(),
   allow_any_authenticated_user: z.boolean().optional(),
   allow_public_unauthenticated_access: z.boolean().optional(),
   /** Parsed by `policy/parse.ts`, which reports its own errors. */

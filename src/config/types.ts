@@ -63,6 +63,8 @@ export interface RouteConfig {
     | { readonly kind: 'regex'; readonly regex: string }
     | { readonly kind: 'any' };
   readonly prefixRewrite: string | null;
+  /** Send the client's Host upstream instead of the host of `to`. */
+  readonly preserveHostHeader: boolean;
   readonly passIdentityHeaders: boolean;
   readonly allowAnyAuthenticatedUser: boolean;
   readonly allowPublicUnauthenticatedAccess: boolean;

@@ -59,7 +59,7 @@ async function upstreamHeaders(
     listenerScheme: deps.scheme,
     trustedProxy: deps.trustedProxy,
     routeKind: routeKind(route),
-    preserveHostHeader: false,
+    preserveHostHeader: route.preserveHostHeader,
   });
   if (session && route.passIdentityHeaders) {
     headers['x-pomerium-jwt-assertion'] = await deps.assertionFor(route, session);

@@ -13,6 +13,7 @@ function route(index: number, from: string, match: RouteConfig['match']): RouteC
     logoUrl: null,
     match,
     prefixRewrite: null,
+    preserveHostHeader: false,
     passIdentityHeaders: false,
     allowAnyAuthenticatedUser: true,
     allowPublicUnauthenticatedAccess: false,
