@@ -50,6 +50,28 @@ describe('MCP authorization server refusals', () => {
     return { first, ...(to ? { location: new URL(to, url) } : {}) };
   }
 
+  it('a client registered at the MCP server cannot use the built-in identity provider', async () => {
+    const { challenge } = pkce();
+    const url = authorizationUrl(
+      gw.origin,
+      {
+        client_id: clientId,
+        redirect_uri: redirect,
+        response_type: 'code',
+        scope: 'openid email',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+        state: 's',
+      },
+      '/.pomerium/idp/auth',
+    );
+    const res = await send(gw.jar, url);
+    // An unknown client is an error page on the provider itself, never a redirect.
+    assert.equal(res.headers.get('location'), null);
+    assert.equal(res.status, 400);
+    assert.match(res.body, /invalid_client|client is invalid/i);
+  });
+
   it('PKCE missing is refused', async () => {
     const { location } = await tryAuthorize({
       code_challenge: undefined,

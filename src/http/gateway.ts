@@ -166,7 +166,8 @@ function startSweeps(storage: Storage, mcpAuth: McpAuthServer | undefined, logge
     void Promise.all([
       storage.sessions.sweep(now),
       storage.loginAttempts.prune(now - 24 * 3_600_000),
-      mcpAuth?.sweep(),
+      // The built-in provider's records too, also when no MCP route needs an OAuth server.
+      mcpAuth ? mcpAuth.sweep() : storage.oauth.sweep(now),
     ]).catch((err: unknown) => logger.warn({ err }, 'storage sweep failed'));
   }, SWEEP_INTERVAL_MS);
   sweep.unref();

@@ -3,10 +3,9 @@
  * with the gateway as its one confidential client. The gateway signs in through it with the
  * same relying-party code as through any external provider.
  *
- * Kept in memory for now (oidc-provider's default adapter): its login sessions, codes and
- * refresh tokens are lost on restart (gateway sessions then end at their next refresh) and
- * are not shared between replicas. The signing key and client secret derive from
- * `shared_secret`, so they are stable across restarts without storage.
+ * Its login sessions, codes and refresh tokens live in the gateway's storage (`OAuthStore`), so
+ * they survive restarts and are shared by replicas. The signing key and client secret derive
+ * from `shared_secret`, so they are stable too without being stored.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BuiltinUser } from '../config/types.js';
@@ -18,6 +17,7 @@ import { renderError } from '../web/error-page.js';
 import { trusted } from '../web/html.js';
 import { pageHeaders } from '../web/respond.js';
 import { renderSignedOut, renderSignOutConfirm } from '../web/signin-page.js';
+import { createStaticClientsAdapterFactory } from '../oauth/adapter.js';
 import { AccountDirectory } from './accounts.js';
 import { createInteractionHandler } from './interactions.js';
 import { deriveSigningJwk } from './keys.js';
@@ -40,7 +40,7 @@ export interface BuiltinIdpOptions {
   readonly redirectUri: string;
   /** Default: `<redirectUri origin>/`. */
   readonly postLogoutRedirectUri?: string;
-  readonly storage: Pick<Storage, 'users' | 'loginAttempts'>;
+  readonly storage: Pick<Storage, 'users' | 'loginAttempts' | 'oauth'>;
   /** `builtin_users` from the config. */
   readonly users: readonly BuiltinUser[];
   readonly sharedSecret: string;
@@ -78,6 +78,9 @@ export async function createBuiltinIdp(options: BuiltinIdpOptions): Promise<Buil
   );
 
   const provider: OidcProvider = new Provider(issuer, {
+    // Sign-in sessions, codes and refresh tokens in our storage: they survive restarts and are
+    // shared by replicas, stored like the MCP server's (token values only as hashes).
+    adapter: createStaticClientsAdapterFactory(options.storage.oauth, options.clock),
     clients: [
       {
         client_id: GATEWAY_CLIENT_ID,

@@ -38,6 +38,28 @@ export function createAdapterFactory(options: AdapterOptions): (model: string) =
     model === 'Client' ? clientAdapter(options, now) : modelAdapter(model, options, now);
 }
 
+/**
+ * For a provider whose only clients are static (the built-in identity provider): its records
+ * go to `OAuthStore` like the MCP server's, but no client is ever looked up in storage, so a
+ * client registered at an MCP authorization server can never use it.
+ */
+export function createStaticClientsAdapterFactory(
+  oauth: OAuthStore,
+  now: () => number = Date.now,
+): (model: string) => ProviderAdapter {
+  return (model) => (model === 'Client' ? noClients : modelAdapter(model, { oauth }, now));
+}
+
+const noClients: ProviderAdapter = {
+  upsert: async () => {},
+  find: async () => undefined,
+  findByUid: async () => undefined,
+  findByUserCode: async () => undefined,
+  consume: async () => {},
+  destroy: async () => {},
+  revokeByGrantId: async () => {},
+};
+
 function restore(
   id: string,
   record: { payload: Readonly<Record<string, unknown>>; consumedAt: number | null },
@@ -47,7 +69,11 @@ function restore(
   return payload;
 }
 
-function modelAdapter(model: string, options: AdapterOptions, now: () => number): ProviderAdapter {
+function modelAdapter(
+  model: string,
+  options: Pick<AdapterOptions, 'oauth' | 'onDestroyed' | 'onGrantRevoked'>,
+  now: () => number,
+): ProviderAdapter {
   const { oauth } = options;
   return {
     async upsert(id, payload, expiresIn) {
