@@ -5,9 +5,6 @@
  * mcp.server routes, X-Forwarded-*, no hop-by-hop fields, Mcp-Session-Id both ways).
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createAssertionVerifier } from '../src/assertion/verify.js';
 import { hashPassword } from '../src/core/crypto.js';
@@ -29,6 +26,7 @@ import {
   type HeldStream,
   type JsonRpcUpstream,
 } from './support/jsonrpc-upstream.js';
+import { DEAD_UPSTREAM } from './support/dead-upstream.js';
 
 const ADA = 'ada@example.com';
 const PASSWORD = 'gateway-proxy-password';
@@ -80,16 +78,6 @@ routes:
 `;
 }
 
-/** A loopback address nobody listens on. */
-async function deadUrl(): Promise<string> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return `http://127.0.0.1:${port}`;
-}
-
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
@@ -106,7 +94,7 @@ describe('gateway proxy, end to end', () => {
   before(async () => {
     upstream = await startJsonRpcUpstream();
     const hash = await hashPassword(PASSWORD);
-    const dead = await deadUrl();
+    const dead = DEAD_UPSTREAM;
     gw = await startTestGateway((port) => configYaml(port, upstream.url, dead, hash));
     ada = await signIn(gw.origin, ADA, PASSWORD);
   });

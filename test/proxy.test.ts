@@ -18,6 +18,7 @@ import { createForwarder, type Forwarder } from '../src/proxy/forward.js';
 import { compileTrustedProxies, upstreamRequestHeaders } from '../src/proxy/headers.js';
 import { compileRoutes } from '../src/proxy/match.js';
 import { upstreamUrl } from '../src/proxy/upstream-url.js';
+import { DEAD_UPSTREAM } from './support/dead-upstream.js';
 
 // Real upstream servers and a minimal gateway edge on loopback, wired the way the gateway wires
 // the proxy modules: match → rewrite → header hygiene → forward.
@@ -43,14 +44,6 @@ async function upstream(handler: RequestListener): Promise<Upstream> {
   });
   servers.push(server);
   return { url: await listen(server), server, seen };
-}
-
-/** A loopback address nobody listens on. */
-async function deadUrl(): Promise<string> {
-  const server = createServer();
-  const url = await listen(server);
-  await new Promise((r) => server.close(r));
-  return url;
 }
 
 function route(
@@ -300,7 +293,7 @@ test('a client that goes away cancels the upstream request', async () => {
 });
 
 test('an unreachable upstream is a 502 JSON error, a JSON-RPC error on an MCP POST', async () => {
-  const dead = await deadUrl();
+  const dead = DEAD_UPSTREAM;
   const gw = await gateway([
     route('plain.test', [dead]),
     route('mcp.test', [dead], { mcp: mcpServer('http://mcp.test') }),
@@ -323,7 +316,7 @@ test('an unreachable upstream is a 502 JSON error, a JSON-RPC error on an MCP PO
 });
 
 test('failover to a live upstream, replaying a buffered MCP body', async () => {
-  const dead = await deadUrl();
+  const dead = DEAD_UPSTREAM;
   const live = await upstream((req, res) => {
     let body = '';
     req.setEncoding('utf8');
