@@ -366,6 +366,36 @@ describe('gateway proxy, end to end', () => {
       assert.equal(seen().host, new URL(upstream.url).host);
     });
 
+    it('believes X-Forwarded-* only from a peer in trusted_proxies', async () => {
+      const trusting = await startTestGateway(
+        (port) => `
+address: 127.0.0.1:${port}
+insecure_server: true
+shared_secret: ${TEST_SHARED_SECRET}
+cookie_secret: ${TEST_COOKIE_SECRET}
+databroker_storage_type: memory
+trusted_proxies: [127.0.0.1/32]
+routes:
+  - from: http://localhost:${port}
+    prefix: /web
+    to: ${upstream.url}/web
+    allow_public_unauthenticated_access: true
+`,
+      );
+      try {
+        fresh();
+        const res = await send(trusting.origin, {
+          path: '/web/page',
+          headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https' },
+        });
+        assert.equal(res.status, 200, res.body);
+        assert.equal(seen()['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
+        assert.equal(seen()['x-forwarded-proto'], 'https');
+      } finally {
+        await trusting.close();
+      }
+    });
+
     it('strips hop-by-hop fields both ways', async () => {
       fresh();
       upstream.responseHeaders = {

@@ -334,3 +334,14 @@ test('a missing file is a configuration error naming it', () => {
     /\/nonexistent\/portcullis\.yaml:0 \(file\): cannot read the config file: ENOENT/,
   );
 });
+
+test('trusted_proxies takes addresses and CIDR ranges; a bad entry is an error at its line', () => {
+  const { config } = parseConfig(base('trusted_proxies: [10.0.0.0/8, "::1"]\n'), 'c.yaml', {});
+  assert.deepEqual(config.trustedProxies, ['10.0.0.0/8', '::1']);
+  assert.deepEqual(parseConfig(base(''), 'c.yaml', {}).config.trustedProxies, []);
+  const { errors } = issues(base('trusted_proxies:\n  - 10.0.0.0/99\n'));
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]!, /^c\.yaml:5 trusted_proxies: expected addresses or CIDR ranges/);
+  const fromEnv = parseConfig(base(''), 'c.yaml', { TRUSTED_PROXIES: '127.0.0.1,10.1.0.0/16' });
+  assert.deepEqual(fromEnv.config.trustedProxies, ['127.0.0.1', '10.1.0.0/16']);
+});

@@ -99,6 +99,8 @@ export const settingsSchema = z.strictObject({
     .optional(),
   log_level: z.enum(LOG_LEVELS).optional(),
   runtime_flags: z.record(z.string(), z.boolean()).optional(),
+  /** Peers whose X-Forwarded-* headers are believed: addresses or CIDR ranges (our extension). */
+  trusted_proxies: z.array(z.string()).optional(),
   /** Hosts whose Client ID Metadata Documents MCP clients may use (`*.example.com` for subdomains). */
   mcp_allowed_client_id_domains: z
     .array(

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { compileTrustedProxies } from '../proxy/headers.js';
 import type { IssueSink } from './issues.js';
 import { KNOWN_RUNTIME_FLAGS, OIDC_PROVIDERS } from './pomerium-keys.js';
 import type { RawSettings } from './schema.js';
@@ -40,10 +41,21 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
     jwtClaimsHeaders,
     logLevel: raw.log_level ?? 'info',
     runtimeFlags: { mcpDynamicClientRegistration: flags.mcp_dynamic_client_registration ?? true },
+    trustedProxies: trustedProxies(raw.trusted_proxies ?? [], sink),
     mcpAllowedClientIdDomains: (raw.mcp_allowed_client_id_domains ?? []).map((d) =>
       d.toLowerCase(),
     ),
   };
+}
+
+/** Checked here so a bad entry is a config error with its line, not a crash at start. */
+function trustedProxies(entries: readonly string[], sink: IssueSink): string[] {
+  try {
+    compileTrustedProxies(entries);
+  } catch (err) {
+    sink.error(['trusted_proxies'], `expected addresses or CIDR ranges: ${(err as Error).message}`);
+  }
+  return [...entries];
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1']);

@@ -20,6 +20,8 @@ export interface Config {
   readonly jwtClaimsHeaders: Readonly<Record<string, string>>;
   readonly logLevel: LogLevel;
   readonly runtimeFlags: { readonly mcpDynamicClientRegistration: boolean };
+  /** `trusted_proxies`: peers whose X-Forwarded-* headers are believed (none by default). */
+  readonly trustedProxies: readonly string[];
   /** `mcp_allowed_client_id_domains`: empty means Client ID Metadata Documents are refused. */
   readonly mcpAllowedClientIdDomains: readonly string[];
   readonly routes: readonly RouteConfig[];

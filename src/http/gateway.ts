@@ -103,7 +103,7 @@ async function assemble(
   const signIn = await buildSignIn({ config, logger, storage, secrets, scheme, origin });
   const forwarder = createForwarder({ logger });
   closers.unshift(() => forwarder.close());
-  const trustedProxy = compileTrustedProxies(options.trustedProxies ?? []);
+  const trustedProxy = compileTrustedProxies(options.trustedProxies ?? config.trustedProxies);
   const mcpAuth = await buildMcpAuth(options, storage, secrets, signIn, trustedProxy);
   app = createRequestHandler({
     config,
