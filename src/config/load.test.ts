@@ -26,10 +26,9 @@ test('the original sample config loads, with a warning for each thing it asks th
   const { config, warnings } = loadConfig(file, {});
   const byKey = new Map(warnings.map((w) => [w.key, `${w.line} ${w.message}`]));
   assert.match(byKey.get('autocert') ?? '', /^6 .*not supported yet.*certificate_file/);
-  assert.match(
-    byKey.get('databroker_storage_type') ?? '',
-    /^11 postgres storage is not implemented/,
-  );
+  // Its PostgreSQL storage is supported as written: no warning.
+  assert.equal(byKey.get('databroker_storage_type'), undefined);
+  assert.equal(byKey.get('databroker_storage_connection_string'), undefined);
   assert.match(byKey.get('runtime_flags.mcp') ?? '', /^16 MCP support is always on/);
   assert.match(
     byKey.get('routes[0].mcp') ?? '',
@@ -152,6 +151,23 @@ test('wrong types name the key, the line and what is expected', () => {
   ]);
   assert.deepEqual(issues('routes:\n  - to: http://a\n').errors, [
     'c.yaml:2 routes[0].from: required: expected string',
+  ]);
+});
+
+test('postgres storage takes a postgresql:// URL, and requires one', () => {
+  const pg = (conn: string) =>
+    base(`databroker_storage_type: postgres\ndatabroker_storage_connection_string: ${conn}\n`);
+  for (const url of ['postgresql://gw:pw@db:5432/portcullis', 'postgres://db/p?sslmode=require']) {
+    const { config } = parseConfig(pg(url), 'c.yaml', {});
+    assert.deepEqual(config.storage, { type: 'postgres', connectionString: url });
+    const keys = issues(pg(url)).warnings.filter((w) => w.includes('databroker_storage'));
+    assert.deepEqual(keys, []);
+  }
+  assert.deepEqual(issues(pg('/var/lib/portcullis.db')).errors, [
+    'c.yaml:6 databroker_storage_connection_string: expected a postgresql:// URL for postgres storage',
+  ]);
+  assert.deepEqual(issues(base('databroker_storage_type: postgres\n')).errors, [
+    'c.yaml:5 databroker_storage_connection_string: required for postgres storage: a postgresql:// URL',
   ]);
 });
 

@@ -229,10 +229,13 @@ function buildStorage(raw: RawSettings, env: Env, sink: IssueSink): StorageConfi
         );
         return undefined;
       }
-      sink.warn(
-        ['databroker_storage_type'],
-        'postgres storage is not implemented yet; use sqlite (the default) or memory until it lands',
-      );
+      if (!/^postgres(ql)?:\/\//i.test(conn)) {
+        sink.error(
+          ['databroker_storage_connection_string'],
+          'expected a postgresql:// URL for postgres storage',
+        );
+        return undefined;
+      }
       return { type, connectionString: conn };
   }
 }

@@ -65,7 +65,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       'no TLS certificate: set certificate_file and certificate_key_file, or insecure_server: true for plain HTTP',
     );
   }
-  const storage = await openStorage(config.storage);
+  const storage = await openStorage(config.storage, {
+    onError: (err) => logger.warn({ err }, 'storage: an idle connection failed'),
+  });
   // Run in order on close (or on a failed start): the last thing started stops first.
   const closers: Closer[] = [() => storage.close()];
   try {

@@ -291,6 +291,11 @@ export function oauthStoresContract(store: () => Storage, backend: () => Backend
       for (const x of [a, b, c, d, consent({ sub: 'user-2' })]) await s.consents.put(x!);
       assert.deepEqual(await s.consents.listBySub('user-1'), [d, c, b, a]);
       assert.equal((await s.consents.listBySub('user-2')).length, 1);
+      // Bytewise, whatever the database locale: 'B' before 'a'.
+      const upper = consent({ sub: 'user-3', resource: 'https://B.example/mcp' });
+      const lower = consent({ sub: 'user-3', resource: 'https://a.example/mcp' });
+      for (const x of [lower, upper]) await s.consents.put(x);
+      assert.deepEqual(await s.consents.listBySub('user-3'), [upper, lower]);
     });
   });
 

@@ -131,6 +131,12 @@ export function storageContract(name: string, open: () => Promise<BackendUnderTe
         );
       });
 
+      test('compares kids bytewise, as SQLite does, whatever the database locale', async () => {
+        for (const kid of ['a', 'B', '_']) await s.signingKeys.add(signingKey({ kid }));
+        const kids = (await s.signingKeys.list()).map((k) => k.kid);
+        assert.deepEqual(kids, ['a', '_', 'B']);
+      });
+
       test('a second add of the same kid is a no-op', async () => {
         await s.signingKeys.add(signingKey({ privateJwkEnc: 'first' }));
         await s.signingKeys.add(signingKey({ privateJwkEnc: 'second', createdAt: T0 + 9 }));

@@ -154,11 +154,14 @@ export function migrate(
 
 function checkVersion(db: Database, latest: number): number {
   const current = schemaVersion(db);
-  if (current > latest) {
-    throw new StorageError(
-      'ERR_STORAGE_SCHEMA_TOO_NEW',
-      `The database schema is at version ${current} but this Portcullis knows only up to ${latest}: it was written by a newer release. Upgrade Portcullis (or restore a backup taken before the upgrade).`,
-    );
-  }
+  if (current > latest) throw schemaTooNew(current, latest);
   return current;
+}
+
+/** The refusal of a database written by a newer release (every persistent backend). */
+export function schemaTooNew(current: number, latest: number): StorageError {
+  return new StorageError(
+    'ERR_STORAGE_SCHEMA_TOO_NEW',
+    `The database schema is at version ${current} but this Portcullis knows only up to ${latest}: it was written by a newer release. Upgrade Portcullis (or restore a backup taken before the upgrade).`,
+  );
 }

@@ -1,5 +1,5 @@
-import { StorageError } from './errors.js';
 import { createMemoryStorage } from './memory.js';
+import { openPostgresStorage } from './postgres.js';
 import { openSqliteStorage } from './sqlite.js';
 import type { Storage } from './types.js';
 
@@ -9,17 +9,22 @@ export type StorageOptions =
   | { readonly type: 'sqlite'; readonly file: string }
   | { readonly type: 'postgres'; readonly connectionString: string };
 
+export interface OpenStorageOptions {
+  /** Told of failures outside any call, e.g. a PostgreSQL connection lost while idle. */
+  readonly onError?: (err: Error) => void;
+}
+
 /** Opens the configured backend, creating or migrating its schema as needed. */
-export async function openStorage(config: StorageOptions): Promise<Storage> {
+export async function openStorage(
+  config: StorageOptions,
+  options: OpenStorageOptions = {},
+): Promise<Storage> {
   switch (config.type) {
     case 'memory':
       return createMemoryStorage();
     case 'sqlite':
       return openSqliteStorage(config.file);
     case 'postgres':
-      throw new StorageError(
-        'ERR_STORAGE_NOT_IMPLEMENTED',
-        'PostgreSQL storage is not implemented yet: set databroker_storage_type to sqlite (the default) or memory.',
-      );
+      return openPostgresStorage(config.connectionString, options);
   }
 }

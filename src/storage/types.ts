@@ -1,5 +1,5 @@
 /**
- * The gateway's storage, behind narrow interfaces. Every backend (memory, SQLite, later
+ * The gateway's storage, behind narrow interfaces. Every backend (memory, SQLite,
  * PostgreSQL) implements all of them and passes the same contract tests
  * (`contract.test-suite.ts`). Methods are async so a networked backend fits; times are
  * milliseconds since the epoch. Secrets never reach storage in the clear: session ids are

@@ -1,0 +1,252 @@
+/** The OAuth server's stores in PostgreSQL (see `postgres.ts`; schema in docs/storage.md). */
+import { assertLookup, keepsPlainId, oauthKey, payloadRefs } from './oauth-keys.js';
+import type { PgDb } from './postgres.js';
+import type {
+  ConsentRecord,
+  ConsentStore,
+  IdentityRecord,
+  IdentityStore,
+  OAuthClientRecord,
+  OAuthClientStore,
+  OAuthRecord,
+  OAuthStore,
+} from './types.js';
+
+interface OAuthRow {
+  id: string | null;
+  payload: Record<string, unknown>;
+  expires_at: number | null;
+  consumed_at: number | null;
+}
+
+const COLUMNS = 'id, payload, expires_at, consumed_at';
+/** `$2` is `now`. */
+const LIVE = '(expires_at IS NULL OR expires_at > $2)';
+
+export function pgOAuth(db: PgDb): OAuthStore {
+  const findBy = async (
+    column: 'uid' | 'user_code',
+    model: string,
+    value: string,
+    now: number,
+  ): Promise<{ id: string; record: OAuthRecord } | undefined> => {
+    const [row] = await db.rows<OAuthRow>(
+      `SELECT ${COLUMNS} FROM oauth_records
+      WHERE model = $1 AND ${column} = $3 AND id IS NOT NULL AND ${LIVE} LIMIT 1`,
+      [model, now, value],
+    );
+    return row?.id == null ? undefined : { id: row.id, record: toOAuthRecord(row) };
+  };
+  return {
+    async upsert(model, id, payload, expiresAt) {
+      const refs = payloadRefs(payload);
+      // A consumed record stays consumed: re-saving a used code must not make it usable.
+      await db.run(
+        `INSERT INTO oauth_records (id_hash, model, id, payload, grant_id, uid, user_code, expires_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT (id_hash) DO UPDATE SET payload = excluded.payload,
+          grant_id = excluded.grant_id, uid = excluded.uid, user_code = excluded.user_code,
+          expires_at = excluded.expires_at`,
+        [
+          oauthKey(model, id),
+          model,
+          keepsPlainId(model) ? id : null,
+          JSON.stringify(payload),
+          refs.grantId,
+          refs.uid,
+          refs.userCode,
+          expiresAt,
+        ],
+      );
+    },
+    async find(model, id, now) {
+      const [row] = await db.rows<OAuthRow>(
+        `SELECT ${COLUMNS} FROM oauth_records WHERE id_hash = $1 AND ${LIVE}`,
+        [oauthKey(model, id), now],
+      );
+      return row === undefined ? undefined : toOAuthRecord(row);
+    },
+    async findByUid(model, uid, now) {
+      assertLookup('findByUid', model);
+      return findBy('uid', model, uid, now);
+    },
+    async findByUserCode(model, userCode, now) {
+      assertLookup('findByUserCode', model);
+      return findBy('user_code', model, userCode, now);
+    },
+    async consume(model, id, at) {
+      await db.run(
+        'UPDATE oauth_records SET consumed_at = $1 WHERE id_hash = $2 AND consumed_at IS NULL',
+        [at, oauthKey(model, id)],
+      );
+    },
+    async destroy(model, id) {
+      await db.run('DELETE FROM oauth_records WHERE id_hash = $1', [oauthKey(model, id)]);
+    },
+    async revokeByGrantId(grantId) {
+      await db.run('DELETE FROM oauth_records WHERE grant_id = $1', [grantId]);
+    },
+    async sweep(now) {
+      return db.run('DELETE FROM oauth_records WHERE expires_at <= $1', [now]);
+    },
+  };
+}
+
+function toOAuthRecord(row: OAuthRow): OAuthRecord {
+  return { payload: row.payload, expiresAt: row.expires_at, consumedAt: row.consumed_at };
+}
+
+interface OAuthClientRow {
+  client_id: string;
+  metadata: Record<string, unknown>;
+  fingerprint: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export function pgOAuthClients(db: PgDb): OAuthClientStore {
+  const one = async (sql: string, param: string) => {
+    const [row] = await db.rows<OAuthClientRow>(sql, [param]);
+    return row === undefined ? undefined : toClient(row);
+  };
+  return {
+    get: (clientId) => one('SELECT * FROM oauth_clients WHERE client_id = $1', clientId),
+    // The oldest wins, so every replica hands an identical re-registration the same client.
+    findByFingerprint: (fingerprint) =>
+      one(
+        `SELECT * FROM oauth_clients WHERE fingerprint = $1
+        ORDER BY created_at, client_id LIMIT 1`,
+        fingerprint,
+      ),
+    async put(c) {
+      await db.run(
+        `INSERT INTO oauth_clients (client_id, metadata, fingerprint, created_at, last_used_at)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata,
+          fingerprint = excluded.fingerprint, created_at = excluded.created_at,
+          last_used_at = excluded.last_used_at`,
+        [c.clientId, JSON.stringify(c.metadata), c.fingerprint, c.createdAt, c.lastUsedAt],
+      );
+    },
+    async delete(clientId) {
+      await db.run('DELETE FROM oauth_clients WHERE client_id = $1', [clientId]);
+    },
+    async markUsed(clientId, at) {
+      // Replicas report uses out of order; the latest one stands (GREATEST skips a null).
+      await db.run(
+        'UPDATE oauth_clients SET last_used_at = GREATEST(last_used_at, $1) WHERE client_id = $2',
+        [at, clientId],
+      );
+    },
+    async sweep(neverUsedBefore, unusedBefore) {
+      return db.run(
+        `DELETE FROM oauth_clients
+        WHERE (last_used_at IS NULL AND created_at < $1) OR last_used_at < $2`,
+        [neverUsedBefore, unusedBefore],
+      );
+    },
+  };
+}
+
+function toClient(row: OAuthClientRow): OAuthClientRecord {
+  return {
+    clientId: row.client_id,
+    metadata: row.metadata,
+    fingerprint: row.fingerprint,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+  };
+}
+
+interface ConsentRow {
+  sub: string;
+  resource: string;
+  client_key: string;
+  client_name: string;
+  scopes: string[];
+  granted_at: number;
+}
+
+export function pgConsents(db: PgDb): ConsentStore {
+  return {
+    async get(sub, resource, clientKey) {
+      const [row] = await db.rows<ConsentRow>(
+        'SELECT * FROM consents WHERE sub = $1 AND resource = $2 AND client_key = $3',
+        [sub, resource, clientKey],
+      );
+      return row === undefined ? undefined : toConsent(row);
+    },
+    async put(c) {
+      await db.run(
+        `INSERT INTO consents (sub, resource, client_key, client_name, scopes, granted_at)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (sub, resource, client_key) DO UPDATE SET client_name = excluded.client_name,
+          scopes = excluded.scopes, granted_at = excluded.granted_at`,
+        [c.sub, c.resource, c.clientKey, c.clientName, JSON.stringify(c.scopes), c.grantedAt],
+      );
+    },
+    async listBySub(sub) {
+      const rows = await db.rows<ConsentRow>(
+        'SELECT * FROM consents WHERE sub = $1 ORDER BY granted_at DESC, resource, client_key',
+        [sub],
+      );
+      return rows.map(toConsent);
+    },
+    async delete(sub, resource, clientKey) {
+      await db.run('DELETE FROM consents WHERE sub = $1 AND resource = $2 AND client_key = $3', [
+        sub,
+        resource,
+        clientKey,
+      ]);
+    },
+  };
+}
+
+function toConsent(row: ConsentRow): ConsentRecord {
+  return {
+    sub: row.sub,
+    resource: row.resource,
+    clientKey: row.client_key,
+    clientName: row.client_name,
+    scopes: row.scopes,
+    grantedAt: row.granted_at,
+  };
+}
+
+interface IdentityRow {
+  sub: string;
+  email: string | null;
+  name: string | null;
+  groups: string[];
+  claims: Record<string, unknown>;
+  updated_at: number;
+}
+
+export function pgIdentities(db: PgDb): IdentityStore {
+  return {
+    async get(sub) {
+      const [row] = await db.rows<IdentityRow>('SELECT * FROM identities WHERE sub = $1', [sub]);
+      return row === undefined ? undefined : toIdentity(row);
+    },
+    async put(i) {
+      await db.run(
+        `INSERT INTO identities (sub, email, name, groups, claims, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (sub) DO UPDATE SET email = excluded.email, name = excluded.name,
+          groups = excluded.groups, claims = excluded.claims, updated_at = excluded.updated_at`,
+        [i.sub, i.email, i.name, JSON.stringify(i.groups), JSON.stringify(i.claims), i.updatedAt],
+      );
+    },
+  };
+}
+
+function toIdentity(row: IdentityRow): IdentityRecord {
+  return {
+    sub: row.sub,
+    email: row.email,
+    name: row.name,
+    groups: row.groups,
+    claims: row.claims,
+    updatedAt: row.updated_at,
+  };
+}

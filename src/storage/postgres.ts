@@ -1,0 +1,295 @@
+import pg from 'pg';
+import { StorageError } from './errors.js';
+import { migratePostgres } from './postgres-migrations.js';
+import { pgConsents, pgIdentities, pgOAuth, pgOAuthClients } from './postgres-oauth.js';
+import type {
+  LoginAttemptStore,
+  SessionRecord,
+  SessionStore,
+  SigningKeyRecord,
+  SigningKeyStore,
+  Storage,
+  UserRecord,
+  UserStore,
+} from './types.js';
+
+export interface PostgresStorageOptions {
+  /** Most connections this process opens (default 10). */
+  readonly max?: number;
+  /** How long a query waits for a connection, at start too (default 10 s; 0: forever). */
+  readonly connectionTimeoutMs?: number;
+  /** How long an unused connection stays open (default 30 s). */
+  readonly idleTimeoutMs?: number;
+  /**
+   * Told when an idle connection breaks (server restart, network cut); the pool drops it and
+   * opens another for the next query. Default: a process warning.
+   */
+  readonly onError?: (err: Error) => void;
+}
+
+/** What the stores need of the pool: parameterised queries that fail once storage is closed. */
+export interface PgDb {
+  rows<R>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** Runs a write; returns how many rows it touched. */
+  run(sql: string, params?: readonly unknown[]): Promise<number>;
+}
+
+/**
+ * Storage in PostgreSQL, for several gateway replicas on one database. Every replica reads and
+ * writes the same rows, so a session made on one is seen by all; the schema is migrated at
+ * open under an advisory lock (`postgres-migrations.ts`).
+ */
+export async function openPostgresStorage(
+  connectionString: string,
+  options: PostgresStorageOptions = {},
+): Promise<Storage> {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
+    application_name: 'portcullis',
+    types: { getTypeParser },
+  });
+  // Without a listener, an idle connection's error would crash the process.
+  pool.on('error', options.onError ?? warn);
+  try {
+    await migratePostgres(pool);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  let closed = false;
+  const open = () => {
+    if (closed) throw new StorageError('ERR_STORAGE_CLOSED', 'The storage has been closed.');
+    return pool;
+  };
+  const db: PgDb = {
+    async rows<R>(sql: string, params: readonly unknown[] = []) {
+      return (await open().query(sql, [...params])).rows as R[];
+    },
+    async run(sql, params = []) {
+      return (await open().query(sql, [...params])).rowCount ?? 0;
+    },
+  };
+  return {
+    kind: 'postgres',
+    sessions: pgSessions(db),
+    signingKeys: pgSigningKeys(db),
+    users: pgUsers(db),
+    loginAttempts: pgLoginAttempts(db),
+    oauth: pgOAuth(db),
+    oauthClients: pgOAuthClients(db),
+    consents: pgConsents(db),
+    identities: pgIdentities(db),
+    async ping() {
+      await db.rows('SELECT 1');
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}
+
+/**
+ * BIGINT (int8) arrives as text by default, since it may exceed 2^53; times and counts here
+ * never do, and a value that did is refused rather than rounded.
+ */
+const getTypeParser = ((oid: number, format?: 'text' | 'binary') =>
+  oid === pg.types.builtins.INT8
+    ? toSafeInteger
+    : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser;
+
+function toSafeInteger(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`int8 ${text} is not a safe integer`);
+  return n;
+}
+
+function warn(err: Error): void {
+  process.emitWarning(`PostgreSQL storage: an idle connection failed: ${err.message}`);
+}
+
+interface SessionRow {
+  id_hash: string;
+  sub: string;
+  email: string | null;
+  name: string | null;
+  groups: string[];
+  claims: Record<string, unknown>;
+  idp_refresh_token_enc: string | null;
+  idp_expires_at: number;
+  created_at: number;
+  expires_at: number;
+}
+
+function pgSessions(db: PgDb): SessionStore {
+  return {
+    async put(s) {
+      await db.run(
+        `INSERT INTO sessions (id_hash, sub, email, name, groups, claims, idp_refresh_token_enc,
+          idp_expires_at, created_at, expires_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        ON CONFLICT (id_hash) DO UPDATE SET sub = excluded.sub, email = excluded.email,
+          name = excluded.name, groups = excluded.groups, claims = excluded.claims,
+          idp_refresh_token_enc = excluded.idp_refresh_token_enc,
+          idp_expires_at = excluded.idp_expires_at, created_at = excluded.created_at,
+          expires_at = excluded.expires_at`,
+        [
+          s.idHash,
+          s.sub,
+          s.email,
+          s.name,
+          JSON.stringify(s.groups),
+          JSON.stringify(s.claims),
+          s.idpRefreshTokenEnc,
+          s.idpExpiresAt,
+          s.createdAt,
+          s.expiresAt,
+        ],
+      );
+    },
+    async get(idHash, now) {
+      const [row] = await db.rows<SessionRow>(
+        'SELECT * FROM sessions WHERE id_hash = $1 AND expires_at > $2',
+        [idHash, now],
+      );
+      return row === undefined ? undefined : toSession(row);
+    },
+    async delete(idHash) {
+      await db.run('DELETE FROM sessions WHERE id_hash = $1', [idHash]);
+    },
+    async sweep(now) {
+      return db.run('DELETE FROM sessions WHERE expires_at <= $1', [now]);
+    },
+  };
+}
+
+function toSession(row: SessionRow): SessionRecord {
+  return {
+    idHash: row.id_hash,
+    sub: row.sub,
+    email: row.email,
+    name: row.name,
+    groups: row.groups,
+    claims: row.claims,
+    idpRefreshTokenEnc: row.idp_refresh_token_enc,
+    idpExpiresAt: row.idp_expires_at,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  };
+}
+
+interface SigningKeyRow {
+  kid: string;
+  alg: 'ES256';
+  public_jwk: string;
+  private_jwk_enc: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
+function pgSigningKeys(db: PgDb): SigningKeyStore {
+  return {
+    async list() {
+      const rows = await db.rows<SigningKeyRow>(
+        'SELECT * FROM signing_keys ORDER BY created_at DESC, kid DESC',
+      );
+      return rows.map(toSigningKey);
+    },
+    async add(k) {
+      await db.run(
+        `INSERT INTO signing_keys (kid, alg, public_jwk, private_jwk_enc, created_at, retired_at)
+        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kid) DO NOTHING`,
+        [k.kid, k.alg, k.publicJwk, k.privateJwkEnc, k.createdAt, k.retiredAt],
+      );
+    },
+    async retire(kid, at) {
+      // The first retirement stands: a later one would keep the key published longer.
+      await db.run(
+        'UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL',
+        [at, kid],
+      );
+    },
+    async prune(before) {
+      return db.run('DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1', [
+        before,
+      ]);
+    },
+  };
+}
+
+function toSigningKey(row: SigningKeyRow): SigningKeyRecord {
+  return {
+    kid: row.kid,
+    alg: row.alg,
+    publicJwk: row.public_jwk,
+    privateJwkEnc: row.private_jwk_enc,
+    createdAt: row.created_at,
+    retiredAt: row.retired_at,
+  };
+}
+
+interface UserRow {
+  email: string;
+  name: string | null;
+  groups: string[];
+  password_hash: string;
+  created_at: number;
+}
+
+function pgUsers(db: PgDb): UserStore {
+  return {
+    async get(email) {
+      const [row] = await db.rows<UserRow>('SELECT * FROM users WHERE email = $1', [
+        email.toLowerCase(),
+      ]);
+      return row === undefined ? undefined : toUser(row);
+    },
+    async put(u) {
+      await db.run(
+        `INSERT INTO users (email, name, groups, password_hash, created_at)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (email) DO UPDATE SET name = excluded.name, groups = excluded.groups,
+          password_hash = excluded.password_hash, created_at = excluded.created_at`,
+        [u.email.toLowerCase(), u.name, JSON.stringify(u.groups), u.passwordHash, u.createdAt],
+      );
+    },
+    async list() {
+      return (await db.rows<UserRow>('SELECT * FROM users ORDER BY email')).map(toUser);
+    },
+  };
+}
+
+function toUser(row: UserRow): UserRecord {
+  return {
+    email: row.email,
+    name: row.name,
+    groups: row.groups,
+    passwordHash: row.password_hash,
+    createdAt: row.created_at,
+  };
+}
+
+function pgLoginAttempts(db: PgDb): LoginAttemptStore {
+  return {
+    async recordFailure(key, at) {
+      await db.run('INSERT INTO login_attempts (key, at) VALUES ($1, $2)', [key, at]);
+    },
+    async countFailures(key, since) {
+      const [row] = await db.rows<{ n: number }>(
+        'SELECT count(*) AS n FROM login_attempts WHERE key = $1 AND at >= $2',
+        [key, since],
+      );
+      return row?.n ?? 0;
+    },
+    async reset(key) {
+      await db.run('DELETE FROM login_attempts WHERE key = $1', [key]);
+    },
+    async prune(before) {
+      return db.run('DELETE FROM login_attempts WHERE at < $1', [before]);
+    },
+  };
+}
