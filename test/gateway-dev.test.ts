@@ -5,42 +5,34 @@
  * filters tools/list.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from './support/chromium.js';
-import { startDevSystem, type DevSystem } from '../src/cli/dev.js';
+import type { DevSystem } from '../src/cli/dev.js';
+import { startTestDevSystem, type TestDevSystem } from './support/dev-system.js';
 import { connectClient } from './support/mcp-client.js';
-import { silentLogger } from './support/host.js';
 
 const EMAIL = 'ada@example.com';
 const PASSWORD = 'correct horse battery staple';
 
 describe('npm start: gateway, built-in sign-in and servers host', () => {
-  let dataDir: string;
+  let dev: TestDevSystem;
   let system: DevSystem;
   let browser: Browser;
   let cookie: string;
 
   before(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'portcullis-gw-'));
-    system = await startDevSystem(
-      {
-        PORT: '0',
-        PORTCULLIS_DATA_DIR: dataDir,
-        PORTCULLIS_DEV_EMAIL: EMAIL,
-        PORTCULLIS_DEV_PASSWORD: PASSWORD,
-      },
-      silentLogger,
-    );
+    dev = await startTestDevSystem({
+      email: EMAIL,
+      password: PASSWORD,
+      dirPrefix: 'portcullis-gw',
+    });
+    system = dev.system;
     browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
-    await system?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await dev?.close();
   });
 
   const mcp = (path: string, body: unknown, headers: Record<string, string> = {}) =>

@@ -9,13 +9,12 @@ import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../src/core/crypto.js';
 import {
   cookie,
+  gatewayYamlHead,
   json,
   mcpPost,
   send,
   signIn,
   startTestGateway,
-  TEST_COOKIE_SECRET,
-  TEST_SHARED_SECRET,
   toolCall,
   type Sent,
   type TestGateway,
@@ -29,11 +28,7 @@ const EVE = 'eve@elsewhere.test'; // another domain
 
 function configYaml(port: number, upstream: string, hash: string): string {
   return `
-address: 127.0.0.1:${port}
-insecure_server: true
-shared_secret: ${TEST_SHARED_SECRET}
-cookie_secret: ${TEST_COOKIE_SECRET}
-idp_provider: builtin
+${gatewayYamlHead(port)}
 databroker_storage_type: memory
 builtin_users:
   - { email: ${ADA}, name: Ada Admin, groups: [admins], password_hash: '${hash}' }
@@ -108,17 +103,9 @@ describe('gateway policy, end to end', () => {
     await upstream?.close();
   });
 
-  /** Runs `fn` with a clean upstream record and answer mode. */
-  const fresh = () => {
-    upstream.reset();
-    upstream.mode = 'auto';
-    upstream.hold = false;
-    upstream.responseHeaders = {};
-  };
-
   describe('mcp_tool deny holds', () => {
     it('refuses a denied call with HTTP 200 and a JSON-RPC error carrying its id; nothing is forwarded', async () => {
-      fresh();
+      upstream.fresh();
       for (const [id, tool] of [
         [7, 'update'],
         ['call-x', 'delete_all'],
@@ -134,7 +121,7 @@ describe('gateway policy, end to end', () => {
     });
 
     it('refuses a whole batch when one call in it is denied; the upstream sees nothing', async () => {
-      fresh();
+      upstream.fresh();
       const batch = [
         toolCall(1, 'read'),
         { jsonrpc: '2.0', method: 'notifications/progress', params: {} },
@@ -157,7 +144,7 @@ describe('gateway policy, end to end', () => {
     });
 
     it('answers 413 to a body over max_request_bytes, declared or chunked, and forwards nothing', async () => {
-      fresh();
+      upstream.fresh();
       const padded = (tool: string) => JSON.stringify(toolCall(9, tool, { pad: 'x'.repeat(5000) }));
       // Declared length over the limit; the call itself would be allowed.
       const declared = await mcpPost(gw.origin, '/sqlite', padded('read'), { session: ada });
@@ -180,7 +167,7 @@ describe('gateway policy, end to end', () => {
     });
 
     it('answers 415 to a body that is not application/json', async () => {
-      fresh();
+      upstream.fresh();
       for (const type of ['text/plain', 'application/x-www-form-urlencoded', undefined]) {
         const res = await mcpPost(gw.origin, '/sqlite', toolCall(4, 'update'), {
           session: ada,
@@ -198,7 +185,7 @@ describe('gateway policy, end to end', () => {
     });
 
     it('answers 400 to duplicate keys and __proto__, which parsers read differently', async () => {
-      fresh();
+      upstream.fresh();
       const bodies = [
         '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read","name":"update"}}',
         '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"update","name":"read"}}',
@@ -214,7 +201,7 @@ describe('gateway policy, end to end', () => {
     });
 
     it('answers 400 when params.name of tools/call is not a string', async () => {
-      fresh();
+      upstream.fresh();
       for (const name of [['update'], { toString: 'update' }, 42, null, undefined]) {
         const res = await mcpPost(gw.origin, '/sqlite', toolCall(6, name), { session: ada });
         assert.equal(res.status, 400, `${JSON.stringify(name)}: ${res.body}`);
@@ -225,7 +212,7 @@ describe('gateway policy, end to end', () => {
     });
 
     it('answers 400 when Mcp-Method or Mcp-Name disagree with the body', async () => {
-      fresh();
+      upstream.fresh();
       const cases: [Record<string, string>, unknown][] = [
         // The headers name an allowed tool, the body a denied one, and the other way round.
         [{ 'mcp-method': 'tools/call', 'mcp-name': 'read' }, toolCall(1, 'update')],
@@ -250,7 +237,7 @@ describe('gateway policy, end to end', () => {
     });
 
     it('forwards allowed calls, single and batched, byte for byte', async () => {
-      fresh();
+      upstream.fresh();
       const single = JSON.stringify(toolCall(11, 'echo', { value: 'hello' }));
       const res = await mcpPost(gw.origin, '/sqlite', single, { session: ada });
       assert.equal(res.status, 200, res.body);
@@ -276,7 +263,7 @@ describe('gateway policy, end to end', () => {
     });
 
     it('applies groups and claim/ criteria: an admin passes with any tool, others are refused', async () => {
-      fresh();
+      upstream.fresh();
       const allowed = await mcpPost(gw.origin, '/team', toolCall(1, 'update'), { session: ada });
       assert.equal(allowed.status, 200, allowed.body);
       assert.equal(json(allowed).error, undefined);
@@ -311,7 +298,7 @@ describe('gateway policy, end to end', () => {
       );
 
     it('removes denied tools from a JSON answer', async () => {
-      fresh();
+      upstream.fresh();
       upstream.mode = 'json';
       const res = await mcpPost(gw.origin, '/sqlite', list(21), { session: ada });
       assert.equal(res.status, 200, res.body);
@@ -324,7 +311,7 @@ describe('gateway policy, end to end', () => {
     });
 
     it('filters whatever the case of the answer’s media type (RFC 9110 §8.3.1)', async () => {
-      fresh();
+      upstream.fresh();
       upstream.mode = 'json';
       upstream.responseHeaders = { 'content-type': 'Application/JSON; charset=UTF-8' };
       const res = await mcpPost(gw.origin, '/sqlite', list(24), { session: ada });
@@ -339,7 +326,7 @@ describe('gateway policy, end to end', () => {
     });
 
     it('an answer in another media type is read as JSON, never passed unfiltered', async () => {
-      fresh();
+      upstream.fresh();
       upstream.mode = 'json';
       for (const type of ['text/plain', undefined]) {
         upstream.responseHeaders = type ? { 'content-type': type } : { 'content-type': '' };
@@ -350,7 +337,7 @@ describe('gateway policy, end to end', () => {
     });
 
     it('removes denied tools from an SSE answer; the stream’s other events pass through', async () => {
-      fresh();
+      upstream.fresh();
       upstream.mode = 'sse';
       const res = await mcpPost(gw.origin, '/sqlite', list(23), { session: ada });
       assert.equal(res.status, 200, res.body);
@@ -371,7 +358,7 @@ describe('gateway policy, end to end', () => {
 
   describe('without a session, and when policy fails', () => {
     it('answers an MCP POST with 401, reason phrase Unauthorized', async () => {
-      fresh();
+      upstream.fresh();
       for (const tool of ['read', 'update']) {
         const res = await mcpPost(gw.origin, '/sqlite', toolCall(1, tool));
         assert.equal(res.status, 401, res.body);
@@ -387,7 +374,7 @@ describe('gateway policy, end to end', () => {
     });
 
     it('sends a browser GET on a non-MCP route to sign in (302); an API GET gets 401', async () => {
-      fresh();
+      upstream.fresh();
       const page = await send(gw.origin, {
         path: '/app/page?x=1',
         headers: { accept: 'text/html' },
@@ -402,7 +389,7 @@ describe('gateway policy, end to end', () => {
     });
 
     it('answers 403 on non-MCP routes to a signed-in user the policy refuses', async () => {
-      fresh();
+      upstream.fresh();
       const html = { accept: 'text/html' };
       const eveApp = await send(gw.origin, { path: '/app/', headers: { ...html, ...cookie(eve) } });
       assert.equal(eveApp.status, 403, eveApp.body);
@@ -425,7 +412,7 @@ describe('gateway policy, end to end', () => {
     });
 
     it('serves a public route without a session, with no identity', async () => {
-      fresh();
+      upstream.fresh();
       const res = await send(gw.origin, { path: '/public/hello' });
       assert.equal(res.status, 200, res.body);
       assert.equal(upstream.requests.length, 1);
@@ -435,7 +422,7 @@ describe('gateway policy, end to end', () => {
   });
 
   it('refuses dot segments and encoded slashes with 400 before route matching', async () => {
-    fresh();
+    upstream.fresh();
     const paths = [
       '/sqlite/../admin/',
       '/sqlite/%2e%2e/admin/',
@@ -463,7 +450,7 @@ describe('gateway policy, end to end', () => {
 
   describe('decision log', () => {
     it('logs a denied call with req_id, route, user, mcp_method, tool, allow:false and the rule', async () => {
-      fresh();
+      upstream.fresh();
       const res = await mcpPost(gw.origin, '/sqlite', toolCall(31, 'delete_all'), {
         session: ada,
         headers: { 'x-request-id': 'policy-test-deny-31' },
@@ -487,7 +474,7 @@ describe('gateway policy, end to end', () => {
     });
 
     it('logs every call of a batch, allowed ones too', async () => {
-      fresh();
+      upstream.fresh();
       await mcpPost(gw.origin, '/sqlite', [toolCall(41, 'read'), toolCall(42, 'update')], {
         session: ada,
         headers: { 'x-request-id': 'policy-test-batch' },
@@ -505,7 +492,7 @@ describe('gateway policy, end to end', () => {
     });
 
     it('never writes the session cookie, the assertion or the Authorization value to the log', async () => {
-      fresh();
+      upstream.fresh();
       const bearer = 'client-bearer-token-that-must-not-be-logged';
       const ok = await mcpPost(gw.origin, '/sqlite', toolCall(51, 'read'), { session: ada });
       assert.equal(ok.status, 200);

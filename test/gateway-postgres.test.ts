@@ -9,12 +9,11 @@ import { createAssertionVerifier } from '../src/assertion/verify.js';
 import { hashPassword } from '../src/core/crypto.js';
 import {
   cookie,
+  gatewayYamlHead,
   mcpPost,
   send,
   signIn,
   startTestGateway,
-  TEST_COOKIE_SECRET,
-  TEST_SHARED_SECRET,
   toolCall,
   type TestGateway,
 } from './support/gateway.js';
@@ -26,11 +25,7 @@ const ADA = 'ada@example.com';
 
 function configYaml(port: number, database: string, upstream: string, hash: string): string {
   return `
-address: 127.0.0.1:${port}
-insecure_server: true
-shared_secret: ${TEST_SHARED_SECRET}
-cookie_secret: ${TEST_COOKIE_SECRET}
-idp_provider: builtin
+${gatewayYamlHead(port)}
 databroker_storage_type: postgres
 databroker_storage_connection_string: ${database}
 builtin_users:

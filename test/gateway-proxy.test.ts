@@ -10,6 +10,7 @@ import { createAssertionVerifier } from '../src/assertion/verify.js';
 import { hashPassword } from '../src/core/crypto.js';
 import {
   cookie,
+  gatewayYamlHead,
   json,
   mcpPost,
   openStream,
@@ -33,11 +34,7 @@ const PASSWORD = 'gateway-proxy-password';
 
 function configYaml(port: number, upstream: string, dead: string, hash: string): string {
   return `
-address: 127.0.0.1:${port}
-insecure_server: true
-shared_secret: ${TEST_SHARED_SECRET}
-cookie_secret: ${TEST_COOKIE_SECRET}
-idp_provider: builtin
+${gatewayYamlHead(port)}
 databroker_storage_type: memory
 builtin_users:
   - { email: ${ADA}, name: Ada Admin, groups: [admins], password_hash: '${hash}' }
@@ -103,12 +100,6 @@ describe('gateway proxy, end to end', () => {
     await upstream?.close();
   });
 
-  const fresh = () => {
-    upstream.reset();
-    upstream.mode = 'auto';
-    upstream.hold = false;
-    upstream.responseHeaders = {};
-  };
   /** The headers of the one request the upstream received. */
   const seen = () => {
     assert.equal(upstream.requests.length, 1, 'the upstream got exactly one request');
@@ -128,7 +119,7 @@ describe('gateway proxy, end to end', () => {
 
   describe('SSE', () => {
     it('passes an event while the upstream keeps the stream open', async (t) => {
-      fresh();
+      upstream.fresh();
       upstream.mode = 'sse';
       upstream.hold = true;
       const stream = await streamPost(toolCall(1, 'echo', { value: 'x' }));
@@ -155,7 +146,7 @@ describe('gateway proxy, end to end', () => {
     });
 
     it('passes events on a filtered tools/list stream as they come, not at its end', async () => {
-      fresh();
+      upstream.fresh();
       upstream.mode = 'sse';
       upstream.hold = true;
       const stream = await streamPost({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
@@ -181,7 +172,7 @@ describe('gateway proxy, end to end', () => {
     });
 
     it('passes events of the standalone GET stream while it stays open', async () => {
-      fresh();
+      upstream.fresh();
       const stream = await openStream(gw.origin, {
         path: '/mcp',
         headers: { accept: 'text/event-stream', ...cookie(ada) },
@@ -201,7 +192,7 @@ describe('gateway proxy, end to end', () => {
     });
 
     it('keeps an active SSE stream open past the route timeout (REFERENCE §3)', async () => {
-      fresh();
+      upstream.fresh();
       upstream.mode = 'sse';
       upstream.hold = true;
       const stream = await openStream(gw.origin, {
@@ -235,7 +226,7 @@ describe('gateway proxy, end to end', () => {
   });
 
   it('cancels the upstream request when the client goes away', async () => {
-    fresh();
+    upstream.fresh();
     upstream.mode = 'sse';
     upstream.hold = true;
     const stream = await streamPost(toolCall(3, 'echo'));
@@ -247,7 +238,7 @@ describe('gateway proxy, end to end', () => {
   });
 
   it('answers a JSON-RPC error with 502 when the upstream is unreachable', async () => {
-    fresh();
+    upstream.fresh();
     const res = await mcpPost(gw.origin, '/dead', toolCall('dead-1', 'read'), { session: ada });
     assert.equal(res.status, 502, res.body);
     assert.match(String(res.headers['content-type']), /^application\/json/);
@@ -260,7 +251,7 @@ describe('gateway proxy, end to end', () => {
 
   describe('headers the upstream sees', () => {
     it('refuses a foreign Origin with 403 before forwarding; a same-origin one is not passed on', async () => {
-      fresh();
+      upstream.fresh();
       for (const origin of ['https://evil.example', 'http://localhost:1', 'null']) {
         const res = await mcpPost(gw.origin, '/mcp', toolCall(1, 'read'), {
           session: ada,
@@ -282,7 +273,7 @@ describe('gateway proxy, end to end', () => {
     });
 
     it('refuses a bad Authorization on an mcp.server route even beside a session, forwarding nothing', async () => {
-      fresh();
+      upstream.fresh();
       for (const authorization of ['Bearer x', 'Basic YWRhOnB3']) {
         const res = await mcpPost(gw.origin, '/mcp', toolCall(4, 'read'), {
           session: ada,
@@ -303,7 +294,7 @@ describe('gateway proxy, end to end', () => {
     });
 
     it('replaces a client X-Pomerium-Jwt-Assertion with its own, for this route and user', async () => {
-      fresh();
+      upstream.fresh();
       const forged = 'eyJhbGciOiJub25lIn0.eyJlbWFpbCI6ImV2ZUBleGFtcGxlLmNvbSJ9.';
       const res = await mcpPost(gw.origin, '/mcp', toolCall(5, 'read'), {
         session: ada,
@@ -336,7 +327,7 @@ describe('gateway proxy, end to end', () => {
     });
 
     it('sets X-Forwarded-For/Proto/Host, replacing what an untrusted client sent', async () => {
-      fresh();
+      upstream.fresh();
       const res = await mcpPost(gw.origin, '/mcp', toolCall(6, 'read'), {
         session: ada,
         headers: {
@@ -356,7 +347,7 @@ describe('gateway proxy, end to end', () => {
     });
 
     it('sends the client’s Host upstream only on a preserve_host_header route', async () => {
-      fresh();
+      upstream.fresh();
       const kept = await send(gw.origin, { path: '/kept-host/page', headers: cookie(ada) });
       assert.equal(kept.status, 200, kept.body);
       assert.equal(seen().host, `localhost:${gw.port}`);
@@ -383,7 +374,7 @@ routes:
 `,
       );
       try {
-        fresh();
+        upstream.fresh();
         const res = await send(trusting.origin, {
           path: '/web/page',
           headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https' },
@@ -397,7 +388,7 @@ routes:
     });
 
     it('strips hop-by-hop fields both ways', async () => {
-      fresh();
+      upstream.fresh();
       upstream.responseHeaders = {
         connection: 'x-upstream-hop',
         'x-upstream-hop': 'secret',
@@ -435,7 +426,7 @@ routes:
     });
 
     it('passes Mcp-Session-Id both ways', async () => {
-      fresh();
+      upstream.fresh();
       upstream.responseHeaders = { 'mcp-session-id': 'session-from-upstream' };
       const res = await mcpPost(gw.origin, '/mcp', toolCall(8, 'read'), {
         session: ada,

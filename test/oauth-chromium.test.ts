@@ -6,16 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startDevSystem, type DevSystem } from '../src/cli/dev.js';
+import type { DevSystem } from '../src/cli/dev.js';
+import { startTestDevSystem, type TestDevSystem } from './support/dev-system.js';
 import { launchChromium } from './support/chromium.js';
-import { silentLogger } from './support/host.js';
 import { authorizationUrl, pkce, publicClient, register } from './support/oauth-flow.js';
 
 const EMAIL = 'turing@example.com';
@@ -54,7 +51,7 @@ async function startClientSite(): Promise<ClientSite> {
 }
 
 describe('sign-in and consent pages in Chromium', () => {
-  let dataDir: string;
+  let dev: TestDevSystem;
   let system: DevSystem;
   let site: ClientSite;
   let browser: Browser;
@@ -63,16 +60,12 @@ describe('sign-in and consent pages in Chromium', () => {
   const problems: string[] = [];
 
   before(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'portcullis-oauth-chromium-'));
-    system = await startDevSystem(
-      {
-        PORT: '0',
-        PORTCULLIS_DATA_DIR: dataDir,
-        PORTCULLIS_DEV_EMAIL: EMAIL,
-        PORTCULLIS_DEV_PASSWORD: PASSWORD,
-      },
-      silentLogger,
-    );
+    dev = await startTestDevSystem({
+      email: EMAIL,
+      password: PASSWORD,
+      dirPrefix: 'portcullis-oauth-chromium',
+    });
+    system = dev.system;
     site = await startClientSite();
     browser = await launchChromium();
     context = await browser.newContext();
@@ -85,8 +78,7 @@ describe('sign-in and consent pages in Chromium', () => {
   after(async () => {
     await browser?.close();
     await site?.close();
-    await system?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await dev?.close();
   });
 
   /** Registers a client and opens its authorization URL in a new tab. */

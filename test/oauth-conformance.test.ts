@@ -6,16 +6,13 @@
  * callback server, and every check passed.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startDevSystem, type DevSystem } from '../src/cli/dev.js';
+import type { DevSystem } from '../src/cli/dev.js';
+import { startTestDevSystem, type TestDevSystem } from './support/dev-system.js';
 import { conformanceProblems } from './support/conformance.js';
 import { runAuthorizationScenarios } from './support/conformance-auth.js';
 import { CookieJar } from './support/cookie-jar.js';
 import { freePort } from './support/gateway.js';
-import { silentLogger } from './support/host.js';
 import { authorizeInBrowser } from './support/oauth-browser.js';
 import {
   authorizationUrl,
@@ -29,25 +26,20 @@ const EMAIL = 'lovelace@example.com';
 const PASSWORD = 'conformance oauth test password';
 
 describe('MCP conformance: authorization server scenarios', () => {
-  let dataDir: string;
+  let dev: TestDevSystem;
   let system: DevSystem;
   const jar = new CookieJar();
 
   before(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'portcullis-oauth-conformance-'));
-    system = await startDevSystem(
-      {
-        PORT: '0',
-        PORTCULLIS_DATA_DIR: dataDir,
-        PORTCULLIS_DEV_EMAIL: EMAIL,
-        PORTCULLIS_DEV_PASSWORD: PASSWORD,
-      },
-      silentLogger,
-    );
+    dev = await startTestDevSystem({
+      email: EMAIL,
+      password: PASSWORD,
+      dirPrefix: 'portcullis-oauth-conformance',
+    });
+    system = dev.system;
   });
   after(async () => {
-    await system?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await dev?.close();
   });
 
   it('the gateway serves one issuer per MCP host (dev: one)', () => {

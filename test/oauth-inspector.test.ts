@@ -4,13 +4,10 @@
  * flow, then the Inspector sends `Authorization: Bearer <token>` to /sqlite and /whoami.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startDevSystem, type DevSystem } from '../src/cli/dev.js';
+import type { DevSystem } from '../src/cli/dev.js';
+import { startTestDevSystem, type TestDevSystem } from './support/dev-system.js';
 import { CookieJar } from './support/cookie-jar.js';
-import { silentLogger } from './support/host.js';
 import { runInspector, type InspectorRun } from './support/inspector.js';
 import { authorizeWithSdk, BrowserOAuthProvider } from './support/oauth-client.js';
 
@@ -30,21 +27,17 @@ function ok(run: InspectorRun): unknown {
 }
 
 describe('MCP Inspector CLI with an OAuth token through the gateway', () => {
-  let dataDir: string;
+  let dev: TestDevSystem;
   let system: DevSystem;
   const tokens: Record<'/sqlite' | '/whoami', string> = { '/sqlite': '', '/whoami': '' };
 
   before(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'portcullis-oauth-inspector-'));
-    system = await startDevSystem(
-      {
-        PORT: '0',
-        PORTCULLIS_DATA_DIR: dataDir,
-        PORTCULLIS_DEV_EMAIL: EMAIL,
-        PORTCULLIS_DEV_PASSWORD: PASSWORD,
-      },
-      silentLogger,
-    );
+    dev = await startTestDevSystem({
+      email: EMAIL,
+      password: PASSWORD,
+      dirPrefix: 'portcullis-oauth-inspector',
+    });
+    system = dev.system;
     const jar = new CookieJar();
     // Tokens are audience-bound (RFC 8707): one per MCP server.
     for (const path of ['/sqlite', '/whoami'] as const) {
@@ -53,8 +46,7 @@ describe('MCP Inspector CLI with an OAuth token through the gateway', () => {
     }
   });
   after(async () => {
-    await system?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await dev?.close();
   });
 
   const bearer = (path: '/sqlite' | '/whoami') => ({ Authorization: `Bearer ${tokens[path]}` });

@@ -4,15 +4,12 @@
  * cookie-jar browser), exchanges the code with PKCE, then calls the real servers with the token.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { startDevSystem, type DevSystem } from '../src/cli/dev.js';
+import type { DevSystem } from '../src/cli/dev.js';
+import { startTestDevSystem, type TestDevSystem } from './support/dev-system.js';
 import { CookieJar } from './support/cookie-jar.js';
-import { silentLogger } from './support/host.js';
 import { firstText } from './support/mcp-client.js';
 import { authorizeWithSdk, BrowserOAuthProvider } from './support/oauth-client.js';
 
@@ -20,25 +17,20 @@ const EMAIL = 'grace@example.com';
 const PASSWORD = 'oauth sdk test password';
 
 describe('MCP SDK client with OAuth through the gateway (npm start)', () => {
-  let dataDir: string;
+  let dev: TestDevSystem;
   let system: DevSystem;
   const jar = new CookieJar();
 
   before(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'portcullis-oauth-'));
-    system = await startDevSystem(
-      {
-        PORT: '0',
-        PORTCULLIS_DATA_DIR: dataDir,
-        PORTCULLIS_DEV_EMAIL: EMAIL,
-        PORTCULLIS_DEV_PASSWORD: PASSWORD,
-      },
-      silentLogger,
-    );
+    dev = await startTestDevSystem({
+      email: EMAIL,
+      password: PASSWORD,
+      dirPrefix: 'portcullis-oauth',
+    });
+    system = dev.system;
   });
   after(async () => {
-    await system?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await dev?.close();
   });
 
   async function connect(path: string, provider: BrowserOAuthProvider): Promise<Client> {

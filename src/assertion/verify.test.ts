@@ -1,4 +1,4 @@
-import { after, before, describe, mock, test } from 'node:test';
+import { after, before, describe, mock, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
 import { AssertionError, createAssertionVerifier } from './verify.js';
@@ -166,18 +166,27 @@ describe('createAssertionVerifier', () => {
   });
 });
 
+/**
+ * A key server publishing `key`, `Date` mocked, and a verifier that refetches at most once per
+ * 60 s; the server and the mock are undone when `t` ends.
+ */
+async function withCooldown(t: TestContext, key: SigningKey) {
+  const jwks = await startJwksServer([key]);
+  t.after(() => jwks.close());
+  mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  t.after(() => mock.timers.reset());
+  const verify = createAssertionVerifier({
+    jwksUrl: jwks.url,
+    issuers: [ISSUER],
+    refetchCooldownMs: 60_000,
+  });
+  return { jwks, verify };
+}
+
 describe('key rotation and refetch rate limit', () => {
   test('an unknown kid refetches the keys once per cooldown', async (t) => {
     const oldKey = await newSigningKey();
-    const jwks = await startJwksServer([oldKey]);
-    t.after(() => jwks.close());
-    mock.timers.enable({ apis: ['Date'], now: Date.now() });
-    t.after(() => mock.timers.reset());
-    const verify = createAssertionVerifier({
-      jwksUrl: jwks.url,
-      issuers: [ISSUER],
-      refetchCooldownMs: 60_000,
-    });
+    const { jwks, verify } = await withCooldown(t, oldKey);
 
     await verify(await signAssertion(oldKey));
     assert.equal(jwks.hits, 1);
@@ -207,15 +216,7 @@ describe('key rotation and refetch rate limit', () => {
 
   test('a key published after the first fetch is refused until the cooldown ends', async (t) => {
     const first = await newSigningKey();
-    const jwks = await startJwksServer([first]);
-    t.after(() => jwks.close());
-    mock.timers.enable({ apis: ['Date'], now: Date.now() });
-    t.after(() => mock.timers.reset());
-    const verify = createAssertionVerifier({
-      jwksUrl: jwks.url,
-      issuers: [ISSUER],
-      refetchCooldownMs: 60_000,
-    });
+    const { jwks, verify } = await withCooldown(t, first);
     await verify(await signAssertion(first));
     const second = await newSigningKey();
     jwks.publish([second]);

@@ -17,6 +17,18 @@ export const SESSION_COOKIE = 'portcullis_session';
 export const TEST_SHARED_SECRET = 'c2hhcmVkLXNlY3JldC1mb3ItZ2F0ZXdheS10ZXN0cyE=';
 export const TEST_COOKIE_SECRET = 'Y29va2llLXNlY3JldC1mb3ItZ2F0ZXdheS10ZXN0cyE=';
 
+/**
+ * The lines a test gateway's YAML starts with: listening on loopback `port` over plain HTTP,
+ * the fixed secrets, the built-in identity provider. Storage and routes follow.
+ */
+export function gatewayYamlHead(port: number): string {
+  return `address: 127.0.0.1:${port}
+insecure_server: true
+shared_secret: ${TEST_SHARED_SECRET}
+cookie_secret: ${TEST_COOKIE_SECRET}
+idp_provider: builtin`;
+}
+
 export interface LogCapture {
   readonly logger: Logger;
   /** Every line written so far, parsed. */

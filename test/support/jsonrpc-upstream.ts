@@ -54,6 +54,8 @@ export interface JsonRpcUpstream {
   nextHeldStream(timeoutMs?: number): Promise<HeldStream>;
   /** Forgets recorded requests. */
   reset(): void;
+  /** Forgets recorded requests and restores the defaults: mode `auto`, no hold, no extra headers. */
+  fresh(): void;
   close(): Promise<void>;
 }
 
@@ -89,6 +91,12 @@ export async function startJsonRpcUpstream(): Promise<JsonRpcUpstream> {
     },
     reset() {
       upstream.requests.length = 0;
+    },
+    fresh() {
+      upstream.reset();
+      upstream.mode = 'auto';
+      upstream.hold = false;
+      upstream.responseHeaders = {};
     },
     close: () => closeServer(server),
   };

@@ -9,13 +9,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { hashPassword } from '../../src/core/crypto.js';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/http/gateway.js';
 import { CookieJar } from './cookie-jar.js';
-import {
-  captureLogs,
-  freePort,
-  TEST_COOKIE_SECRET,
-  TEST_SHARED_SECRET,
-  type LogCapture,
-} from './gateway.js';
+import { captureLogs, freePort, gatewayYamlHead, type LogCapture } from './gateway.js';
 import { startJsonRpcUpstream, type JsonRpcUpstream } from './jsonrpc-upstream.js';
 import { authorizeInBrowser, type BrowserResult } from './oauth-browser.js';
 
@@ -43,11 +37,7 @@ export async function startOAuthGateway(
   const hash = await hashPassword(OAUTH_PASSWORD);
   const origin = `http://localhost:${port}`;
   const yaml = `
-address: 127.0.0.1:${port}
-insecure_server: true
-shared_secret: ${TEST_SHARED_SECRET}
-cookie_secret: ${TEST_COOKIE_SECRET}
-idp_provider: builtin
+${gatewayYamlHead(port)}
 databroker_storage_type: memory
 builtin_users:
   - { email: ${OAUTH_EMAIL}, name: Ada, groups: [admins], password_hash: '${hash}' }
