@@ -102,11 +102,22 @@ async function assemble(
   const address = listener.address() as AddressInfo;
   const origin = publicOrigin(config, scheme, address.port);
 
-  const signIn = await buildSignIn({ config, logger, storage, secrets, scheme, origin });
+  // Built after sign-in, which tells it of sessions ended here.
+  let mcpAuth: McpAuthServer | undefined = undefined;
+  const signIn = await buildSignIn({
+    config,
+    logger,
+    storage,
+    secrets,
+    scheme,
+    origin,
+    // A grant's tokens die with the session it was made under; sign-out here takes effect now.
+    onSessionEnded: (idHash) => mcpAuth?.sessionEnded(idHash),
+  });
   const forwarder = createForwarder({ logger });
   closers.unshift(() => forwarder.close());
   const trustedProxy = compileTrustedProxies(options.trustedProxies ?? config.trustedProxies);
-  const mcpAuth = await buildMcpAuth(options, storage, secrets, signIn, trustedProxy);
+  mcpAuth = await buildMcpAuth(options, storage, secrets, signIn, trustedProxy);
   app = createRequestHandler({
     config,
     logger,

@@ -26,6 +26,8 @@ export interface SignInOptions {
   readonly scheme: 'http' | 'https';
   /** The gateway's public origin (sign-in callback, built-in provider). */
   readonly origin: string;
+  /** Told when a session is deleted in this process (sign-out, failed refresh). */
+  readonly onSessionEnded?: (idHash: string) => void;
 }
 
 /** Browser sign-in: the built-in provider or any OIDC provider, and the session cookie. */
@@ -54,8 +56,17 @@ export async function buildSignIn(options: SignInOptions): Promise<SignIn> {
       redirectUri,
     });
   }
+  const remembering = rememberingIdentities(storage.sessions, storage.identities);
   const sessions = new SessionManager({
-    storage: { sessions: rememberingIdentities(storage.sessions, storage.identities) },
+    storage: {
+      sessions: {
+        ...remembering,
+        async delete(idHash) {
+          await remembering.delete(idHash);
+          options.onSessionEnded?.(idHash);
+        },
+      },
+    },
     cookieSecret: secrets.cookieSecret,
     sharedSecret: secrets.sharedSecret,
     secureCookies: options.scheme === 'https',

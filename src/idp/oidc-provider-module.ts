@@ -82,6 +82,8 @@ export interface OidcProvider {
     find(id: string): Promise<GrantInstance | undefined>;
   };
   AccessToken: { find(value: string): Promise<AccessTokenInstance | undefined> };
+  RefreshToken: { find(value: string): Promise<{ readonly grantId: string } | undefined> };
+  AuthorizationCode: { find(value: string): Promise<{ readonly grantId: string } | undefined> };
   Client: {
     find(id: string): Promise<ClientInstance | undefined>;
     /** Patched by the MCP authorization server to compare hashed secrets. */

@@ -62,3 +62,49 @@ test('bearer: revocation in this process wins over the cache', async () => {
   s.validator.forgetGrant('g1');
   assert.equal(await s.validator.validate(TOKEN, RESOURCE, s.find), undefined);
 });
+
+test('bearer: refused once its grant session is gone; the check is cached, sign-out here is not', async () => {
+  const storage = createMemoryStorage();
+  await storage.identities.put({
+    sub: 'alice',
+    email: null,
+    name: null,
+    groups: [],
+    claims: {},
+    updatedAt: 0,
+  });
+  let now = 1_000_000;
+  let live: string | undefined = 'session-1';
+  let checks = 0;
+  const validator = new BearerValidator({
+    identities: storage.identities,
+    now: () => now,
+    grantSession: async (grantId) => {
+      checks++;
+      assert.equal(grantId, 'g1');
+      return live;
+    },
+  });
+  const find = async (): Promise<AccessTokenInstance> => ({
+    jti: TOKEN,
+    accountId: 'alice',
+    clientId: 'c1',
+    grantId: 'g1',
+    aud: RESOURCE,
+    exp: (now + 600_000) / 1000,
+  });
+  assert.ok(await validator.validate(TOKEN, RESOURCE, find));
+  assert.ok(await validator.validate(TOKEN, RESOURCE, find));
+  assert.equal(checks, 1, 'the session check is cached');
+  live = undefined;
+  assert.ok(await validator.validate(TOKEN, RESOURCE, find), 'another replica: within the cache');
+  now += 5_001;
+  assert.equal(await validator.validate(TOKEN, RESOURCE, find), undefined, 'after the cache life');
+  live = 'session-1';
+  assert.ok(await validator.validate(TOKEN, RESOURCE, find));
+  validator.forgetSession('other-session');
+  assert.ok(await validator.validate(TOKEN, RESOURCE, find), 'another session ending is moot');
+  live = undefined;
+  validator.forgetSession('session-1');
+  assert.equal(await validator.validate(TOKEN, RESOURCE, find), undefined, 'signed out here');
+});

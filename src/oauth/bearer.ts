@@ -1,9 +1,10 @@
 /**
  * Validates the external token (TE) an MCP client presents on an MCP route: opaque, looked up
  * in storage through oidc-provider, audience-bound to one MCP resource (RFC 8707), carrying a
- * user whose identity was saved at consent. Results are cached in this process for a few
- * seconds (token hash → sub, audience, expiry); a revocation or a grant revoked in this
- * process drops the entries at once, other replicas see it within the cache's life.
+ * user whose identity was saved at consent, under a gateway session that is still live.
+ * Results are cached in this process for a few seconds (token hash → sub, audience, expiry;
+ * grant → live session); a revocation, a grant revoked or a session ended in this process
+ * drops the entries at once, other replicas see it within the cache's life.
  */
 import { sha256Hex } from '../core/crypto.js';
 import type { AccessTokenInstance } from '../idp/oidc-provider-module.js';
@@ -32,6 +33,11 @@ export interface BearerValidatorOptions {
   /** How long a lookup is trusted without asking storage again. Default 5 s. */
   readonly cacheMs?: number;
   readonly maxEntries?: number;
+  /**
+   * The `idHash` of the live gateway session the grant was made under, or undefined when it is
+   * gone (the caller revokes the grant then). Absent: grants are not tied to sessions.
+   */
+  readonly grantSession?: (grantId: string) => Promise<string | undefined>;
 }
 
 /** Opaque tokens are 43 characters (256 bits, base64url); anything far off is not ours. */
@@ -41,6 +47,7 @@ export class BearerValidator {
   private readonly tokens = new Map<string, Entry>();
   private readonly byGrant = new Map<string, Set<string>>();
   private readonly identities = new Map<string, { identity: IdentityRecord; until: number }>();
+  private readonly grantSessions = new Map<string, { idHash: string; until: number }>();
   private readonly now: () => number;
   private readonly cacheMs: number;
   private readonly maxEntries: number;
@@ -53,7 +60,8 @@ export class BearerValidator {
 
   /**
    * The user behind `token` when it is live and was issued for `resource`; undefined when it
-   * is unknown, expired, revoked, for another resource, or its user is unknown.
+   * is unknown, expired, revoked, for another resource, its grant's gateway session is gone,
+   * or its user is unknown.
    */
   async validate(
     token: string,
@@ -86,6 +94,10 @@ export class BearerValidator {
       this.remember(key, entry);
     }
     if (entry.expiresAt <= now || !entry.audiences.includes(resource)) return undefined;
+    if (!(await this.sessionLive(entry.grantId, now))) {
+      this.forgetGrant(entry.grantId);
+      return undefined;
+    }
     const identity = await this.identity(entry.sub, now);
     if (identity === undefined) return undefined;
     return { sub: entry.sub, clientId: entry.clientId, grantId: entry.grantId, identity };
@@ -100,6 +112,29 @@ export class BearerValidator {
   forgetGrant(grantId: string): void {
     for (const key of this.byGrant.get(grantId) ?? []) this.tokens.delete(key);
     this.byGrant.delete(grantId);
+    this.grantSessions.delete(grantId);
+  }
+
+  /** A gateway session ended in this process (sign-out): forget that its grants were live. */
+  forgetSession(idHash: string): void {
+    for (const [grantId, cached] of this.grantSessions) {
+      if (cached.idHash === idHash) this.grantSessions.delete(grantId);
+    }
+  }
+
+  private async sessionLive(grantId: string, now: number): Promise<boolean> {
+    const check = this.options.grantSession;
+    if (check === undefined) return true;
+    const cached = this.grantSessions.get(grantId);
+    if (cached && cached.until > now) return true;
+    const idHash = await check(grantId);
+    if (idHash === undefined) {
+      this.grantSessions.delete(grantId);
+      return false;
+    }
+    if (this.grantSessions.size >= this.maxEntries) this.grantSessions.clear();
+    this.grantSessions.set(grantId, { idHash, until: now + this.cacheMs });
+    return true;
   }
 
   private async identity(sub: string, now: number): Promise<IdentityRecord | undefined> {

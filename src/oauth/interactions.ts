@@ -3,6 +3,9 @@
  * and the consent page. The gateway session is the truth: every authorization passes here
  * (`loadExistingGrant` never skips it), so a signed-out user is asked to sign in again.
  *
+ * Each grant is recorded with the gateway session it was made under (`grant-session.ts`): its
+ * tokens die with that session.
+ *
  * Consent is remembered per user, MCP resource and (client name, redirect URIs); the form is
  * CSRF-protected by an HMAC bound to the interaction and the session, on top of oidc-provider's
  * interaction cookie (SameSite=Lax).
@@ -13,11 +16,12 @@ import { timingSafeEqualString } from '../core/crypto.js';
 import { FormError, readForm } from '../idp/form.js';
 import type { InteractionDetails, OidcProvider } from '../idp/oidc-provider-module.js';
 import type { SessionLogger } from '../session/manager.js';
-import type { ConsentStore, IdentityStore, SessionRecord } from '../storage/types.js';
+import type { ConsentStore, IdentityStore, OAuthStore, SessionRecord } from '../storage/types.js';
 import { renderError } from '../web/error-page.js';
 import { sendPage } from '../web/respond.js';
 import { consentClientKey } from './client-identity.js';
 import { renderConsent } from './consent-page.js';
+import { recordGrantSession } from './grant-session.js';
 import { formActionSource } from './redirect-uris.js';
 
 export const INTERACTION_PREFIX = '/.pomerium/mcp/interaction/';
@@ -32,6 +36,10 @@ export interface InteractionDeps {
   ) => Promise<void>;
   readonly consents: ConsentStore;
   readonly identities: IdentityStore;
+  /** Where the grant's gateway session is recorded. */
+  readonly oauth: OAuthStore;
+  /** The grant's life (seconds), for its session record. */
+  readonly grantLifetime: number;
   /** Resource URL → the server's name, for this issuer. */
   readonly resources: ReadonlyMap<string, string>;
   readonly csrfKey: Buffer;
@@ -104,6 +112,7 @@ export function createInteractionHandler(deps: InteractionDeps) {
     // `mcp` and `offline_access` are also provider-wide scopes (clients register with them).
     grant.addOIDCScope(subject.scopes.join(' '));
     const grantId = await grant.save();
+    await recordGrantSession(deps.oauth, grantId, session.idHash, now + deps.grantLifetime * 1000);
     deps.logger.info(
       { sub: session.sub, client_id: subject.clientId, resource: subject.resource },
       'mcp client authorized',

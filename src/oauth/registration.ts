@@ -87,6 +87,19 @@ export async function readRegistration(req: IncomingMessage): Promise<Registrati
   };
 }
 
+/** The request's body, or undefined when it exceeds `max` bytes. */
+export async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  if (Number(req.headers['content-length'] ?? 0) > max) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
 /**
  * A fresh request carrying `body` for oidc-provider to read, since the original stream has
  * been consumed (its parser reads the stream; a pre-parsed body makes it print a warning).

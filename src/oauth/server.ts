@@ -2,7 +2,10 @@
  * The OAuth 2.1 authorization server for MCP clients, as the gateway edge sees it: which
  * requests are its own (discovery, endpoints, the consent interaction, Claude-style aliases),
  * CORS and rate limits in front of oidc-provider, and validation of the external token on MCP
- * routes. One oidc-provider per MCP host (`provider.ts`).
+ * routes. One oidc-provider per MCP host (`provider.ts`). A grant lives only as long as the
+ * gateway session it was made under (`grant-session.ts`): once that session is gone, its
+ * tokens are refused (401 `invalid_token`, `invalid_grant` at the token endpoint) and the
+ * grant is revoked.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { deriveKey, sha256Hex } from '../core/crypto.js';
@@ -12,6 +15,7 @@ import type { SessionLogger } from '../session/manager.js';
 import type { SessionRecord, Storage } from '../storage/types.js';
 import { BearerValidator } from './bearer.js';
 import { privateHostsFromEnv, type CimdFetchOptions } from './cimd.js';
+import { liveGrantSession } from './grant-session.js';
 import { createInteractionHandler, INTERACTION_PREFIX } from './interactions.js';
 import {
   protectedResourceMetadata,
@@ -27,12 +31,15 @@ import {
   type McpProvider,
 } from './provider.js';
 import { RateLimiter, type RateLimit } from './rate-limit.js';
-import { readRegistration, replayRequest } from './registration.js';
+import { readBody, readRegistration, replayRequest } from './registration.js';
 
 export interface McpAuthServerOptions {
   /** Every route; the `mcp.server` ones define the hosts (issuers) and resources. */
   readonly routes: readonly RouteConfig[];
-  readonly storage: Pick<Storage, 'oauth' | 'oauthClients' | 'consents' | 'identities'>;
+  readonly storage: Pick<
+    Storage,
+    'oauth' | 'oauthClients' | 'consents' | 'identities' | 'sessions'
+  >;
   readonly sharedSecret: string;
   readonly cookieSecret: string;
   /** `runtime_flags.mcp_dynamic_client_registration` (default true here). */
@@ -74,6 +81,8 @@ export interface McpAuthServer {
   ): Promise<boolean>;
   /** Checks the bearer token of a request on an `mcp.server` route. */
   authenticateBearer(req: IncomingMessage, route: RouteConfig): Promise<BearerOutcome>;
+  /** A gateway session ended in this process (sign-out): its grants are re-checked now. */
+  sessionEnded(idHash: string): void;
   /** Deletes expired OAuth records and stale registered clients. */
   sweep(): Promise<void>;
 }
@@ -98,11 +107,33 @@ const ALIASES: Readonly<Record<string, string>> = {
 };
 const ENDPOINTS = new Set<string>(Object.values(OAUTH_ROUTES));
 const CORS_ALLOW_HEADERS = 'authorization, content-type, mcp-protocol-version';
+/** Token requests are small; a `private_key_jwt` assertion fits many times over. */
+const MAX_TOKEN_REQUEST_BYTES = 64 * 1024;
 
 export async function createMcpAuthServer(options: McpAuthServerOptions): Promise<McpAuthServer> {
   const now = options.now ?? Date.now;
   const lifetimes = { ...DEFAULT_LIFETIMES, ...options.lifetimes };
-  const validator = new BearerValidator({ identities: options.storage.identities, now });
+  const { oauth, sessions } = options.storage;
+  /** Revokes the grant (every token and its session record) and forgets its cached tokens. */
+  async function revokeGrant(grantId: string): Promise<void> {
+    await oauth.revokeByGrantId(grantId);
+    await oauth.destroy('Grant', grantId);
+    validator.forgetGrant(grantId);
+  }
+  /** The grant's live gateway session; when it is gone, the grant is revoked. */
+  async function grantSession(grantId: string): Promise<string | undefined> {
+    const idHash = await liveGrantSession(oauth, sessions, grantId, now());
+    if (idHash === undefined) {
+      await revokeGrant(grantId);
+      options.logger.info({ grant_id: grantId }, 'mcp grant revoked: its gateway session ended');
+    }
+    return idHash;
+  }
+  const validator = new BearerValidator({
+    identities: options.storage.identities,
+    now,
+    grantSession,
+  });
   const registerLimit = new RateLimiter(
     options.rateLimits?.register ?? { max: 20, windowMs: 60_000 },
     now,
@@ -153,6 +184,8 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
       startSignIn: options.startSignIn,
       consents: options.storage.consents,
       identities: options.storage.identities,
+      oauth,
+      grantLifetime: lifetimes.grant,
       resources: new Map(resources.map((r) => [r.resource, r.name])),
       csrfKey,
       now,
@@ -210,6 +243,42 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
     return host.oidc.serve(replayRequest(req, step.body), res);
   }
 
+  /**
+   * The token endpoint: a code or refresh token whose grant's gateway session is gone is
+   * refused with `invalid_grant` (and the grant revoked) before oidc-provider sees it.
+   */
+  async function token(host: Host, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req, MAX_TOKEN_REQUEST_BYTES);
+    if (body === undefined) {
+      return oauthError(req, res, 413, 'invalid_request', 'the token request is too large');
+    }
+    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type === 'application/x-www-form-urlencoded') {
+      const form = new URLSearchParams(body.toString('utf8'));
+      const grantType = form.get('grant_type');
+      const value = form.get(grantType === 'refresh_token' ? 'refresh_token' : 'code');
+      let grantId: string | undefined;
+      if (value && (grantType === 'refresh_token' || grantType === 'authorization_code')) {
+        const model =
+          grantType === 'refresh_token'
+            ? host.oidc.provider.RefreshToken
+            : host.oidc.provider.AuthorizationCode;
+        // Unknown or malformed values are oidc-provider's to refuse.
+        grantId = (await model.find(value).catch(() => undefined))?.grantId;
+      }
+      if (grantId !== undefined && (await grantSession(grantId)) === undefined) {
+        return oauthError(
+          req,
+          res,
+          400,
+          'invalid_grant',
+          'the sign-in this grant was made under has ended; authorize again',
+        );
+      }
+    }
+    return host.oidc.serve(replayRequest(req, body), res);
+  }
+
   return {
     async handle(req, res, path, match) {
       const host = hostOf(req);
@@ -254,8 +323,10 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
         await register(host, req, res);
         return true;
       }
-      if (endpoint === OAUTH_ROUTES.token && req.method === 'POST' && limited(req, res, tokenLimit))
+      if (endpoint === OAUTH_ROUTES.token && req.method === 'POST') {
+        if (!limited(req, res, tokenLimit)) await token(host, req, res);
         return true;
+      }
       if (endpoint === OAUTH_ROUTES.authorization && req.method === 'GET') defaultScope(req);
       await host.oidc.serve(req, res);
       return true;
@@ -290,6 +361,10 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
           expiresAt: now() + 60_000,
         },
       };
+    },
+
+    sessionEnded(idHash) {
+      validator.forgetSession(idHash);
     },
 
     async sweep() {

@@ -1,0 +1,36 @@
+/**
+ * Which gateway session a grant was made under. MCP clients' tokens die with the browser
+ * session that consented, as Pomerium's do: signing out (or the session expiring) revokes the
+ * grant, its access and refresh tokens, at the next use of any of them.
+ *
+ * Kept in `OAuthStore` as the model `GrantSession`, keyed by grant id, with the grant's expiry;
+ * the payload carries `grantId` so revoking the grant deletes the record too.
+ */
+import type { OAuthStore, SessionStore } from '../storage/types.js';
+
+export const GRANT_SESSION_MODEL = 'GrantSession';
+
+export async function recordGrantSession(
+  oauth: OAuthStore,
+  grantId: string,
+  idHash: string,
+  expiresAt: number,
+): Promise<void> {
+  await oauth.upsert(GRANT_SESSION_MODEL, grantId, { grantId, idHash }, expiresAt);
+}
+
+/**
+ * The live gateway session behind `grantId` (its `idHash`), or undefined when the grant has no
+ * recorded session or that session is gone (signed out, expired).
+ */
+export async function liveGrantSession(
+  oauth: OAuthStore,
+  sessions: Pick<SessionStore, 'get'>,
+  grantId: string,
+  now: number,
+): Promise<string | undefined> {
+  const record = await oauth.find(GRANT_SESSION_MODEL, grantId, now);
+  const idHash = record?.payload.idHash;
+  if (typeof idHash !== 'string') return undefined;
+  return (await sessions.get(idHash, now)) === undefined ? undefined : idHash;
+}
