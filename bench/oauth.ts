@@ -14,7 +14,7 @@ import { CookieJar } from '../test/support/cookie-jar.js';
 import { authorizeInBrowser } from '../test/support/oauth-browser.js';
 import { MCP_HEADERS, toolsCallBody } from './lib/mcp-call.js';
 import { measureRun, median, waitForQuiet, type Measured } from './lib/measure.js';
-import { BENCH_OAUTH_EMAIL, startOAuthGateway, type OAuthGateway } from './lib/oauth-gateway.js';
+import { startOAuthGateway, type OAuthGateway } from './lib/oauth-gateway.js';
 import { LIB_DIST, freePort, startService } from './lib/spawn.js';
 import { fmt, printTable } from './lib/table.js';
 import { WRK_INSTALL_HINT, hasWrk, writePostScript } from './lib/wrk.js';
@@ -71,7 +71,7 @@ async function oneFlow(gw: OAuthGateway, n: number): Promise<FlowTimes> {
   }))
     url.searchParams.set(k, v);
   const run = await authorizeInBrowser(url, {
-    email: BENCH_OAUTH_EMAIL,
+    email: gw.email,
     password: gw.password,
     jar: new CookieJar(),
   });

@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashPassword } from '../../src/core/crypto.js';
-import { procTimes } from './proc.js';
 import { signIn } from './sign-in.js';
 import { ROOT, freePort, startService, type Service } from './spawn.js';
 
@@ -24,6 +23,11 @@ export interface BenchRoute {
 export interface GatewayProcess {
   readonly service: Service;
   readonly port: number;
+  /** `http://localhost:<port>`: the routes' `from`, issuer and MCP host. */
+  readonly origin: string;
+  /** The built-in provider's one user. */
+  readonly email: string;
+  readonly password: string;
   /** `localhost:<port>`: the Host header every request must carry for the routes to match. */
   readonly host: string;
   /** Signs the bench user in and returns the `Cookie:` header value of the session. */
@@ -76,7 +80,7 @@ export async function startGatewayProcess(
       port,
       { keepOutput: 256 * 1024 },
     );
-    await untilServing(service, logLevel);
+    await untilReady(port);
   } catch (err) {
     await service?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -85,6 +89,9 @@ export async function startGatewayProcess(
   return {
     service,
     port,
+    origin,
+    email: EMAIL,
+    password,
     host: `localhost:${port}`,
     signIn: () => signIn(port, origin, EMAIL, password),
     async stop() {
@@ -94,27 +101,16 @@ export async function startGatewayProcess(
   };
 }
 
-/**
- * The gateway listens before it can answer: a request that arrives while it is still starting
- * (building the identity provider) kills it with a ReferenceError. So the port accepting is
- * not enough: wait for its "gateway listening" line, or, at a level that hides it, for its CPU
- * to stay idle for 300 ms.
- */
-async function untilServing(service: Service, logLevel: string): Promise<void> {
+/** The gateway binds its port before it is built; `/readyz` answers 200 once it is. */
+async function untilReady(port: number): Promise<void> {
   const deadline = Date.now() + 20_000;
-  const logsInfo = ['trace', 'debug', 'info'].includes(logLevel);
-  let idleSince = Date.now();
-  let ticks = procTimes(service.pid)?.self ?? 0;
   while (Date.now() < deadline) {
+    const status = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return;
     await new Promise((r) => setTimeout(r, 50));
-    if (logsInfo) {
-      if (service.output?.().includes('"msg":"gateway listening"')) return;
-      continue;
-    }
-    const now = procTimes(service.pid)?.self ?? 0;
-    if (now !== ticks) idleSince = Date.now();
-    ticks = now;
-    if (Date.now() - idleSince >= 300) return;
   }
-  throw new Error(`the gateway did not finish starting; its log: ${service.logFile}`);
+  throw new Error('the gateway did not become ready within 20 s');
 }
