@@ -5,6 +5,8 @@ import { ConfigError } from '../core/errors.js';
 import { runCheck } from '../config/check.js';
 import { formatIssue } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
+import { LOG_LEVELS } from '../config/schema.js';
+import type { LogLevel } from '../config/types.js';
 import { startGateway } from '../http/gateway.js';
 import { startDevSystem } from './dev.js';
 
@@ -29,8 +31,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.error(`portcullis ${command}: unexpected arguments: ${rest.join(' ')}\n\n${USAGE}`);
     return 2;
   }
-  const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
   try {
+    const logger = pino({ level: envLogLevel(process.env) ?? 'info' });
     switch (command) {
       case 'servers':
         return await runUntilSignal(logger, () =>
@@ -64,7 +66,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         }
         const { config, warnings } = loadConfig(file, process.env);
         for (const w of warnings) logger.warn({ config: formatIssue(w) }, 'configuration warning');
-        const gatewayLogger = pino({ level: process.env.LOG_LEVEL ?? config.logLevel });
+        // LOG_LEVEL is already in config.logLevel: the config's environment overrides.
+        const gatewayLogger = pino({ level: config.logLevel });
         return await runUntilSignal(gatewayLogger, () =>
           startGateway({ config, logger: gatewayLogger }),
         );
@@ -82,6 +85,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/**
+ * LOG_LEVEL, checked before pino sees it (pino throws on an unknown level). Empty means unset,
+ * as for every other variable.
+ */
+function envLogLevel(env: NodeJS.ProcessEnv): LogLevel | undefined {
+  const raw = env.LOG_LEVEL?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const level = LOG_LEVELS.find((l) => l === raw);
+  if (level === undefined) {
+    throw new ConfigError(
+      'LOG_LEVEL (environment)',
+      `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return level;
 }
 
 /** Starts a service and keeps it up until SIGINT/SIGTERM, then drains it and returns 0. */

@@ -71,7 +71,7 @@ test('the current shape maps onto the typed config, which is deeply frozen', () 
   const { config, warnings } = loadConfig(fixture('valid.yaml'), {});
   assert.deepEqual(
     warnings.map((w) => w.key),
-    ['signing_key'],
+    ['signing_key', 'routes[1].mcp.client'],
   );
   assert.deepEqual(config.address, { host: '127.0.0.1', port: 8443 });
   assert.deepEqual(config.tls, {
@@ -301,8 +301,42 @@ test('legacy mcp keys are translated; their errors still point at the line in th
     warnings.filter((w) => w.includes('routes')),
     [
       'c.yaml:9 routes[0].mcp: legacy mcp shape (no server/client) read as mcp.server: mcp.max_request_bytes is now mcp.server.max_request_bytes, mcp.upstream_oauth2 is now mcp.server.upstream_oauth2',
-      'c.yaml:10 routes[0].mcp.pass_upstream_access_token: legacy key without a successor: mcp.server routes always send the upstream token; remove it',
+      'c.yaml:10 routes[0].mcp.pass_upstream_access_token: ignored: it marks a client route (now mcp.client), and this route has server keys; remove it',
     ],
+  );
+});
+
+test('legacy pass_upstream_access_token alone is a client route (its successor, mcp.client)', () => {
+  const text = base(
+    'routes:\n  - from: https://app.example.com\n    to: http://app:3000\n    allow_any_authenticated_user: true\n' +
+      '    mcp:\n      pass_upstream_access_token: true\n',
+  );
+  const { errors, warnings } = issues(text);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(
+    warnings.filter((w) => w.includes('routes')),
+    [
+      'c.yaml:9 routes[0].mcp.client: client mode is not supported yet: the app behind this route is proxied with sign-in but receives no token',
+      'c.yaml:10 routes[0].mcp.pass_upstream_access_token: legacy client route read as mcp.client: write `mcp: {client: {}}`',
+    ],
+  );
+});
+
+test('upstream token keys are accepted but warned about until the gateway acts on them', () => {
+  const { errors, warnings } = issues(
+    base(
+      'routes:\n  - from: https://n.example.com\n    to: http://n\n    allow_any_authenticated_user: true\n' +
+        '    mcp:\n      server:\n        authorization_server_url: https://auth.example.com\n' +
+        '        upstream_oauth2:\n          client_id: c\n' +
+        '          endpoint: {auth_url: https://x/a, token_url: https://x/t}\n',
+    ),
+  );
+  assert.deepEqual(errors, []);
+  const unsupported = (key: string, line: number) =>
+    `c.yaml:${line} routes[0].mcp.server.${key}: upstream OAuth is not supported yet: the gateway neither obtains nor sends an upstream token, so the server behind gets no Authorization header`;
+  assert.deepEqual(
+    warnings.filter((w) => w.includes('routes')),
+    [unsupported('authorization_server_url', 11), unsupported('upstream_oauth2', 12)],
   );
 });
 

@@ -149,8 +149,15 @@ function buildMcp(
     sink.error(path, 'expected exactly one of server or client');
     return undefined;
   }
-  if (hasClient) return { kind: 'client' };
+  if (hasClient) {
+    sink.warn(
+      [...path, 'client'],
+      'client mode is not supported yet: the app behind this route is proxied with sign-in but receives no token',
+    );
+    return { kind: 'client' };
+  }
   const server = raw.server ?? {};
+  warnUnbuiltUpstreamKeys(server, [...path, 'server'], sink);
   const serverPath = server.path ?? '/';
   if (!from || !match) return undefined;
   if (match.kind === 'regex') {
@@ -170,6 +177,21 @@ function buildMcp(
     upstreamOauth2: server.upstream_oauth2 ? upstream(server.upstream_oauth2) : null,
     authorizationServerUrl: server.authorization_server_url ?? null,
   };
+}
+
+/** Keys of the upstream-token flows, parsed so configs stay valid but not acted on yet. */
+function warnUnbuiltUpstreamKeys(
+  server: NonNullable<NonNullable<RawRoute['mcp']>['server']>,
+  at: Path,
+  sink: IssueSink,
+): void {
+  for (const key of ['upstream_oauth2', 'authorization_server_url'] as const) {
+    if (server[key] === undefined) continue;
+    sink.warn(
+      [...at, key],
+      'upstream OAuth is not supported yet: the gateway neither obtains nor sends an upstream token, so the server behind gets no Authorization header',
+    );
+  }
 }
 
 function upstream(
