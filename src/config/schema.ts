@@ -1,6 +1,6 @@
 /**
  * The shape of the config file, with Pomerium's key names. Only types and local formats are
- * checked here; rules that span several keys live in `checks.ts` and `routes.ts`.
+ * checked here; rules that span several keys live in `settings.ts` and `routes.ts`.
  */
 import { z } from 'zod';
 
