@@ -1,8 +1,9 @@
-// What `npm test` needs beyond `npm ci`, set up by `npm test` itself (its `pretest`), so a machine
-// that has never seen the project passes: Debian's Chromium for the browser tests (driven by
-// playwright-core, never a downloaded browser) and openssl for the test CA. As root on Debian,
-// missing packages are installed with apt-get; elsewhere the missing ones are named and the run
-// stops before any test is cancelled for want of them.
+// What `npm test` and `npm run bench` need beyond `npm ci`, set up by those commands themselves
+// (their `pre` scripts), so a machine that has never seen the project runs them: `test` needs
+// Debian's Chromium for the browser tests (driven by playwright-core, never a downloaded
+// browser), openssl for the test CA, and traversal rights for the postgres user; `bench` needs
+// wrk (the load) and nginx (the reference proxy). As root on Debian, missing packages are
+// installed with apt-get; elsewhere the missing ones are named and the run stops at once.
 import { spawnSync } from 'node:child_process';
 import { accessSync, chmodSync, constants, statSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -10,11 +11,27 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const asRoot = process.getuid?.() === 0;
 
-/** Debian package → how a test finds it. */
-const PACKAGES = [
-  { name: 'chromium', present: () => executable(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium') },
-  { name: 'openssl', present: () => onPath('openssl') },
-];
+/** Per command: Debian package → how the command finds it. */
+const NEEDS = {
+  test: [
+    {
+      name: 'chromium',
+      present: () => executable(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'),
+    },
+    { name: 'openssl', present: () => onPath('openssl') },
+  ],
+  bench: [
+    { name: 'wrk', present: () => onPath('wrk') },
+    { name: 'nginx-light', present: () => executable('/usr/sbin/nginx') },
+  ],
+};
+
+const target = process.argv[2];
+const PACKAGES = NEEDS[target];
+if (PACKAGES === undefined) {
+  console.error(`usage: node scripts/prerequisites.mjs ${Object.keys(NEEDS).join('|')}`);
+  process.exit(2);
+}
 
 function executable(path) {
   try {
@@ -31,11 +48,11 @@ function onPath(command) {
 
 function run(command, args) {
   const result = spawnSync(command, args, {
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
   });
   if (result.status !== 0) {
-    console.error(`test prerequisites: \`${command} ${args.join(' ')}\` failed`);
+    console.error(`${target} prerequisites: \`${command} ${args.join(' ')}\` failed`);
     process.exit(1);
   }
 }
@@ -44,19 +61,18 @@ function installMissing() {
   const missing = PACKAGES.filter((p) => !p.present()).map((p) => p.name);
   if (missing.length === 0) return;
   if (!asRoot || !onPath('apt-get')) {
+    const hint = missing.includes('chromium') ? ' (or set CHROMIUM_PATH)' : '';
     console.error(
-      `test prerequisites: missing Debian packages ${missing.join(', ')}; install them with\n` +
-        `  sudo apt-get install --no-install-recommends ${missing.join(' ')}\n` +
-        '(or set CHROMIUM_PATH to a Chromium binary), then run npm test again.',
+      `npm ${target === 'test' ? 'test' : 'run bench'}: missing Debian packages: run \`sudo apt-get install --no-install-recommends ${missing.join(' ')}\`${hint}, then try again`,
     );
     process.exit(1);
   }
-  console.log(`test prerequisites: installing ${missing.join(', ')} with apt-get`);
+  console.log(`${target} prerequisites: installing ${missing.join(', ')} with apt-get`);
   run('apt-get', ['update', '-qq']);
   run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing]);
   const still = PACKAGES.filter((p) => !p.present()).map((p) => p.name);
   if (still.length > 0) {
-    console.error(`test prerequisites: still missing after apt-get: ${still.join(', ')}`);
+    console.error(`${target} prerequisites: still missing after apt-get: ${still.join(', ')}`);
     process.exit(1);
   }
 }
@@ -80,4 +96,4 @@ function letPostgresReachCheckout() {
 }
 
 installMissing();
-letPostgresReachCheckout();
+if (target === 'test') letPostgresReachCheckout();
