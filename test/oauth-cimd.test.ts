@@ -151,6 +151,7 @@ describe('Client ID Metadata Documents (in-process gateway, test CA via cimdFetc
         redirect_uri: SDK_REDIRECT,
         code_challenge: pkce().challenge,
         resource: `${gw.origin}/whoami`,
+        scope: 'mcp', // what the SDK asked for (the challenge's scope): offline_access asks again
       }),
       { email: REAL_EMAIL, password: REAL_PASSWORD, jar: gw.jar },
     );

@@ -39,7 +39,7 @@ describe('MCP authorization server', () => {
       authorization_servers: [gw.origin],
       resource_name: 'Who',
       bearer_methods_supported: ['header'],
-      scopes_supported: ['mcp', 'offline_access'],
+      scopes_supported: ['mcp'],
     });
     for (const path of [
       '/.well-known/oauth-authorization-server',
@@ -65,7 +65,7 @@ describe('MCP authorization server', () => {
     assert.equal(res.status, 401);
     assert.equal(
       res.headers.get('www-authenticate'),
-      `Bearer resource_metadata="${gw.origin}/.well-known/oauth-protected-resource/sqlite"`,
+      `Bearer resource_metadata="${gw.origin}/.well-known/oauth-protected-resource/sqlite", scope="mcp"`,
     );
     assert.equal(res.headers.get('access-control-allow-origin'), 'http://localhost:6274');
     assert.match(
@@ -175,7 +175,7 @@ describe('MCP authorization server', () => {
     assert.equal((await mcpWithToken(gw, '/sqlite', token)).status, 401);
   });
 
-  it('consent is remembered per client name and redirect URIs; a new redirect URI asks again', async () => {
+  it('consent is remembered per client and redirect URI; a new redirect URI asks again', async () => {
     const redirect = 'http://127.0.0.1:45555/cb';
     const first = await authorizeCode(gw, {
       redirectUri: redirect,
@@ -186,7 +186,7 @@ describe('MCP authorization server', () => {
       redirectUri: redirect,
       resource: gw.resource('/whoami'),
     });
-    assert.equal(again.run.consentShown, false, 'the same client name and redirect URIs');
+    assert.equal(again.run.consentShown, false, 'the same client and redirect URI');
     assert.equal(
       again.clientId,
       first.clientId,

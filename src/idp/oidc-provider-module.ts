@@ -19,6 +19,8 @@ export interface ProviderContext {
     /** The parsed request body (registration: the client metadata). */
     readonly body?: Record<string, unknown>;
     readonly params?: Record<string, unknown>;
+    /** The action being served (`discovery`, `authorization`…), set once routing ran. */
+    readonly route?: string;
   };
 }
 
@@ -92,6 +94,8 @@ export interface OidcProvider {
     };
   };
   on(event: string, listener: (...args: unknown[]) => void): unknown;
+  /** A Koa middleware around every request (oidc-provider README, "Pre- and post-middlewares"). */
+  use(middleware: (ctx: ProviderContext, next: () => Promise<void>) => Promise<void>): unknown;
 }
 
 /**
@@ -118,6 +122,7 @@ export interface OidcErrors {
   InvalidTarget: new (description?: string) => Error;
   InvalidClient: new (description?: string) => Error;
   InvalidRequest: new (description?: string) => Error;
+  InvalidScope: new (description: string, scope: string) => Error;
 }
 
 interface OidcProviderModule {

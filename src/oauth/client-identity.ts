@@ -1,8 +1,7 @@
 /**
- * How registered clients are recognised again: the fingerprint of a registration (identical
- * re-registrations get the existing client back) and the consent key (a remembered consent
- * follows a client's name and redirect URIs, not its client_id, so a client that re-registers
- * identically is not asked again while a new redirect URI is).
+ * How registered clients are recognised again: the fingerprint of a registration (an identical
+ * public re-registration gets the existing client back, so keeps its client_id) and the
+ * consent key (a remembered consent belongs to one client_id and one redirect URI).
  */
 import { createHash } from 'node:crypto';
 
@@ -51,9 +50,17 @@ export function registrationFingerprint(metadata: Readonly<Record<string, unknow
     .digest('hex');
 }
 
-/** `ConsentRecord.clientKey`: SHA-256 of the client's name and sorted redirect URIs. */
-export function consentClientKey(clientName: string, redirectUris: readonly string[]): string {
+/**
+ * `ConsentRecord.clientKey`: SHA-256 of the client_id and the redirect URI of the authorization.
+ * Not the client's name or metadata: anyone can register another client with the same ones
+ * (a confidential one, even), and it must be asked. The redirect URI because it is where the
+ * code goes: a loopback port may differ at each authorization (RFC 8252 §7.3), and a public
+ * client_id is no secret (whoever repeats its registration gets it), so only the URI the person
+ * allowed gets a code without asking (RFC 8252 §8.6). For a Client ID Metadata Document the
+ * client_id is the document's URL.
+ */
+export function consentClientKey(clientId: string, redirectUri: string): string {
   return createHash('sha256')
-    .update(JSON.stringify([clientName, [...new Set(redirectUris)].sort()]))
+    .update(JSON.stringify(['client', clientId, redirectUri]))
     .digest('hex');
 }

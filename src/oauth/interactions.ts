@@ -6,9 +6,11 @@
  * Each grant is recorded with the gateway session it was made under (`grant-session.ts`): its
  * tokens die with that session.
  *
- * Consent is remembered per user, MCP resource and (client name, redirect URIs); the form is
- * CSRF-protected by an HMAC bound to the interaction and the session, on top of oidc-provider's
- * interaction cookie (SameSite=Lax).
+ * Consent is remembered per user, MCP resource, client_id and redirect URI
+ * (`consentClientKey`); the form is CSRF-protected by an HMAC bound to the interaction and the
+ * session, on top of oidc-provider's interaction cookie (SameSite=Lax). A `prompt=none`
+ * request (`isSilent`) is answered without a page: a code when signed in and consented, else
+ * `login_required` or `consent_required` (OIDC Core §3.1.2.6).
  */
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,6 +21,7 @@ import type { SessionLogger } from '../session/manager.js';
 import type { ConsentStore, IdentityStore, OAuthStore, SessionRecord } from '../storage/types.js';
 import { renderError } from '../web/error-page.js';
 import { sendPage } from '../web/respond.js';
+import { isSilent } from './authorization-request.js';
 import { consentClientKey } from './client-identity.js';
 import { renderConsent } from './consent-page.js';
 import { recordGrantSession } from './grant-session.js';
@@ -61,6 +64,15 @@ export function createInteractionHandler(deps: InteractionDeps) {
   const fail = (res: ServerResponse, status: number, message: string) =>
     sendPage(res, status, renderError({ title: 'Authorization failed', message }));
 
+  /** Ends the interaction with an OAuth error at the client's (already checked) redirect URI. */
+  const refuse = (req: IncomingMessage, res: ServerResponse, error: string, description: string) =>
+    deps.provider.interactionFinished(
+      req,
+      res,
+      { error, error_description: description },
+      { mergeWithLastSubmission: false },
+    );
+
   const csrfFor = (uid: string, session: SessionRecord) =>
     createHmac('sha256', deps.csrfKey).update(`${uid}\0${session.idHash}`).digest('base64url');
 
@@ -85,7 +97,7 @@ export function createInteractionHandler(deps: InteractionDeps) {
       clientId,
       clientName,
       clientHost,
-      clientKey: consentClientKey(clientName, client.redirectUris),
+      clientKey: consentClientKey(clientId, redirectUri),
       redirectUri,
       resource,
       scopes: ['mcp', ...requested.filter((s) => s === 'offline_access')],
@@ -151,13 +163,7 @@ export function createInteractionHandler(deps: InteractionDeps) {
     }
     if (form.get('decision') !== 'allow') {
       deps.logger.info({ sub: session.sub, client_id: subject.clientId }, 'mcp client denied');
-      await deps.provider.interactionFinished(
-        req,
-        res,
-        { error: 'access_denied', error_description: 'the user denied the request' },
-        { mergeWithLastSubmission: false },
-      );
-      return;
+      return refuse(req, res, 'access_denied', 'the user denied the request');
     }
     await deps.consents.put({
       sub: session.sub,
@@ -182,8 +188,21 @@ export function createInteractionHandler(deps: InteractionDeps) {
       return fail(res, 400, 'This authorization has expired. Start again from your MCP client.');
     }
     if (details.uid !== uid) return fail(res, 400, 'Unexpected authorization step. Start again.');
+    // The provider asks again after a consent it was given: the request wants something this
+    // server never grants. Approving again would loop (and save a grant each turn).
+    if (details.lastSubmission?.consent !== undefined) {
+      deps.logger.warn({ uid }, 'authorization asked for consent twice: refused');
+      return refuse(
+        req,
+        res,
+        'invalid_request',
+        'the request asks for more than this server grants',
+      );
+    }
+    const silent = isSilent(details.params);
     const session = await deps.authenticate(req);
     if (session === undefined) {
+      if (silent) return refuse(req, res, 'login_required', 'the user is not signed in');
       if (req.method !== 'GET') return fail(res, 403, 'Sign in first, then start again.');
       return deps.startSignIn(req, res, `${INTERACTION_PREFIX}${uid}`);
     }
@@ -193,6 +212,9 @@ export function createInteractionHandler(deps: InteractionDeps) {
     const remembered = await deps.consents.get(session.sub, subject.resource, subject.clientKey);
     if (remembered && subject.scopes.every((s) => remembered.scopes.includes(s))) {
       return approve(req, res, session, subject);
+    }
+    if (silent) {
+      return refuse(req, res, 'consent_required', 'the user has not allowed this client yet');
     }
     const formAction = formActionSource(subject.redirectUri);
     sendPage(

@@ -27,7 +27,7 @@ test('metadata documents and path lookup', () => {
     authorization_servers: ['https://mcp.example.com'],
     resource_name: 'sqlite',
     bearer_methods_supported: ['header'],
-    scopes_supported: ['mcp', 'offline_access'],
+    scopes_supported: ['mcp'],
   });
   const both = [sqlite, whoami];
   assert.equal(
@@ -44,7 +44,7 @@ test('metadata documents and path lookup', () => {
 test('bearer challenge names the metadata and, for a refused token, invalid_token', () => {
   assert.equal(
     bearerChallenge(sqlite.resource),
-    'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/sqlite"',
+    'Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/sqlite", scope="mcp"',
   );
   assert.match(bearerChallenge(sqlite.resource, 'invalid_token'), /error="invalid_token"/);
 });

@@ -3,8 +3,15 @@
  * `WWW-Authenticate` challenge that points to it (MCP 2025-11-25 "Authorization" §2.3).
  */
 
-/** Scopes MCP clients may ask for; the SDK copies them into its registration. */
-export const MCP_SCOPES = ['mcp', 'offline_access'] as const;
+/** The one scope of every MCP server here: what the resource metadata and the 401 name. */
+export const MCP_SCOPE = 'mcp';
+
+/**
+ * Scopes the authorization server knows. `offline_access` asks for a refresh token; it is a
+ * matter between client and authorization server, so the resource does not list it
+ * (MCP SEP-2207). Refresh tokens go to clients registered with the `refresh_token` grant.
+ */
+export const AS_SCOPES = [MCP_SCOPE, 'offline_access'] as const;
 
 export const PRM_PATH = '/.well-known/oauth-protected-resource';
 
@@ -29,7 +36,7 @@ export function protectedResourceMetadata(resource: McpResource, issuer: string)
     authorization_servers: [issuer],
     resource_name: resource.name,
     bearer_methods_supported: ['header'],
-    scopes_supported: [...MCP_SCOPES],
+    scopes_supported: [MCP_SCOPE],
   };
 }
 
@@ -51,11 +58,12 @@ export function resourceForMetadataPath(
 }
 
 /**
- * RFC 6750 §3 + RFC 9728 §5.1: the challenge of a 401 on an MCP route. `error` is set when a
- * token was presented and refused (`invalid_token`).
+ * RFC 6750 §3 + RFC 9728 §5.1: the challenge of a 401 on an MCP route, with the scope a token
+ * needs (MCP 2025-11-25 "Scope Selection Strategy": clients ask for it first). `error` is set
+ * when a token was presented and refused (`invalid_token`).
  */
 export function bearerChallenge(resource: string, error?: 'invalid_token'): string {
-  const parts = [`resource_metadata="${resourceMetadataUrl(resource)}"`];
+  const parts = [`resource_metadata="${resourceMetadataUrl(resource)}"`, `scope="${MCP_SCOPE}"`];
   if (error) {
     parts.push(`error="${error}"`);
     parts.push(

@@ -19,10 +19,15 @@ import type { OAuthClientStore, OAuthStore } from '../storage/types.js';
 import { renderError } from '../web/error-page.js';
 import { pageHeaders } from '../web/respond.js';
 import { createAdapterFactory, SECRET_HASH_PREFIX } from './adapter.js';
+import {
+  authorizationParamsValidator,
+  discoveryWithoutOpenId,
+  SILENT_PARAM,
+} from './authorization-request.js';
 import { createProviderFetch, hostAllowed, type CimdFetchOptions } from './cimd.js';
 import { registrationFingerprint } from './client-identity.js';
 import { INTERACTION_PREFIX } from './interactions.js';
-import { MCP_SCOPES } from './metadata.js';
+import { AS_SCOPES, MCP_SCOPE } from './metadata.js';
 import { checkRedirectUris } from './redirect-uris.js';
 
 export const MCP_PATH_PREFIX = '/.pomerium/mcp';
@@ -119,7 +124,10 @@ export async function createMcpProvider(options: McpProviderOptions): Promise<Mc
       // Distinct from the built-in identity provider's cookies on the same host.
       names: { session: '_mcp_session', interaction: '_mcp_interaction', resume: '_mcp_resume' },
     },
-    scopes: [...MCP_SCOPES],
+    // `mcp` and `offline_access` (SEP-2207: an authorization-server scope, so listed here and
+    // not in the resource metadata). oidc-provider adds `openid` itself; it is refused.
+    scopes: [...AS_SCOPES],
+    extraParams: { [SILENT_PARAM]: authorizationParamsValidator(errors) },
     responseTypes: ['code'],
     // OAuth 2.1 §4.1.1: PKCE for every client; oidc-provider 9 only knows S256.
     pkce: { required: () => true },
@@ -153,7 +161,7 @@ export async function createMcpProvider(options: McpProviderOptions): Promise<Mc
             throw new errors.InvalidTarget('resource is not an MCP server of this host');
           }
           return {
-            scope: 'mcp',
+            scope: MCP_SCOPE,
             audience: indicator,
             accessTokenFormat: 'opaque',
             accessTokenTTL: options.lifetimes.accessToken,
@@ -228,6 +236,10 @@ export async function createMcpProvider(options: McpProviderOptions): Promise<Mc
       options.logger.info({ err: describe(err), issuer: options.issuer }, `oauth ${event}`),
     );
   }
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.oidc?.route === 'discovery') discoveryWithoutOpenId(ctx);
+  });
   provider.proxy = true;
   const mounted = mountProvider(provider, '');
   return {

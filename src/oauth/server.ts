@@ -13,6 +13,7 @@ import type { RouteConfig } from '../config/types.js';
 import { compileRoutes, type RouteMatch, type RouteMatcher } from '../proxy/match.js';
 import type { SessionLogger } from '../session/manager.js';
 import type { SessionRecord, Storage } from '../storage/types.js';
+import { rewriteAuthorizationRequest } from './authorization-request.js';
 import { BearerValidator } from './bearer.js';
 import { privateHostsFromEnv, type CimdFetchOptions } from './cimd.js';
 import { liveGrantSession } from './grant-session.js';
@@ -327,7 +328,9 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
         if (!limited(req, res, tokenLimit)) await token(host, req, res);
         return true;
       }
-      if (endpoint === OAUTH_ROUTES.authorization && req.method === 'GET') defaultScope(req);
+      if (endpoint === OAUTH_ROUTES.authorization && req.method === 'GET') {
+        req.url = rewriteAuthorizationRequest(req.url ?? '/');
+      }
       await host.oidc.serve(req, res);
       return true;
     },
@@ -376,17 +379,6 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
       );
     },
   };
-}
-
-/**
- * RFC 6749 §3.3: a request without `scope` gets the default, `mcp`. Without it oidc-provider
- * grants nothing and answers `access_denied` after the user allowed (MCP clients may omit it).
- */
-function defaultScope(req: IncomingMessage): void {
-  const url = new URL(req.url ?? '/', 'http://unused');
-  if (url.searchParams.get('scope')) return;
-  url.searchParams.set('scope', 'mcp');
-  req.url = url.pathname + url.search;
 }
 
 /** CORS for discovery and registration: any origin, no credentials (tokens are not ambient). */

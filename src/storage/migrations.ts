@@ -105,6 +105,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    name: 'consent per client',
+    // Remembered consent was keyed by client name and redirect URIs, which another client can
+    // copy; it is now keyed by client_id and redirect URI. Old rows can never match a new key
+    // and must not linger: everyone is asked once more (release note, docs/storage.md).
+    sql: `DELETE FROM consents;`,
+  },
 ];
 
 /** The schema version recorded in `db` (0: none yet). */

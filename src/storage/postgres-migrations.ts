@@ -101,6 +101,12 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'consent per client',
+    // As in migrations.ts: consents keyed by client name are dropped, not converted.
+    sql: `DELETE FROM consents;`,
+  },
 ];
 
 /**

@@ -93,6 +93,25 @@ describe('sqlite storage', () => {
     db.close();
   });
 
+  test('migration 3 drops consents remembered by client name (issue 8, defect 2)', () => {
+    const db = new Sqlite(':memory:');
+    migrate(
+      db,
+      MIGRATIONS.filter((m) => m.version <= 2),
+    );
+    db.prepare('INSERT INTO consents VALUES (?, ?, ?, ?, ?, ?)').run(
+      'user-1',
+      'https://mcp.example.com/sqlite',
+      'c'.repeat(64),
+      'By name',
+      '["mcp"]',
+      1,
+    );
+    assert.equal(migrate(db), 3);
+    assert.deepEqual(db.prepare('SELECT * FROM consents').all(), []);
+    db.close();
+  });
+
   test('the file and its WAL never hold an id given to a token model', async () => {
     const file = join(root, 'tokens.db');
     const s = openSqliteStorage(file);

@@ -163,12 +163,12 @@ export interface OAuthClientStore {
   sweep(neverUsedBefore: number, unusedBefore: number): Promise<number>;
 }
 
-/** A person's remembered consent: this client (by name and redirect URIs) may use this server. */
+/** A person's remembered consent: this client, at this redirect URI, may use this server. */
 export interface ConsentRecord {
   readonly sub: string;
   /** The MCP resource URL. */
   readonly resource: string;
-  /** SHA-256 of the client's name and sorted redirect URIs. */
+  /** SHA-256 of the client_id and the redirect URI (`consentClientKey`); opaque to the store. */
   readonly clientKey: string;
   readonly clientName: string;
   readonly scopes: readonly string[];
