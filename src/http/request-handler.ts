@@ -6,6 +6,7 @@ import { createJwksHandler, JWKS_PATH } from '../assertion/jwks-handler.js';
 import type { McpAuthServer } from '../oauth/server.js';
 import type { Forwarder } from '../proxy/forward.js';
 import { compileRoutes } from '../proxy/match.js';
+import { claimHeaderNames } from '../proxy/identity-headers.js';
 import type { Storage } from '../storage/types.js';
 import { renderPortal } from '../web/portal-page.js';
 import { sendPage } from '../web/respond.js';
@@ -92,6 +93,7 @@ function routeDeps(parts: GatewayParts): RouteHandlerDeps {
     startSignIn: (req, res, returnTo) => sessions.startSignIn(req, res, returnTo),
     assertionFor: createAssertionSource(signer, config),
     claimsHeaders: config.jwtClaimsHeaders,
+    claimHeaderNames: claimHeaderNames(config.jwtClaimsHeaders),
     ...(mcpAuth ? { bearer: (req, route) => mcpAuth.authenticateBearer(req, route) } : {}),
   };
 }
