@@ -11,7 +11,7 @@ import type { Storage } from '../storage/types.js';
 import { renderPortal } from '../web/portal-page.js';
 import { sendPage } from '../web/respond.js';
 import { createAssertionSource } from './identity.js';
-import { requestIdOf, requestPath } from './request-target.js';
+import { requestIdOf, requestPath, settleRequestTarget } from './request-target.js';
 import { sendJson } from './respond.js';
 import { handleRoute, type RouteHandlerDeps } from './route-handler.js';
 import type { SignIn } from './sign-in.js';
@@ -59,6 +59,11 @@ function dispatcher(parts: GatewayParts) {
   const deps = routeDeps(parts);
   const mcpServers = mcpServerList(config);
   return async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
+    const refused = settleRequestTarget(req, scheme);
+    if (refused !== undefined) {
+      sendJson(res, 400, { error: 'invalid_request', error_description: refused });
+      return;
+    }
     const path = requestPath(req.url);
     if (path === undefined) {
       sendJson(res, 400, { error: 'invalid_request', error_description: 'malformed request path' });
