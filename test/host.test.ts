@@ -2,7 +2,6 @@
 // answers, and that concurrent stateless clients never see each other's answers.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServersHost } from '../src/servers/host.js';
 import {
@@ -14,7 +13,7 @@ import {
 import { spawnCli } from './support/cli.js';
 import { startTestHost } from './support/host.js';
 import { connectClient } from './support/mcp-client.js';
-import { rawRequest, sseMessages, type RawRequest } from './support/http.js';
+import { rawExchange, rawRequest, sseMessages, type RawRequest } from './support/http.js';
 import { SlowToolProbe, testServerFactory } from './support/test-server.js';
 
 const JSON_AND_SSE = 'application/json, text/event-stream';
@@ -48,20 +47,6 @@ async function postRpc(host: ServersHost, body: unknown, options: RawRequest = {
   assert.equal(res.status, 200, res.body);
   assert.match(String(res.headers['content-type']), /^application\/json/);
   return JSON.parse(res.body) as RpcResponse;
-}
-
-/** Writes `payload` on a fresh TCP connection and returns what came back before it closed. */
-function rawExchange(port: string | number, payload: string | Buffer, holdMs = 0): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    const socket = connect(Number(port), '127.0.0.1', () => {
-      socket.write(payload);
-      if (holdMs > 0) setTimeout(() => socket.destroy(), holdMs);
-    });
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('error', () => {});
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
-  });
 }
 
 function errorOf(body: string) {

@@ -113,6 +113,7 @@ async function gateway(
         trustedProxy,
         routeKind: r.mcp ? `mcp-${r.mcp.kind}` : 'plain',
         preserveHostHeader: false,
+        claimHeaders: new Set(),
       }),
       ...(body ? { body } : {}),
       timeoutMs: r.mcp ? null : r.timeoutMs,

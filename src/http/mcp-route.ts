@@ -7,6 +7,7 @@ import type { RouteMatch } from '../proxy/match.js';
 import type { BearerOutcome } from '../oauth/server.js';
 import type { SessionRecord } from '../storage/types.js';
 import { answerPreflight, corsHeaders, unauthorized } from './mcp-cors.js';
+import { refuseNonMcpMethod } from './mcp-methods.js';
 import { sendJson, sendJsonRpcError } from './respond.js';
 import {
   logDecision,
@@ -42,6 +43,7 @@ export async function handleMcpRoute(
   const route = match.route;
   if (route.mcp?.kind !== 'server') return;
   if (req.method === 'OPTIONS') return answerPreflight(req, res);
+  if (refuseNonMcpMethod(req, res)) return;
   const session = await identifyCaller(deps, req, res, route, requestId);
   if (session === ANSWERED) return;
   const ctx: RequestContext = { requestId, match, session, path };

@@ -6,11 +6,12 @@ import { createJwksHandler, JWKS_PATH } from '../assertion/jwks-handler.js';
 import type { McpAuthServer } from '../oauth/server.js';
 import type { Forwarder } from '../proxy/forward.js';
 import { compileRoutes } from '../proxy/match.js';
+import { claimHeaderNames } from '../proxy/identity-headers.js';
 import type { Storage } from '../storage/types.js';
 import { renderPortal } from '../web/portal-page.js';
 import { sendPage } from '../web/respond.js';
 import { createAssertionSource } from './identity.js';
-import { requestIdOf, requestPath } from './request-target.js';
+import { requestIdOf, requestPath, settleRequestTarget } from './request-target.js';
 import { sendJson } from './respond.js';
 import { handleRoute, type RouteHandlerDeps } from './route-handler.js';
 import type { SignIn } from './sign-in.js';
@@ -58,6 +59,11 @@ function dispatcher(parts: GatewayParts) {
   const deps = routeDeps(parts);
   const mcpServers = mcpServerList(config);
   return async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
+    const refused = settleRequestTarget(req, scheme);
+    if (refused !== undefined) {
+      sendJson(res, 400, { error: 'invalid_request', error_description: refused });
+      return;
+    }
     const path = requestPath(req.url);
     if (path === undefined) {
       sendJson(res, 400, { error: 'invalid_request', error_description: 'malformed request path' });
@@ -92,6 +98,7 @@ function routeDeps(parts: GatewayParts): RouteHandlerDeps {
     startSignIn: (req, res, returnTo) => sessions.startSignIn(req, res, returnTo),
     assertionFor: createAssertionSource(signer, config),
     claimsHeaders: config.jwtClaimsHeaders,
+    claimHeaderNames: claimHeaderNames(config.jwtClaimsHeaders),
     ...(mcpAuth ? { bearer: (req, route) => mcpAuth.authenticateBearer(req, route) } : {}),
   };
 }

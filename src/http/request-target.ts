@@ -1,22 +1,51 @@
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { parseHost } from '../proxy/match.js';
 
 /**
- * The path of a request target, or undefined when it could smuggle past prefix matching:
- * dot segments, encoded slashes or backslashes, NUL. Absolute-form targets are reduced to
- * their path.
+ * Settles where a request is for before anything reads it, or returns why it is refused (400).
+ * RFC 9112 §3.2: more than one Host field line is an error. RFC 9112 §3.2.2: an absolute-form
+ * target's authority is the host and any Host header is ignored (replaced, as a proxy must),
+ * so routing, policy and the upstream all see one host; the target is rewritten to the
+ * origin-form every later step and the upstream expect. Done on the raw target, not through
+ * `URL`, which would resolve dot segments before `requestPath` could refuse them.
+ */
+export function settleRequestTarget(
+  req: IncomingMessage,
+  listenerScheme: 'http' | 'https',
+): string | undefined {
+  if (hostFieldLines(req.rawHeaders) > 1) return 'more than one Host header';
+  const target = req.url ?? '';
+  if (target.startsWith('/')) return undefined;
+  const absolute = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)([^#]*)$/i.exec(target);
+  if (!absolute) return target === '*' ? undefined : 'malformed request target';
+  const [, scheme = '', authority = '', rest = ''] = absolute;
+  if (scheme.toLowerCase() !== listenerScheme) {
+    return `a request target with scheme ${scheme} on an ${listenerScheme} listener`;
+  }
+  // RFC 9110 §4.2.4: userinfo in an http(s) URI is to be treated as an error.
+  if (authority.includes('@') || !parseHost(authority)) return 'malformed request target host';
+  req.headers.host = authority;
+  req.url = rest.startsWith('/') ? rest : `/${rest}`;
+  return undefined;
+}
+
+function hostFieldLines(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() === 'host') count++;
+  }
+  return count;
+}
+
+/**
+ * The path of an origin-form request target, or undefined when it could smuggle past prefix
+ * matching: dot segments, encoded slashes or backslashes, NUL, or any other form (absolute-form
+ * is rewritten by `settleRequestTarget` first).
  */
 export function requestPath(target: string | undefined): string | undefined {
-  if (target === undefined) return undefined;
-  let raw = target;
-  if (!raw.startsWith('/')) {
-    try {
-      raw = new URL(raw).pathname;
-    } catch {
-      return undefined;
-    }
-  }
-  const path = raw.split('?')[0]!;
+  if (target === undefined || !target.startsWith('/')) return undefined;
+  const path = target.split('?')[0]!;
   if (/%2f|%5c|%00|\\/i.test(path)) return undefined;
   let decoded: string;
   try {

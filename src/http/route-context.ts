@@ -23,6 +23,8 @@ export interface RouteHandlerDeps {
   assertionFor(route: RouteConfig, session: SessionRecord): Promise<string>;
   /** `jwt_claims_headers`: header name → claim name. */
   readonly claimsHeaders: Readonly<Record<string, string>>;
+  /** The same names, lower case: removed from every client request (`claimHeaderNames`). */
+  readonly claimHeaderNames: ReadonlySet<string>;
   /** The external token of a request on an `mcp.server` route (absent: no OAuth server). */
   bearer?(req: IncomingMessage, route: RouteConfig): Promise<BearerOutcome>;
 }

@@ -3,6 +3,7 @@ import type { RouteConfig } from '../config/types.js';
 import type { JsonRpcId } from '../mcp/inspect.js';
 import type { ForwardOptions } from '../proxy/forward.js';
 import { upstreamRequestHeaders, type RouteKind } from '../proxy/headers.js';
+import { identityHeaderValue } from '../proxy/identity-headers.js';
 import { upstreamUrl } from '../proxy/upstream-url.js';
 import type { SessionRecord } from '../storage/types.js';
 import { routeName, type RequestContext, type RouteHandlerDeps } from './route-context.js';
@@ -60,12 +61,13 @@ async function upstreamHeaders(
     trustedProxy: deps.trustedProxy,
     routeKind: routeKind(route),
     preserveHostHeader: route.preserveHostHeader,
+    claimHeaders: deps.claimHeaderNames,
   });
   if (session && route.passIdentityHeaders) {
     headers['x-pomerium-jwt-assertion'] = await deps.assertionFor(route, session);
     for (const [name, claim] of Object.entries(deps.claimsHeaders)) {
       const value = claimValue(session, claim);
-      if (value !== undefined) headers[name.toLowerCase()] = value;
+      if (value !== undefined) headers[name.toLowerCase()] = identityHeaderValue(value);
     }
   }
   return headers;

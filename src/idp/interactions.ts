@@ -1,7 +1,7 @@
 /**
  * The built-in provider's interaction pages: the sign-in form (login prompt). Consent is
  * never asked: the only client is the gateway itself, whose grant `loadExistingGrant`
- * creates. The interaction is bound to oidc-provider's `_interaction` cookie (SameSite=Lax,
+ * creates. The interaction is bound to oidc-provider's interaction cookie (SameSite=Lax,
  * path-scoped), which is what stops cross-site form posts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';

@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BuiltinUser } from '../config/types.js';
 import { deriveKey } from '../core/crypto.js';
+import { IDP_COOKIE_NAMES } from '../core/gateway-cookies.js';
 import type { RelyingPartyOptions } from '../session/oidc.js';
 import type { SessionLogger } from '../session/manager.js';
 import type { Storage } from '../storage/types.js';
@@ -94,7 +95,11 @@ export async function createBuiltinIdp(options: BuiltinIdpOptions): Promise<Buil
       },
     ],
     jwks: { keys: [deriveSigningJwk(options.sharedSecret)] },
-    cookies: { keys: [deriveKey(options.cookieSecret, 'idp-cookies').toString('base64url')] },
+    cookies: {
+      keys: [deriveKey(options.cookieSecret, 'idp-cookies').toString('base64url')],
+      // oidc-provider's defaults (`_session`…) are common names; ours are never proxied.
+      names: IDP_COOKIE_NAMES,
+    },
     scopes: [...IDP_SCOPES],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
     // The ID token carries email, name and groups, as Pomerium expects of providers.

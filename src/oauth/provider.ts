@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { deriveKey, randomId, sha256Hex, timingSafeEqualString } from '../core/crypto.js';
+import { MCP_AS_COOKIE_NAMES } from '../core/gateway-cookies.js';
 import { deriveSigningJwk } from '../idp/keys.js';
 import {
   loadOidcErrors,
@@ -121,8 +122,8 @@ export async function createMcpProvider(options: McpProviderOptions): Promise<Mc
     },
     cookies: {
       keys: [deriveKey(options.cookieSecret, 'mcp-as-cookies').toString('base64url')],
-      // Distinct from the built-in identity provider's cookies on the same host.
-      names: { session: '_mcp_session', interaction: '_mcp_interaction', resume: '_mcp_resume' },
+      // Distinct from the built-in identity provider's on the same host, and never proxied.
+      names: MCP_AS_COOKIE_NAMES,
     },
     // `mcp` and `offline_access` (SEP-2207: an authorization-server scope, so listed here and
     // not in the resource metadata). oidc-provider adds `openid` itself; it is refused.

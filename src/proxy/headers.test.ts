@@ -9,6 +9,7 @@ import {
   upstreamRequestHeaders,
   type RequestHeaderContext,
 } from './headers.js';
+import { claimHeaderNames } from './identity-headers.js';
 
 const trusted = compileTrustedProxies(['10.0.0.0/8', '::1', 'fd00::/8']);
 const ctx = (over: Partial<RequestHeaderContext> = {}): RequestHeaderContext => ({
@@ -17,6 +18,7 @@ const ctx = (over: Partial<RequestHeaderContext> = {}): RequestHeaderContext => 
   trustedProxy: trusted,
   routeKind: 'plain',
   preserveHostHeader: false,
+  claimHeaders: claimHeaderNames({ 'X-Email': 'email', 'X-Dept': 'department' }),
   ...over,
 });
 
@@ -79,6 +81,30 @@ test('client X-Pomerium-* headers never reach an upstream', () => {
     [],
   );
   assert.equal(out['x-pomero'], 'ok');
+});
+
+test('client-sent claim headers never reach an upstream, on any route kind', () => {
+  for (const routeKind of ['mcp-server', 'mcp-client', 'plain'] as const) {
+    const out = upstreamRequestHeaders(
+      { 'x-email': 'ceo@example.com', 'x-dept': 'finance', 'x-department': 'kept' },
+      ctx({ routeKind }),
+    );
+    assert.equal(out['x-email'], undefined, routeKind);
+    assert.equal(out['x-dept'], undefined, routeKind);
+    assert.equal(out['x-department'], 'kept', routeKind);
+  }
+});
+
+test('the gateway’s cookies are taken out of Cookie, on any route kind', () => {
+  for (const routeKind of ['mcp-server', 'mcp-client', 'plain'] as const) {
+    const mixed = upstreamRequestHeaders(
+      { cookie: 'a=1; portcullis_session=s; portcullis_mcp_session=m; b=2' },
+      ctx({ routeKind }),
+    );
+    assert.equal(mixed.cookie, 'a=1; b=2', routeKind);
+    const ours = upstreamRequestHeaders({ cookie: 'portcullis_session=s' }, ctx({ routeKind }));
+    assert.equal('cookie' in ours, false, routeKind);
+  }
 });
 
 // [route kind, authorization forwarded, origin forwarded]

@@ -1,5 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { withoutGatewayCookies } from '../core/gateway-cookies.js';
+import { isIdentityHeader } from './identity-headers.js';
 
 /**
  * Hop-by-hop fields: they describe one connection and are never forwarded. RFC 9110 §7.6.1
@@ -34,6 +36,8 @@ export interface RequestHeaderContext {
   readonly routeKind: RouteKind;
   /** Keep the client's Host; otherwise the forwarder sets each upstream's own host. */
   readonly preserveHostHeader: boolean;
+  /** The configured claim header names, lower case (`claimHeaderNames`). */
+  readonly claimHeaders: ReadonlySet<string>;
 }
 
 /**
@@ -46,9 +50,11 @@ export function upstreamRequestHeaders(
 ): OutgoingHttpHeaders {
   const out = stripHopByHop(incoming);
   for (const name of Object.keys(out)) {
-    // Identity headers are the gateway's to set; a client must never be able to supply one.
-    if (name.startsWith('x-pomerium-')) delete out[name];
+    // Identity headers are the gateway's to set, on every route, whether it sets them or not:
+    // a client must never be able to supply one (issue 8).
+    if (isIdentityHeader(name, ctx.claimHeaders)) delete out[name];
   }
+  stripGatewayCookies(out);
   // RFC 9110 §10.1.4: TE is hop-by-hop, but "trailers" only says the chain accepts trailer
   // fields, which stays true through this proxy (it relays them), so it goes on, named in
   // Connection as the RFC requires of a TE sender.
@@ -67,6 +73,17 @@ export function upstreamRequestHeaders(
     delete out.origin;
   }
   return out;
+}
+
+/**
+ * The gateway's own cookies are credentials for the whole gateway and never go upstream; the
+ * client's other cookies are the upstream's business and stay (RFC 6265 §5.4: one header).
+ */
+function stripGatewayCookies(out: OutgoingHttpHeaders): void {
+  if (typeof out.cookie !== 'string') return;
+  const kept = withoutGatewayCookies(out.cookie);
+  if (kept === undefined) delete out.cookie;
+  else out.cookie = kept;
 }
 
 /** Headers for the client, from the upstream response. */

@@ -1,4 +1,5 @@
 import { request, type OutgoingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
 
 export interface RawResponse {
   readonly status: number;
@@ -76,4 +77,22 @@ export function sseMessages(body: string): unknown[] {
         .join('\n');
       return JSON.parse(data) as unknown;
     });
+}
+
+/** Writes `payload` on a fresh TCP connection and returns what came back before it closed. */
+export function rawExchange(
+  port: string | number,
+  payload: string | Buffer,
+  holdMs = 0,
+): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(Number(port), '127.0.0.1', () => {
+      socket.write(payload);
+      if (holdMs > 0) setTimeout(() => socket.destroy(), holdMs);
+    });
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+  });
 }
