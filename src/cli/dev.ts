@@ -10,7 +10,6 @@ import { startServersHost } from '../servers/host.js';
 import { defaultServerFactories } from '../servers/registry.js';
 import { prepareDemoDatabase } from '../servers/sqlite/demo.js';
 import { intFromEnv } from '../core/env.js';
-import { privateHostsFromEnv } from '../oauth/cimd.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -67,11 +66,7 @@ export async function startDevSystem(env: Env, logger: Logger): Promise<DevSyste
       ...routes,
     ].join('\n');
     const { config } = parseConfig(yaml, '(portcullis dev)', {});
-    const gateway = await startGateway({
-      config,
-      logger,
-      oauth: { cimdFetch: { allowPrivateHosts: privateHostsFromEnv(env) } },
-    });
+    const gateway = await startGateway({ config, logger });
     const user = await seedDevUser({ storage: gateway.storage, env: env as NodeJS.ProcessEnv });
     return {
       url: origin,

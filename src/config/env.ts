@@ -6,7 +6,12 @@
 type Env = Readonly<Record<string, string | undefined>>;
 
 const BOOLEAN_KEYS = new Set(['insecure_server']);
-const LIST_KEYS = new Set(['idp_scopes', 'mcp_allowed_client_id_domains', 'trusted_proxies']);
+const LIST_KEYS = new Set([
+  'idp_scopes',
+  'mcp_allowed_client_id_domains',
+  'mcp_allowed_private_hosts',
+  'trusted_proxies',
+]);
 
 /** The settings that can come from the environment (routes and nested maps cannot). */
 export const ENV_KEYS: readonly string[] = [
@@ -28,6 +33,7 @@ export const ENV_KEYS: readonly string[] = [
   'jwt_claims_headers',
   'log_level',
   'mcp_allowed_client_id_domains',
+  'mcp_allowed_private_hosts',
   'trusted_proxies',
 ];
 

@@ -2,7 +2,10 @@
  * The shape of the config file, with Pomerium's key names. Only types and local formats are
  * checked here; rules that span several keys live in `settings.ts` and `routes.ts`.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
+
+const HOST_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
 
 const httpUrl = z.string().refine(
   (s) => {
@@ -109,6 +112,17 @@ export const settingsSchema = z.strictObject({
         .regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, {
           error: 'expected a host name such as chatgpt.com or *.example.com',
         }),
+    )
+    .optional(),
+  /**
+   * Hosts the gateway may fetch from although they are at private, loopback or other
+   * non-public addresses (our extension; development and tests). Exact names or IP addresses.
+   */
+  mcp_allowed_private_hosts: z
+    .array(
+      z.string().refine((h) => isIP(h.replace(/^\[(.*)\]$/, '$1')) !== 0 || HOST_NAME.test(h), {
+        error: 'expected a host name such as localhost, or an IP address',
+      }),
     )
     .optional(),
   /** Each route is checked against `routeSchema` on its own, so one bad route hides nothing. */

@@ -45,6 +45,7 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
     mcpAllowedClientIdDomains: (raw.mcp_allowed_client_id_domains ?? []).map((d) =>
       d.toLowerCase(),
     ),
+    mcpAllowedPrivateHosts: (raw.mcp_allowed_private_hosts ?? []).map((h) => h.toLowerCase()),
   };
 }
 

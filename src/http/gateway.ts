@@ -28,7 +28,7 @@ export interface GatewayOptions {
   readonly oauth?: {
     readonly lifetimes?: Partial<Lifetimes>;
     readonly rateLimits?: Parameters<typeof createMcpAuthServer>[0]['rateLimits'];
-    readonly cimdFetch?: CimdFetchOptions;
+    readonly cimdFetch?: Omit<CimdFetchOptions, 'allowPrivateHosts'>;
     readonly clientNeverUsedTtlMs?: number;
     readonly clientUnusedTtlMs?: number;
   };
@@ -164,6 +164,7 @@ async function buildMcpAuth(
     cookieSecret: secrets.cookieSecret,
     dynamicRegistration: config.runtimeFlags.mcpDynamicClientRegistration,
     allowedClientIdDomains: config.mcpAllowedClientIdDomains,
+    allowedPrivateHosts: config.mcpAllowedPrivateHosts,
     authenticate: (req) => sessions.authenticate(req),
     startSignIn: (req, res, returnTo) => sessions.startSignIn(req, res, returnTo),
     clientIp: (req) => clientIp(req, trustedProxy),

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
+import { clientHungUp } from '../core/hang-up.js';
 import type { AssertionSigner } from '../assertion/sign.js';
 import { createJwksHandler, JWKS_PATH } from '../assertion/jwks-handler.js';
 import type { McpAuthServer } from '../oauth/server.js';
@@ -44,6 +45,14 @@ export function createRequestHandler(
     const requestId = requestIdOf(req);
     res.setHeader('x-request-id', requestId);
     serve(req, res, requestId).catch((err: unknown) => {
+      if (clientHungUp(req)) {
+        parts.logger.debug(
+          { req_id: requestId, err: (err as Error).message },
+          'client closed the connection before its request was read',
+        );
+        res.destroy();
+        return;
+      }
       parts.logger.error({ err, req_id: requestId }, 'unhandled error while answering a request');
       if (!res.headersSent) sendJson(res, 500, { error: 'server_error' });
       else res.destroy();

@@ -63,7 +63,9 @@ export function createInteractionHandler(deps: InteractionDeps) {
     try {
       form = await readForm(req);
     } catch (err) {
-      res.writeHead(err instanceof FormError ? err.status : 400).end();
+      // Anything else is the client hanging up: no one is left to answer.
+      if (!(err instanceof FormError)) throw err;
+      res.writeHead(err.status).end();
       return;
     }
     const email = (form.get('email') ?? '').trim().toLowerCase();

@@ -4,6 +4,7 @@
  * processes that run a provider should show.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { clientHungUp } from '../core/hang-up.js';
 
 export interface ProviderContext {
   readonly host: string;
@@ -96,6 +97,8 @@ export interface OidcProvider {
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   /** A Koa middleware around every request (oidc-provider README, "Pre- and post-middlewares"). */
   use(middleware: (ctx: ProviderContext, next: () => Promise<void>) => Promise<void>): unknown;
+  /** Koa's default handler for errors emitted as `error`. */
+  onerror(err: unknown): void;
 }
 
 /**
@@ -152,6 +155,12 @@ export function loadOidcErrors(): Promise<OidcErrors> {
  * (`lib/helpers/oidc_context.js` `urlFor`), as Express would set them.
  */
 export function mountProvider(provider: OidcProvider, prefix: string) {
+  // Koa prints the errors handed to it (a socket's, once a client hangs up mid-body) to stderr;
+  // a hang-up is not a server error. Anything else still goes to Koa's own handler.
+  provider.on('error', (err, ctx) => {
+    const req = (ctx as { req?: IncomingMessage } | undefined)?.req;
+    if (req === undefined || !clientHungUp(req)) provider.onerror(err);
+  });
   const callback = provider.callback();
   return (req: IncomingMessage, res: ServerResponse): Promise<void> =>
     new Promise((resolve) => {

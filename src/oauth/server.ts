@@ -15,7 +15,7 @@ import type { SessionLogger } from '../session/manager.js';
 import type { SessionRecord, Storage } from '../storage/types.js';
 import { rewriteAuthorizationRequest } from './authorization-request.js';
 import { BearerValidator } from './bearer.js';
-import { privateHostsFromEnv, type CimdFetchOptions } from './cimd.js';
+import { withFetchScope, type CimdFetchOptions } from './cimd.js';
 import { liveGrantSession } from './grant-session.js';
 import { createInteractionHandler, INTERACTION_PREFIX } from './interactions.js';
 import {
@@ -47,8 +47,10 @@ export interface McpAuthServerOptions {
   readonly dynamicRegistration: boolean;
   /** `mcp_allowed_client_id_domains`; empty turns Client ID Metadata Documents off. */
   readonly allowedClientIdDomains: readonly string[];
-  /** Default: hosts from `PORTCULLIS_CIMD_ALLOW_PRIVATE_HOSTS`, read once at start. */
-  readonly cimdFetch?: CimdFetchOptions;
+  /** `mcp_allowed_private_hosts`: fetched although at private or loopback addresses. */
+  readonly allowedPrivateHosts?: readonly string[];
+  /** Tuning of those fetches for tests (a test CA, name resolution). */
+  readonly cimdFetch?: Omit<CimdFetchOptions, 'allowPrivateHosts'>;
   readonly authenticate: (req: IncomingMessage) => Promise<SessionRecord | undefined>;
   readonly startSignIn: (
     req: IncomingMessage,
@@ -143,7 +145,10 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
     options.rateLimits?.token ?? { max: 120, windowMs: 60_000 },
     now,
   );
-  const cimdFetch = options.cimdFetch ?? { allowPrivateHosts: privateHostsFromEnv(process.env) };
+  const cimdFetch: CimdFetchOptions = {
+    ...options.cimdFetch,
+    allowPrivateHosts: options.allowedPrivateHosts ?? [],
+  };
   const csrfKey = deriveKey(options.sharedSecret, 'mcp-consent-csrf');
 
   const mcpRoutes = options.routes.filter((r) => r.mcp?.kind === 'server');
@@ -280,7 +285,7 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
     return host.oidc.serve(replayRequest(req, body), res);
   }
 
-  return {
+  const server: McpAuthServer = {
     async handle(req, res, path, match) {
       const host = hostOf(req);
       if (host === undefined) return false;
@@ -378,6 +383,11 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
         at - (options.clientUnusedTtlMs ?? 30 * DAY),
       );
     },
+  };
+  return {
+    ...server,
+    // One fetch per URL per request: oidc-provider looks a refused client up a second time.
+    handle: (req, res, path, match) => withFetchScope(() => server.handle(req, res, path, match)),
   };
 }
 

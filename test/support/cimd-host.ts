@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { TestCa } from './test-ca.js';
 
 export interface Served {
@@ -25,6 +26,8 @@ export interface CimdHost {
   connections(): number;
   /** TLS handshakes completed so far (the client trusted the certificate). */
   handshakes(): number;
+  /** The distinct TLS server names (SNI) clients asked for. */
+  serverNames(): string[];
   close(): Promise<void>;
 }
 
@@ -33,6 +36,7 @@ export async function startCimdHost(ca: TestCa): Promise<CimdHost> {
   const counts = new Map<string, number>();
   let connections = 0;
   let handshakes = 0;
+  const serverNames = new Set<string>();
   const server: Server = createServer({ cert: ca.certPem, key: ca.keyPem }, (req, res) => {
     const path = new URL(req.url ?? '/', 'https://x').pathname;
     counts.set(path, (counts.get(path) ?? 0) + 1);
@@ -49,7 +53,11 @@ export async function startCimdHost(ca: TestCa): Promise<CimdHost> {
     res.end(doc.body);
   });
   server.on('connection', () => connections++);
-  server.on('secureConnection', () => handshakes++);
+  server.on('secureConnection', (socket: TLSSocket) => {
+    handshakes++;
+    const name = (socket as TLSSocket & { servername?: string | false }).servername;
+    if (typeof name === 'string') serverNames.add(name);
+  });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
@@ -65,6 +73,7 @@ export async function startCimdHost(ca: TestCa): Promise<CimdHost> {
     fetches: (path) => counts.get(path) ?? 0,
     connections: () => connections,
     handshakes: () => handshakes,
+    serverNames: () => [...serverNames],
     close: async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

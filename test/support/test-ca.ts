@@ -1,7 +1,7 @@
 /**
  * A throwaway certificate authority and one server certificate it signs, made with Debian's
  * `openssl`, for tests that need a real https peer (Client ID Metadata Documents). The server
- * certificate names `localhost` and `127.0.0.1`.
+ * certificate names `localhost` and `127.0.0.1` unless told otherwise.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ export interface TestCa {
   readonly caPem: string;
   /** The CA certificate as a file (for `NODE_EXTRA_CA_CERTS`). */
   readonly caFile: string;
-  /** The server certificate (for `localhost` and `127.0.0.1`) and its key, PEM. */
+  /** The server certificate (by default for `localhost` and `127.0.0.1`) and its key, PEM. */
   readonly certPem: string;
   readonly keyPem: string;
   /** Deletes the files. */
@@ -24,7 +24,8 @@ function openssl(dir: string, args: readonly string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-export function createTestCa(): TestCa {
+/** `names`: the server certificate's subjectAltName entries. */
+export function createTestCa(names = 'DNS:localhost,IP:127.0.0.1'): TestCa {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-test-ca-'));
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   openssl(dir, [
@@ -60,7 +61,7 @@ export function createTestCa(): TestCa {
       'basicConstraints=CA:FALSE',
       'keyUsage=critical,digitalSignature',
       'extendedKeyUsage=serverAuth',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      `subjectAltName=${names}`,
     ].join('\n'),
   );
   openssl(dir, [
