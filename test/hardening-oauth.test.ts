@@ -88,13 +88,31 @@ describe('hardening: the MCP authorization server', () => {
       assert.ok(run.location.searchParams.get('code'));
     });
 
-    it('the same client on another loopback port is asked: the code would go elsewhere', async () => {
+    it('the same client on another loopback port is not asked again (RFC 8252 §7.3)', async () => {
+      // Native clients pick a new port at each authorization; only a program on the user's
+      // machine can listen on it.
       const run = await authorize({
         client_id: clientA,
         redirect_uri: 'http://127.0.0.1:53691/callback',
       });
-      assert.equal(run.consentShown, true);
+      assert.equal(run.consentShown, false);
       assert.equal(run.location.port, '53691');
+      assert.ok(run.location.searchParams.get('code'));
+    });
+
+    it('the same client with another registered redirect URI is asked: the code goes elsewhere', async () => {
+      const other = 'http://127.0.0.1:53690/other-callback';
+      const reg = await register(gw.origin, {
+        ...metadata,
+        client_name: 'Two redirects',
+        redirect_uris: [redirect, other],
+      });
+      const first = await authorize({ client_id: reg.clientId, redirect_uri: redirect });
+      assert.equal(first.consentShown, true);
+      const second = await authorize({ client_id: reg.clientId, redirect_uri: other });
+      assert.equal(second.consentShown, true, 'consent for one redirect URI is not for another');
+      const again = await authorize({ client_id: reg.clientId, redirect_uri: redirect });
+      assert.equal(again.consentShown, false);
     });
   });
 
@@ -349,9 +367,14 @@ describe('hardening: the MCP authorization server', () => {
     });
 
     it('a signed-in user who has not consented gets consent_required', async () => {
+      const never = 'http://127.0.0.1:53698/callback';
+      const fresh = await register(
+        gw.origin,
+        publicClient(never, { client_name: 'Never allowed' }),
+      );
       const run = await authorize({
-        client_id: clientId,
-        redirect_uri: 'http://127.0.0.1:53698/callback',
+        client_id: fresh.clientId,
+        redirect_uri: never,
         prompt: 'none',
       });
       assert.equal(run.location.searchParams.get('error'), 'consent_required');

@@ -4,6 +4,7 @@
  * consent key (a remembered consent belongs to one client_id and one redirect URI).
  */
 import { createHash } from 'node:crypto';
+import { isLoopbackHost } from './redirect-uris.js';
 
 /** Registration fields that are outputs of registration, never part of what a client asks for. */
 const ISSUED = new Set([
@@ -54,13 +55,28 @@ export function registrationFingerprint(metadata: Readonly<Record<string, unknow
  * `ConsentRecord.clientKey`: SHA-256 of the client_id and the redirect URI of the authorization.
  * Not the client's name or metadata: anyone can register another client with the same ones
  * (a confidential one, even), and it must be asked. The redirect URI because it is where the
- * code goes: a loopback port may differ at each authorization (RFC 8252 §7.3), and a public
- * client_id is no secret (whoever repeats its registration gets it), so only the URI the person
- * allowed gets a code without asking (RFC 8252 §8.6). For a Client ID Metadata Document the
- * client_id is the document's URL.
+ * code goes: a public client_id is no secret (whoever repeats its registration gets it), so only
+ * a redirect the person allowed gets a code without asking. A loopback redirect counts without
+ * its port, which native clients (VS Code, Claude Code) pick anew at each authorization
+ * (RFC 8252 §7.3): only a program on the user's own machine can listen there (RFC 8252 §8.6).
+ * For a Client ID Metadata Document the client_id is the document's URL.
  */
 export function consentClientKey(clientId: string, redirectUri: string): string {
   return createHash('sha256')
-    .update(JSON.stringify(['client', clientId, redirectUri]))
+    .update(JSON.stringify(['client', clientId, withoutLoopbackPort(redirectUri)]))
     .digest('hex');
+}
+
+function withoutLoopbackPort(redirectUri: string): string {
+  let url: URL;
+  try {
+    url = new URL(redirectUri);
+  } catch {
+    return redirectUri;
+  }
+  if (url.protocol !== 'http:' || !isLoopbackHost(url.hostname) || url.port === '') {
+    return redirectUri;
+  }
+  url.port = '';
+  return url.href;
 }
