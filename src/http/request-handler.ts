@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
+import { bodyTimedOut } from '../core/body-deadline.js';
 import type { AssertionSigner } from '../assertion/sign.js';
 import { createJwksHandler, JWKS_PATH } from '../assertion/jwks-handler.js';
 import type { McpAuthServer } from '../oauth/server.js';
@@ -43,6 +44,8 @@ export function createRequestHandler(
     const requestId = requestIdOf(req);
     res.setHeader('x-request-id', requestId);
     serve(req, res, requestId).catch((err: unknown) => {
+      // Answered 408 already: the body reader failing afterwards is expected, not a bug.
+      if (bodyTimedOut(req)) return parts.logger.debug({ req_id: requestId }, 'body timed out');
       parts.logger.error({ err, req_id: requestId }, 'unhandled error while answering a request');
       if (!res.headersSent) sendJson(res, 500, { error: 'server_error' });
       else res.destroy();
