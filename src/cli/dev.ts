@@ -18,6 +18,8 @@ export interface DevSystem {
   /** The gateway's public base URL, e.g. `http://localhost:8080`. */
   readonly url: string;
   readonly mcpUrls: readonly string[];
+  /** The servers host the gateway fronts (loopback, ephemeral port). */
+  readonly serversUrl: string;
   readonly user: { readonly email: string; readonly generatedPassword: string | null };
   close(): Promise<void>;
 }
@@ -45,6 +47,9 @@ export async function startDevSystem(env: Env, logger: Logger): Promise<DevSyste
         ALLOWED_HOSTS: '127.0.0.1',
         SQLITE_DB_FILE: env.SQLITE_DB_FILE ?? prepareDemoDatabase(dataDir, logger),
         ASSERTION_ISSUERS: 'localhost',
+        // The gateway signs each assertion for its route's host (src/http/identity.ts): one
+        // made for another audience is refused.
+        ASSERTION_AUDIENCE: 'localhost',
         ASSERTION_JWKS_URL: `http://127.0.0.1:${port}/.well-known/pomerium/jwks.json`,
       },
       logger,
@@ -71,11 +76,21 @@ export async function startDevSystem(env: Env, logger: Logger): Promise<DevSyste
       config,
       logger,
       oauth: { cimdFetch: { allowPrivateHosts: privateHostsFromEnv(env) } },
+      // Ready means ready: no 200 from /healthz, and no sign-in, before the user exists.
+      holdReadiness: true,
     });
-    const user = await seedDevUser({ storage: gateway.storage, env: env as NodeJS.ProcessEnv });
+    let user;
+    try {
+      user = await seedDevUser({ storage: gateway.storage, env: env as NodeJS.ProcessEnv });
+    } catch (err) {
+      await gateway.close();
+      throw err;
+    }
+    gateway.markReady();
     return {
       url: origin,
       mcpUrls: config.routes.flatMap((r) => (r.mcp?.kind === 'server' ? [r.mcp.resourceUrl] : [])),
+      serversUrl: servers.url,
       user,
       close: async () => {
         await gateway.close();
