@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request, type IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { createServer, request, type IncomingMessage } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +16,7 @@ import { AssertionSigner } from '../src/assertion/sign.js';
 import { hashPassword } from '../src/core/crypto.js';
 import { openStorage } from '../src/storage/open.js';
 import type { Storage } from '../src/storage/types.js';
+import { launchChromium } from './support/chromium.js';
 import { CookieJar, follow, type Hop } from './support/cookie-jar.js';
 import { startTestDevSystem, type TestDevSystem } from './support/dev-system.js';
 import {
@@ -289,6 +291,58 @@ routes:
         const res = await signOut(s, headers);
         assert.equal(res.status, 302, `${JSON.stringify(headers)}: ${res.body}`);
         assert.equal(await signedIn(s), false, JSON.stringify(headers));
+      }
+    });
+
+    it('in Chromium: another site cannot sign out by link or form; the confirmation page can', async () => {
+      // The other site: 127.0.0.1 is not the gateway's host (localhost), so cross-site.
+      const evil = createServer((req, res) => {
+        const target = `${gw.origin}/.pomerium/sign_out`;
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end(
+          req.url === '/form'
+            ? `<form id="f" method="post" action="${target}"></form><script>f.submit()</script>`
+            : `<a id="a" href="${target}">win a prize</a>`,
+        );
+      });
+      evil.listen(0, '127.0.0.1');
+      await once(evil, 'listening');
+      const evilOrigin = `http://127.0.0.1:${(evil.address() as AddressInfo).port}`;
+      const browser = await launchChromium();
+      try {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        const cspErrors: string[] = [];
+        page.on('console', (m) => {
+          if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
+        });
+        const userStatus = async () =>
+          (await context.request.get(`${gw.origin}/.pomerium/user`)).status();
+        await page.goto(`${gw.origin}/`);
+        await page.getByLabel('Email').fill(EMAIL);
+        await page.getByLabel('Password').fill(PASSWORD);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByText('Signed in as').waitFor();
+
+        const posted = page.waitForResponse((r) => r.url().endsWith('/.pomerium/sign_out'));
+        await page.goto(`${evilOrigin}/form`);
+        assert.equal((await posted).status(), 403);
+        assert.equal(await userStatus(), 200, 'a cross-site form POST did not sign out');
+
+        await page.goto(`${evilOrigin}/`);
+        await page.click('#a');
+        await page.getByRole('button', { name: 'Sign out' }).waitFor();
+        assert.equal(await userStatus(), 200, 'a cross-site link did not sign out');
+
+        // The confirmation page's own button does.
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        // On to the provider's own logout confirmation (RP-initiated logout).
+        await page.waitForURL(/\/\.pomerium\/idp\/session\/end/);
+        assert.equal(await userStatus(), 401);
+        assert.deepEqual(cspErrors, []);
+      } finally {
+        await browser.close();
+        await new Promise((r) => evil.close(r));
       }
     });
   });
