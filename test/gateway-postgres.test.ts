@@ -79,7 +79,7 @@ describe('two gateways on one PostgreSQL database', () => {
     const out = await send(a.origin, {
       method: 'POST',
       path: '/.pomerium/sign_out',
-      headers: cookie(session),
+      headers: { ...cookie(session), origin: a.origin },
     });
     assert.equal(out.status, 302);
     assert.equal((await whoAmI(b, session)).status, 401);

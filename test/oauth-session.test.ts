@@ -50,7 +50,10 @@ describe('MCP tokens die with the gateway session', () => {
     });
 
   async function signOut(jar: CookieJar): Promise<void> {
-    const out = await send(jar, `${gw.origin}/.pomerium/sign_out`, { method: 'POST' });
+    const out = await send(jar, `${gw.origin}/.pomerium/sign_out`, {
+      method: 'POST',
+      headers: { origin: gw.origin },
+    });
     assert.equal(out.status, 302);
   }
 

@@ -241,7 +241,10 @@ describe('sign-in through an external OIDC provider', () => {
     const oldCookie = jar.get(host(), SESSION)?.value ?? '';
     const [record] = await sessionRecords(jar);
     assert.ok(record);
-    const res = await send(jar, `${app.origin}/.pomerium/sign_out`, { method: 'POST' });
+    const res = await send(jar, `${app.origin}/.pomerium/sign_out`, {
+      method: 'POST',
+      headers: { origin: app.origin },
+    });
     assert.equal(res.status, 302);
     const location = new URL(res.headers.get('location') ?? '');
     assert.equal(location.origin, idp.issuer);

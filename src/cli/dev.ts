@@ -17,6 +17,8 @@ export interface DevSystem {
   /** The gateway's public base URL, e.g. `http://localhost:8080`. */
   readonly url: string;
   readonly mcpUrls: readonly string[];
+  /** The servers host the gateway fronts (loopback, ephemeral port). */
+  readonly serversUrl: string;
   readonly user: { readonly email: string; readonly generatedPassword: string | null };
   close(): Promise<void>;
 }
@@ -44,6 +46,9 @@ export async function startDevSystem(env: Env, logger: Logger): Promise<DevSyste
         ALLOWED_HOSTS: '127.0.0.1',
         SQLITE_DB_FILE: env.SQLITE_DB_FILE ?? prepareDemoDatabase(dataDir, logger),
         ASSERTION_ISSUERS: 'localhost',
+        // The gateway signs each assertion for its route's host (src/http/identity.ts): one
+        // made for another audience is refused.
+        ASSERTION_AUDIENCE: 'localhost',
         ASSERTION_JWKS_URL: `http://127.0.0.1:${port}/.well-known/pomerium/jwks.json`,
       },
       logger,
@@ -66,11 +71,24 @@ export async function startDevSystem(env: Env, logger: Logger): Promise<DevSyste
       ...routes,
     ].join('\n');
     const { config } = parseConfig(yaml, '(portcullis dev)', {});
-    const gateway = await startGateway({ config, logger });
-    const user = await seedDevUser({ storage: gateway.storage, env: env as NodeJS.ProcessEnv });
+    const gateway = await startGateway({
+      config,
+      logger,
+      // Ready means ready: no 200 from /healthz, and no sign-in, before the user exists.
+      holdReadiness: true,
+    });
+    let user;
+    try {
+      user = await seedDevUser({ storage: gateway.storage, env: env as NodeJS.ProcessEnv });
+    } catch (err) {
+      await gateway.close();
+      throw err;
+    }
+    gateway.markReady();
     return {
       url: origin,
       mcpUrls: config.routes.flatMap((r) => (r.mcp?.kind === 'server' ? [r.mcp.resourceUrl] : [])),
+      serversUrl: servers.url,
       user,
       close: async () => {
         await gateway.close();

@@ -104,22 +104,36 @@ function envLogLevel(env: NodeJS.ProcessEnv): LogLevel | undefined {
   return level;
 }
 
-/** Starts a service and keeps it up until SIGINT/SIGTERM, then drains it and returns 0. */
+/**
+ * Starts a service and keeps it up until SIGINT/SIGTERM, then drains it and returns 0. The
+ * handlers are in place before start-up begins: a signal during start-up lets the start finish
+ * and then drains, where node's default action would kill the process half-started.
+ */
 async function runUntilSignal(
   logger: Logger,
   start: () => Promise<{ close(): Promise<void> }>,
 ): Promise<number> {
-  const host = await start();
-  await new Promise<void>((resolveSignal) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'shutting down: draining in-flight requests');
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolveSignal();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  let stopRequested = () => {};
+  const stop = new Promise<void>((resolveSignal) => (stopRequested = resolveSignal));
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'shutting down: draining in-flight requests');
+    removeHandlers();
+    stopRequested();
+  };
+  const removeHandlers = () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let host;
+  try {
+    host = await start();
+  } catch (err) {
+    removeHandlers();
+    throw err;
+  }
+  await stop;
   await host.close();
   return 0;
 }

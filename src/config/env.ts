@@ -12,6 +12,7 @@ const LIST_KEYS = new Set([
   'mcp_allowed_private_hosts',
   'trusted_proxies',
 ]);
+const INTEGER_KEYS = new Set(['max_connections_per_address']);
 
 /** The settings that can come from the environment (routes and nested maps cannot). */
 export const ENV_KEYS: readonly string[] = [
@@ -35,6 +36,9 @@ export const ENV_KEYS: readonly string[] = [
   'mcp_allowed_client_id_domains',
   'mcp_allowed_private_hosts',
   'trusted_proxies',
+  'timeout_read',
+  'timeout_idle',
+  'max_connections_per_address',
 ];
 
 export interface EnvOverrides {
@@ -60,6 +64,7 @@ export function applyEnv(settings: Record<string, unknown>, env: Env): EnvOverri
 function convert(key: string, raw: string): unknown {
   if (BOOLEAN_KEYS.has(key)) return parseBool(raw) ?? raw;
   if (LIST_KEYS.has(key)) return splitList(raw);
+  if (INTEGER_KEYS.has(key)) return /^\d+$/.test(raw) ? Number(raw) : raw;
   if (key === 'jwt_claims_headers') {
     // `X-Email=email,X-Groups=groups` is a map; `email,groups` is a list of claims.
     const items = splitList(raw);

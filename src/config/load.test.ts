@@ -395,3 +395,43 @@ test('trusted_proxies takes addresses and CIDR ranges; a bad entry is an error a
   const fromEnv = parseConfig(base(''), 'c.yaml', { TRUSTED_PROXIES: '127.0.0.1,10.1.0.0/16' });
   assert.deepEqual(fromEnv.config.trustedProxies, ['127.0.0.1', '10.1.0.0/16']);
 });
+
+test('timeout_read, timeout_idle and max_connections_per_address: defaults, file, environment', () => {
+  const defaults = parseConfig(base(''), 'c.yaml', {}).config.edge;
+  assert.deepEqual(defaults, {
+    readTimeoutMs: 30_000,
+    idleTimeoutMs: 65_000,
+    maxConnectionsPerAddress: 256,
+  });
+  const set = parseConfig(
+    base('timeout_read: 1m30s\ntimeout_idle: 5m\nmax_connections_per_address: 0\n'),
+    'c.yaml',
+    {},
+  );
+  assert.deepEqual(set.config.edge, {
+    readTimeoutMs: 90_000,
+    idleTimeoutMs: 300_000,
+    maxConnectionsPerAddress: 0,
+  });
+  assert.deepEqual(
+    set.warnings.filter((w) => /timeout|connections/.test(w.key)),
+    [],
+    'Pomerium timeout keys we act on are not warned about',
+  );
+  const env = parseConfig(base(''), 'c.yaml', {
+    TIMEOUT_READ: '5s',
+    MAX_CONNECTIONS_PER_ADDRESS: '12',
+  }).config.edge;
+  assert.equal(env.readTimeoutMs, 5_000);
+  assert.equal(env.maxConnectionsPerAddress, 12);
+  assert.deepEqual(issues(base('timeout_read: soon\n')).errors, [
+    'c.yaml:5 timeout_read: expected a duration such as 30s, 1m30s or 0, got "soon"',
+  ]);
+  assert.deepEqual(issues(base('max_connections_per_address: -1\n')).errors, [
+    'c.yaml:5 max_connections_per_address: Too small: expected number to be >=0',
+  ]);
+  assert.match(
+    issues(base('timeout_write: 10s\n')).warnings.join('\n'),
+    /timeout_write.*not supported/,
+  );
+});

@@ -102,6 +102,11 @@ export const settingsSchema = z.strictObject({
     .optional(),
   log_level: z.enum(LOG_LEVELS).optional(),
   runtime_flags: z.record(z.string(), z.boolean()).optional(),
+  /** Pomerium's global timeouts (Go durations); `timeout_write` is not supported. */
+  timeout_read: text.optional(),
+  timeout_idle: text.optional(),
+  /** Open connections one client address may hold at once; 0: no cap (our extension). */
+  max_connections_per_address: z.int().nonnegative().optional(),
   /** Peers whose X-Forwarded-* headers are believed: addresses or CIDR ranges (our extension). */
   trusted_proxies: z.array(z.string()).optional(),
   /** Hosts whose Client ID Metadata Documents MCP clients may use (`*.example.com` for subdomains). */

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { compileTrustedProxies } from '../proxy/headers.js';
 import type { IssueSink } from './issues.js';
+import { parseDuration } from './duration.js';
 import { KNOWN_RUNTIME_FLAGS, OIDC_PROVIDERS } from './pomerium-keys.js';
 import type { RawSettings } from './schema.js';
-import type { Config, IdpConfig, StorageConfig } from './types.js';
+import type { Config, EdgeLimits, IdpConfig, StorageConfig } from './types.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 type Settings = Omit<Config, 'source' | 'routes'>;
@@ -19,6 +20,7 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
   const idp = buildIdp(raw, sink);
   const storage = buildStorage(raw, env, sink);
   const jwtClaimsHeaders = claimsHeaders(raw.jwt_claims_headers, sink);
+  const edge = edgeLimits(raw, sink);
   const flags = raw.runtime_flags ?? {};
   for (const flag of Object.keys(flags)) {
     if (flag === 'mcp_dynamic_client_registration') continue;
@@ -27,7 +29,7 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
       KNOWN_RUNTIME_FLAGS.get(flag) ?? 'unknown runtime flag; ignored',
     );
   }
-  if (!address || tls === undefined || !idp || !storage) return undefined;
+  if (!address || tls === undefined || !idp || !storage || !edge) return undefined;
   return {
     address,
     insecureServer,
@@ -41,12 +43,46 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
     jwtClaimsHeaders,
     logLevel: raw.log_level ?? 'info',
     runtimeFlags: { mcpDynamicClientRegistration: flags.mcp_dynamic_client_registration ?? true },
+    edge,
     trustedProxies: trustedProxies(raw.trusted_proxies ?? [], sink),
     mcpAllowedClientIdDomains: (raw.mcp_allowed_client_id_domains ?? []).map((d) =>
       d.toLowerCase(),
     ),
     mcpAllowedPrivateHosts: (raw.mcp_allowed_private_hosts ?? []).map((h) => h.toLowerCase()),
   };
+}
+
+/**
+ * Pomerium's `timeout_read` default (30 s); `timeout_idle` stays at 65 s rather than Pomerium's
+ * 5 min (longer than the 60 s idle timeout of common load balancers, so they close first).
+ */
+const EDGE_DEFAULTS: EdgeLimits = {
+  readTimeoutMs: 30_000,
+  idleTimeoutMs: 65_000,
+  // Browsers open at most 6 connections per host and MCP clients one or two per server; 256
+  // leaves room for a few dozen people behind one NAT address.
+  maxConnectionsPerAddress: 256,
+};
+
+function edgeLimits(raw: RawSettings, sink: IssueSink): EdgeLimits | undefined {
+  const read = durationSetting(raw.timeout_read, 'timeout_read', sink);
+  const idle = durationSetting(raw.timeout_idle, 'timeout_idle', sink);
+  if (read === null || idle === null) return undefined;
+  return {
+    readTimeoutMs: read ?? EDGE_DEFAULTS.readTimeoutMs,
+    idleTimeoutMs: idle ?? EDGE_DEFAULTS.idleTimeoutMs,
+    maxConnectionsPerAddress:
+      raw.max_connections_per_address ?? EDGE_DEFAULTS.maxConnectionsPerAddress,
+  };
+}
+
+/** Milliseconds; undefined when unset, null (reported) when not a Go duration. */
+function durationSetting(text: string | undefined, key: string, sink: IssueSink) {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms !== undefined) return ms;
+  sink.error([key], `expected a duration such as 30s, 1m30s or 0, got ${JSON.stringify(text)}`);
+  return null;
 }
 
 /** Checked here so a bad entry is a config error with its line, not a crash at start. */

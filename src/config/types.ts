@@ -20,6 +20,8 @@ export interface Config {
   readonly jwtClaimsHeaders: Readonly<Record<string, string>>;
   readonly logLevel: LogLevel;
   readonly runtimeFlags: { readonly mcpDynamicClientRegistration: boolean };
+  /** Client-side limits of the listener (docs/configuration-gateway.md, "Timeouts and limits"). */
+  readonly edge: EdgeLimits;
   /** `trusted_proxies`: peers whose X-Forwarded-* headers are believed (none by default). */
   readonly trustedProxies: readonly string[];
   /** `mcp_allowed_client_id_domains`: empty means Client ID Metadata Documents are refused. */
@@ -27,6 +29,18 @@ export interface Config {
   /** `mcp_allowed_private_hosts`: fetched although at non-public addresses (none by default). */
   readonly mcpAllowedPrivateHosts: readonly string[];
   readonly routes: readonly RouteConfig[];
+}
+
+export interface EdgeLimits {
+  /**
+   * `timeout_read`: request headers, and a body the gateway reads itself, must arrive within
+   * this; a body streamed to an upstream may not pause longer than this. 0 disables.
+   */
+  readonly readTimeoutMs: number;
+  /** `timeout_idle`: a keep-alive connection with no request in flight is closed after this. */
+  readonly idleTimeoutMs: number;
+  /** `max_connections_per_address`: 0 means no cap; trusted proxies are never capped. */
+  readonly maxConnectionsPerAddress: number;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';

@@ -32,6 +32,11 @@ export interface GatewayOptions {
     readonly clientNeverUsedTtlMs?: number;
     readonly clientUnusedTtlMs?: number;
   };
+  /**
+   * Keep answering 503 (health checks too) after start until `markReady()`: for a caller that
+   * still has start-up work the gateway depends on (`portcullis dev` creates its user).
+   */
+  readonly holdReadiness?: boolean;
 }
 
 export interface Gateway {
@@ -41,6 +46,8 @@ export interface Gateway {
   /** The public origin used for sign-in callbacks and the built-in provider. */
   readonly origin: string;
   readonly storage: Storage;
+  /** Starts serving requests (called by `startGateway` itself unless `holdReadiness`). */
+  markReady(): void;
   close(): Promise<void>;
 }
 
@@ -93,11 +100,14 @@ async function assemble(
     onError: (err) => logger.error({ err }, 'assertion keys: reload failed'),
   });
   // The port is bound first (the public origin may need it); until everything behind it is
-  // built, requests get 503 with a hint to retry.
-  let app = (_req: IncomingMessage, res: ServerResponse) => {
-    res.writeHead(503, { 'retry-after': '1', 'cache-control': 'no-store' }).end();
-  };
-  const listener = await listen(config, scheme, (req, res) => app(req, res));
+  // built (and the caller says it is ready), requests get 503 with a hint to retry.
+  let app = notReady;
+  const trustedProxy = compileTrustedProxies(options.trustedProxies ?? config.trustedProxies);
+  const listener = await listen(config, scheme, (req, res) => app(req, res), {
+    trustedProxy,
+    onCapped: (address) =>
+      logger.warn({ address }, 'connections from this address reached max_connections_per_address'),
+  });
   closers.unshift(() => closeServer(listener));
   const address = listener.address() as AddressInfo;
   const origin = publicOrigin(config, scheme, address.port);
@@ -116,9 +126,8 @@ async function assemble(
   });
   const forwarder = createForwarder({ logger });
   closers.unshift(() => forwarder.close());
-  const trustedProxy = compileTrustedProxies(options.trustedProxies ?? config.trustedProxies);
   mcpAuth = await buildMcpAuth(options, storage, secrets, signIn, trustedProxy);
-  app = createRequestHandler({
+  const serve = createRequestHandler({
     config,
     logger,
     scheme,
@@ -130,11 +139,27 @@ async function assemble(
     mcpAuth,
   });
   closers.unshift(startSweeps(storage, mcpAuth, logger));
+  const markReady = () => {
+    app = serve;
+  };
+  if (!options.holdReadiness) markReady();
 
   const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${scheme}://${hostPart}:${address.port}`;
   logger.info({ url, origin, routes: config.routes.length }, 'gateway listening');
-  return { url, port: address.port, origin, storage, close: closeOnce(closers, logger) };
+  return {
+    url,
+    port: address.port,
+    origin,
+    storage,
+    markReady,
+    close: closeOnce(closers, logger),
+  };
+}
+
+/** Every answer until the gateway is ready: 503, retry shortly (health checks included). */
+function notReady(_req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(503, { 'retry-after': '1', 'cache-control': 'no-store' }).end();
 }
 
 /** Runs the closers once, however often close() is called. */

@@ -6,28 +6,48 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
-import type { Config } from '../config/types.js';
+import type { Config, EdgeLimits } from '../config/types.js';
+import { armBodyDeadline, type TimeoutAnswer } from '../core/body-deadline.js';
 import { parseHost } from '../proxy/match.js';
+import { capConnectionsPerAddress } from './connection-cap.js';
+import { sendJson } from './respond.js';
+
+export interface ListenOptions {
+  /** Peers exempt from the per-address connection cap (proxies carry many clients). */
+  readonly trustedProxy?: (address: string) => boolean;
+  /** Told when a client address reaches `max_connections_per_address`. */
+  readonly onCapped?: (address: string) => void;
+}
 
 /** Binds the configured address (HTTPS when the config has a certificate). */
 export async function listen(
   config: Config,
   scheme: 'http' | 'https',
   handler: (req: IncomingMessage, res: ServerResponse) => void,
+  options: ListenOptions = {},
 ): Promise<Server> {
+  const { readTimeoutMs } = config.edge;
+  const timed = (req: IncomingMessage, res: ServerResponse) => {
+    armBodyDeadline(req, res, readTimeoutMs, answerTimeout);
+    handler(req, res);
+  };
+  const serverOptions = serverTimeouts(config.edge);
   const server =
     scheme === 'https' && config.tls
       ? createHttpsServer(
           {
             cert: readFileSync(config.tls.certificateFile),
             key: readFileSync(config.tls.certificateKeyFile),
-            keepAliveTimeout: 65_000,
+            ...serverOptions,
           },
-          handler,
+          timed,
         )
-      : createHttpServer({ keepAliveTimeout: 65_000 }, handler);
-  // MCP streams live long: no request timeout at the edge (the routes decide).
-  server.requestTimeout = 0;
+      : createHttpServer(serverOptions, timed);
+  capConnectionsPerAddress(server, {
+    max: config.edge.maxConnectionsPerAddress,
+    exempt: options.trustedProxy ?? (() => false),
+    onCapped: options.onCapped,
+  });
   const host =
     config.address.host === ''
       ? undefined
@@ -41,6 +61,35 @@ export async function listen(
   });
   return server;
 }
+
+/**
+ * Node's own limits: headers must arrive within `timeout_read` (node answers 408 and closes), a
+ * keep-alive connection idles at most `timeout_idle`. There is no whole-request timeout
+ * (`requestTimeout` 0): it would cut long uploads; bodies get `armBodyDeadline` instead, and
+ * responses (SSE streams) are never limited here.
+ */
+function serverTimeouts(edge: EdgeLimits) {
+  return {
+    requestTimeout: 0,
+    headersTimeout: edge.readTimeoutMs,
+    keepAliveTimeout: edge.idleTimeoutMs,
+    // How often node looks for connections past headersTimeout (its default is 30 s).
+    connectionsCheckingInterval:
+      edge.readTimeoutMs > 0 ? Math.min(30_000, Math.max(50, edge.readTimeoutMs / 4)) : 30_000,
+  };
+}
+
+/** RFC 9110 §15.5.9: the body did not arrive in time; the connection is closed after this. */
+const answerTimeout: TimeoutAnswer = (res, afterMs) =>
+  sendJson(
+    res,
+    408,
+    {
+      error: 'invalid_request',
+      error_description: `the request body did not arrive within ${afterMs} ms`,
+    },
+    { connection: 'close' },
+  );
 
 /** Stops accepting, closes idle connections now and any still open after 10 s. */
 export function closeServer(server: Server): Promise<void> {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { clientHungUp } from '../core/hang-up.js';
+import { bodyTimedOut } from '../core/body-deadline.js';
 import type { AssertionSigner } from '../assertion/sign.js';
 import { createJwksHandler, JWKS_PATH } from '../assertion/jwks-handler.js';
 import type { McpAuthServer } from '../oauth/server.js';
@@ -45,6 +46,8 @@ export function createRequestHandler(
     const requestId = requestIdOf(req);
     res.setHeader('x-request-id', requestId);
     serve(req, res, requestId).catch((err: unknown) => {
+      // Answered 408 already: the body reader failing afterwards is expected, not a bug.
+      if (bodyTimedOut(req)) return parts.logger.debug({ req_id: requestId }, 'body timed out');
       if (clientHungUp(req)) {
         parts.logger.debug(
           { req_id: requestId, err: (err as Error).message },

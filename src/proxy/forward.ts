@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import type { Transform } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
+import { limitBodyIdle } from '../core/body-deadline.js';
 import {
   UpstreamAbortedError,
   UpstreamTimeoutError,
@@ -176,6 +177,15 @@ function exchange(
     finish(0, undefined, true);
   });
   if (touch && streamedBody) req.on('data', touch);
+  if (streamedBody) {
+    // `timeout_read` becomes a limit on silence between chunks; when it expires the edge
+    // answers 408 and closes, and the upstream's half-sent request is dropped here.
+    limitBodyIdle(req, () => {
+      current?.destroy();
+      upstreamRes?.destroy();
+      finish(res.headersSent ? res.statusCode : 408);
+    });
+  }
 
   const attempt = () => {
     const index = order[position];

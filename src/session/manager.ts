@@ -10,6 +10,7 @@ import { randomId, sha256Hex } from '../core/crypto.js';
 import type { SessionRecord, Storage } from '../storage/types.js';
 import { renderError } from '../web/error-page.js';
 import { sendPage } from '../web/respond.js';
+import { renderSignOutConfirm } from '../web/signout-page.js';
 import { CookieCodec } from './cookie-codec.js';
 import { appendSetCookie, serializeCookie } from './cookies.js';
 import { SignInError } from './errors.js';
@@ -17,6 +18,7 @@ import { identityFromClaims } from './identity.js';
 import type { IdpTokens, OidcRelyingParty } from './oidc.js';
 import { SessionRefresher, type SessionLogger } from './refresh.js';
 import { safeReturnTo } from './return-to.js';
+import { sameOriginPost } from './sign-out.js';
 
 export type { SessionLogger } from './refresh.js';
 
@@ -145,27 +147,56 @@ export class SessionManager {
     }
   }
 
-  /** `/.pomerium/sign_out`: ends the session here, then at the provider when it supports it. */
+  /**
+   * `/.pomerium/sign_out` (Pomerium's path): GET shows a confirmation form; only its same-origin
+   * POST ends the session here, then at the provider when it supports RP-initiated logout.
+   */
   async signOut(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'GET' && req.method !== 'POST') {
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      const endSession = await this.providerLogoutUrl();
+      // The POST redirects to the provider: its origin is a form target too (CSP form-action).
+      sendPage(res, 200, renderSignOutConfirm(), {
+        formActions: endSession ? [endSession.origin] : [],
+      });
+      return;
+    }
+    if (req.method !== 'POST') {
       res.writeHead(405, { allow: 'GET, POST' });
       res.end();
       return;
     }
+    if (!sameOriginPost(req)) {
+      this.options.logger.info(
+        { origin: req.headers.origin, fetchSite: req.headers['sec-fetch-site'] },
+        'sign-out refused: not a same-origin request',
+      );
+      sendPage(
+        res,
+        403,
+        renderError({
+          title: 'Sign-out refused',
+          message: 'This sign-out did not come from this site. Sign out from the page instead.',
+          retryHref: '/.pomerium/sign_out',
+        }),
+      );
+      return;
+    }
     await this.endCurrentSession(req);
     this.clearCookie(res, this.cookies.sessionCookie);
-    let location = '/';
+    const endSession = await this.providerLogoutUrl();
+    res.writeHead(302, { location: endSession?.href ?? '/', 'cache-control': 'no-store' });
+    res.end();
+  }
+
+  /** The provider's end-session URL (OIDC RP-Initiated Logout), when it has one. */
+  private async providerLogoutUrl(): Promise<URL | undefined> {
     try {
       const postLogout = this.options.postLogoutRedirectUri ?? postLogoutDefault(this.options.idp);
-      const endSession = await this.options.idp.endSessionUrl({
-        postLogoutRedirectUri: postLogout,
-      });
-      if (endSession) location = endSession.href;
+      return await this.options.idp.endSessionUrl({ postLogoutRedirectUri: postLogout });
     } catch (err) {
       this.options.logger.warn({ err }, 'sign-out: provider logout URL unavailable');
+      return undefined;
     }
-    res.writeHead(302, { location, 'cache-control': 'no-store' });
-    res.end();
   }
 
   /** `GET /.pomerium/user`: the signed-in user as JSON, or 401. */

@@ -68,10 +68,10 @@ export interface Hop {
 export async function send(
   jar: CookieJar,
   url: URL | string,
-  init: { method?: string; form?: Record<string, string> } = {},
+  init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
 ): Promise<Hop> {
   const target = new URL(url);
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...init.headers };
   const cookie = jar.header(target);
   if (cookie) headers.cookie = cookie;
   let body: string | undefined;

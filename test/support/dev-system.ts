@@ -23,6 +23,8 @@ export async function startTestDevSystem(options: {
   password: string;
   /** Starts the temporary directory's name: `<prefix>-XXXXXX`. */
   dirPrefix?: string;
+  /** The gateway's port; default an ephemeral one. */
+  port?: number;
 }): Promise<TestDevSystem> {
   const dataDir = mkdtempSync(join(tmpdir(), `${options.dirPrefix ?? 'portcullis-dev'}-`));
   const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true });
@@ -30,7 +32,7 @@ export async function startTestDevSystem(options: {
   try {
     system = await startDevSystem(
       {
-        PORT: '0',
+        PORT: String(options.port ?? 0),
         PORTCULLIS_DATA_DIR: dataDir,
         PORTCULLIS_DEV_EMAIL: options.email,
         PORTCULLIS_DEV_PASSWORD: options.password,

@@ -117,6 +117,8 @@ export interface SendOptions {
   /** Sent with Content-Length; an array goes chunk by chunk without one (chunked). */
   readonly body?: string | readonly string[];
   readonly signal?: AbortSignal;
+  /** The client's own address (any 127.x.y.z on loopback), for per-address limits. */
+  readonly localAddress?: string;
 }
 
 /** One request over node:http on a fresh connection, every header under the test's control. */
@@ -132,6 +134,7 @@ export function send(origin: string, options: SendOptions): Promise<Sent> {
         headers: definedHeaders(options.headers),
         agent: false,
         ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -200,6 +203,7 @@ export function openStream(origin: string, options: SendOptions): Promise<OpenSt
         method: options.method ?? 'GET',
         headers: definedHeaders(options.headers),
         agent: false,
+        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       },
       (res) => {
         const events: SseEvent[] = [];
