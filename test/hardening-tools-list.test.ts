@@ -329,6 +329,9 @@ routes:
     assert.equal(sse.status, 200, sse.body);
     assert.doesNotMatch(decoded(sse), DENIED);
     assert.equal(answerTo(sse, 7).error?.code, -32603);
+    // The reason goes to the log; the client gets the generic error.
+    const warned = gw.logs.lines().filter((l) => /which no call used/.test(String(l.msg)));
+    assert.equal(warned.length, 2, 'one warning for each answer');
   });
 
   it('refuses a message carrying both result and error', async () => {

@@ -40,7 +40,7 @@ test('content codings: RFC 9110 §8.4 names, case-insensitive; unknown or too ma
 });
 
 test('JSON: the refusal goes out as soon as the cap is passed, before the answer ends', async () => {
-  const filter = new JsonToolsFilter(request, [], 64);
+  const filter = new JsonToolsFilter(request, { maxBytes: 64 });
   const out = await output(filter, [Buffer.alloc(40, 0x20), Buffer.alloc(40, 0x20)], true);
   assert.equal(out, UNFILTERABLE);
   assert.deepEqual(filter.head({ status: 200, headers: { 'content-type': 'application/json' } }), {
@@ -50,7 +50,7 @@ test('JSON: the refusal goes out as soon as the cap is passed, before the answer
 });
 
 test('JSON: a compressed answer is decoded, filtered and sent without its coding', async () => {
-  const filter = new JsonToolsFilter(request, ['gzip']);
+  const filter = new JsonToolsFilter(request, { codings: ['gzip'] });
   const body = gzipSync(listAnswer);
   const out = await output(filter, [body.subarray(0, 10), body.subarray(10)]);
   const tools = (JSON.parse(out) as { result: { tools: { name: string }[] } }).result.tools;
@@ -68,7 +68,7 @@ test('JSON: a compressed answer is decoded, filtered and sent without its coding
 test('JSON: an answer that decodes past the cap (a gzip bomb) is refused', async () => {
   const bomb = gzipSync(Buffer.alloc(1024 * 1024, 0x20));
   assert.ok(bomb.length < 2048);
-  const filter = new JsonToolsFilter(request, ['gzip'], 4096);
+  const filter = new JsonToolsFilter(request, { codings: ['gzip'], maxBytes: 4096 });
   assert.equal(await output(filter, [bomb]), UNFILTERABLE);
 });
 

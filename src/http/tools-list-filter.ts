@@ -29,6 +29,7 @@ import type { ResponseHead, ResponseRewrite } from '../proxy/forward.js';
 export function toolsListFilter(
   calls: readonly McpCall[],
   decideCall: DecideCall,
+  onIssue?: (message: string) => void,
 ): ((upstreamRes: IncomingMessage) => ResponseRewrite) | undefined {
   const idsOf = (keep: (c: McpCall) => boolean) =>
     new Set<JsonRpcId>(calls.filter((c) => c.id !== null && keep(c)).map((c) => c.id!));
@@ -39,31 +40,31 @@ export function toolsListFilter(
     otherIds: idsOf((c) => c.method !== 'tools/list'),
     allowTool: (name) => decideCall({ id: null, method: 'tools/call', tool: name }).allow,
   };
-  return (upstreamRes) => toolsListRewrite(upstreamRes.headers, request);
+  return (upstreamRes) => toolsListRewrite(upstreamRes.headers, request, onIssue);
 }
 
 /** The rewrite for one upstream answer, chosen by its Content-Encoding and Content-Type. */
 export function toolsListRewrite(
   headers: IncomingHttpHeaders,
   request: ToolsListRequest,
+  onIssue?: (message: string) => void,
 ): ResponseRewrite {
   const codings = contentCodings(headers['content-encoding']);
   if (codings === null) {
-    const refused = JsonToolsFilter.refusing(
-      request,
-      'response in a content coding not decoded here',
-    );
+    const coding = String(headers['content-encoding']);
+    const refused = new JsonToolsFilter(request, { onIssue });
+    refused.refuse(`response in a content coding not decoded here: ${coding}`);
     return { body: refused, head: (h) => refused.head(h), holdHead: true };
   }
   // Media types are case-insensitive (RFC 9110 §8.3.1): `Application/JSON` must not slip past.
   const type = String(headers['content-type'] ?? '').toLowerCase();
   if (type.startsWith('text/event-stream')) {
-    const body = decodedInto(codings, new ToolsListSseFilter(request));
+    const body = decodedInto(codings, new ToolsListSseFilter({ ...request, onIssue }));
     return { body, head: decodedHead, holdHead: false };
   }
   // Anything else is read as JSON, which fails closed: a body that is not a tools/list answer
   // becomes the filter's 502, never an unfiltered list.
-  const filter = new JsonToolsFilter(request, codings);
+  const filter = new JsonToolsFilter(request, { codings, onIssue });
   return { body: filter, head: (h) => filter.head(h), holdHead: true };
 }
 
@@ -148,32 +149,43 @@ async function decode(body: Buffer, codings: readonly Coding[], maxBytes: number
  * read). Its head, asked once the body is out, tells the truth about that body: no stale
  * Content-Encoding or Content-Length, and the 502 a refusal asks for.
  */
+export interface JsonFilterOptions {
+  /** The codings the answer arrived in (see `contentCodings`). */
+  readonly codings?: readonly Coding[];
+  /** Largest answer read, before and after decoding. */
+  readonly maxBytes?: number;
+  /** Told why an answer was refused (for the log; the client gets the generic error). */
+  readonly onIssue?: (message: string) => void;
+}
+
 export class JsonToolsFilter extends Transform {
   private chunks: Buffer[] = [];
   private length = 0;
   private outcome: FilterJsonResult | undefined;
+  private readonly codings: readonly Coding[];
+  private readonly maxBytes: number;
+  private readonly onIssue: (message: string) => void;
 
   constructor(
     private readonly request: ToolsListRequest,
-    private readonly codings: readonly Coding[] = [],
-    private readonly maxBytes = MAX_TOOLS_LIST_BYTES,
+    options: JsonFilterOptions = {},
   ) {
     super();
+    this.codings = options.codings ?? [];
+    this.maxBytes = options.maxBytes ?? MAX_TOOLS_LIST_BYTES;
+    this.onIssue = options.onIssue ?? (() => {});
   }
 
-  /** A filter that refuses whatever arrives. */
-  static refusing(request: ToolsListRequest, reason: string): JsonToolsFilter {
-    const filter = new JsonToolsFilter(request);
-    filter.settle(unfilterable(request.ids, reason));
-    return filter;
+  /** Answers with the refusal now, whatever arrives. */
+  refuse(reason: string): void {
+    if (!this.outcome) this.settle(unfilterable(this.request.ids, reason));
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     if (this.outcome) return done(); // refused already
     this.length += chunk.length;
-    if (this.length > this.maxBytes) {
-      this.settle(unfilterable(this.request.ids, `response over ${this.maxBytes} bytes`));
-    } else this.chunks.push(chunk);
+    if (this.length > this.maxBytes) this.refuse(`response over ${this.maxBytes} bytes`);
+    else this.chunks.push(chunk);
     done();
   }
 
@@ -185,7 +197,7 @@ export class JsonToolsFilter extends Transform {
         done();
       },
       (err: Error) => {
-        this.settle(unfilterable(this.request.ids, `response does not decode: ${err.message}`));
+        this.refuse(`response does not decode: ${err.message}`);
         done();
       },
     );
@@ -207,6 +219,7 @@ export class JsonToolsFilter extends Transform {
   private settle(outcome: FilterJsonResult): void {
     this.outcome = outcome;
     this.chunks = [];
+    if (!outcome.ok) this.onIssue(`tools/list answer refused: ${outcome.reason}`);
     this.push(outcome.body);
     this.push(null);
   }

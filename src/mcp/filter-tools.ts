@@ -171,7 +171,7 @@ interface HeldLine {
 export interface SseFilterOptions extends ToolsListRequest {
   /** Largest event held while its data is read. */
   readonly maxEventBytes?: number;
-  /** Told about each event dropped or refused (for the log). */
+  /** Told about each event dropped or refused (for the log; removed tools are no issue). */
   readonly onIssue?: (message: string) => void;
 }
 
@@ -325,7 +325,6 @@ export class ToolsListSseFilter extends Transform {
       this.onIssue(`replaced an SSE event the gateway cannot judge: ${result.reason}`);
       return JSON.stringify(errorsValue(this.request.ids));
     }
-    if (result.removed.length > 0) this.onIssue(`removed tools: ${result.removed.join(', ')}`);
     return stringify(result.value) ?? JSON.stringify(errorsValue(this.request.ids));
   }
 
