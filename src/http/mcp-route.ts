@@ -134,7 +134,9 @@ async function handleMcpPost(
     isMcpPost: true,
     body,
     jsonRpcErrorId: inspected.calls.find((c) => c.id !== null)?.id ?? null,
-    onResponse: toolsListFilter(inspected.calls, decideCall),
+    onResponse: toolsListFilter(inspected.calls, decideCall, (issue) =>
+      deps.logger.warn({ req_id: ctx.requestId, route: routeName(ctx.match.route) }, issue),
+    ),
   });
 }
 

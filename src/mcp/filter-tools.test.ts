@@ -22,11 +22,10 @@ const names = (msg: unknown) =>
   (msg as { result: { tools: { name: string }[] } }).result.tools.map((t) => t.name);
 
 test('JSON: the tools/list result loses the tools policy refuses; the rest is kept', () => {
-  const r = filterToolsListJson(
-    Buffer.from(JSON.stringify(listResult(1))),
-    new Set([1]),
+  const r = filterToolsListJson(Buffer.from(JSON.stringify(listResult(1))), {
+    ids: new Set([1]),
     allowTool,
-  );
+  });
   assert.ok(r.ok);
   const msg = JSON.parse(r.body.toString()) as { result: { nextCursor: string } };
   assert.deepEqual(names(msg), ['read_query', 'list_tables']);
@@ -40,16 +39,65 @@ test('JSON: batches, other ids, errors and other messages pass unchanged', () =>
     listResult(2),
     { jsonrpc: '2.0', id: 3, error: { code: 1, message: 'x' } },
   ];
-  const r = filterToolsListJson(Buffer.from(JSON.stringify(batch)), new Set([2, 3]), allowTool);
+  const r = filterToolsListJson(Buffer.from(JSON.stringify(batch)), {
+    ids: new Set([2, 3]),
+    otherIds: new Set([1]),
+    allowTool,
+  });
   assert.ok(r.ok);
   const out = JSON.parse(r.body.toString()) as unknown[];
   assert.deepEqual(names(out[0]), ['read_query', 'update', 'list_tables']);
   assert.deepEqual(names(out[1]), ['read_query', 'list_tables']);
   assert.deepEqual(out[2], batch[2]);
-  // "1" is not 1.
-  const body = Buffer.from(JSON.stringify(listResult(1)));
-  const same = filterToolsListJson(body, new Set(['1']), allowTool);
+  // Errors, notifications and server requests carry no tool list, whatever their id.
+  const others = [
+    { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } },
+    { jsonrpc: '2.0', id: '1', error: { code: 1, message: 'x' } },
+    { jsonrpc: '2.0', method: 'notifications/message', params: {} },
+    { jsonrpc: '2.0', id: 'srv-1', method: 'sampling/createMessage', params: {} },
+  ];
+  const body = Buffer.from(JSON.stringify(others));
+  const same = filterToolsListJson(body, { ids: new Set([1]), allowTool });
   assert.ok(same.ok && same.body === body);
+});
+
+const UNFILTERABLE = {
+  jsonrpc: '2.0',
+  id: 7,
+  error: { code: -32603, message: 'tools/list response could not be checked by the gateway' },
+};
+
+test('JSON: a result for an id no call used, by JSON value and type, is refused', () => {
+  // The TypeScript SDK looks answers up by Number(id): "7" would be taken for request 7.
+  const cases: [string, unknown, Set<number | string>?][] = [
+    ['"7" for 7', listResult('7')],
+    ['7 for "7"', listResult(7), new Set(['7'])],
+    ['an id no call used', listResult(9)],
+    ['one such result in a batch', [listResult(7), listResult('8')]],
+  ];
+  for (const [label, answer, ids = new Set([7])] of cases) {
+    const body = Buffer.from(JSON.stringify(answer));
+    const r = filterToolsListJson(body, { ids, otherIds: new Set([8]), allowTool });
+    assert.equal(r.ok, false, label);
+    assert.ok(!r.ok && r.status === 502, label);
+    assert.doesNotMatch(r.body.toString(), /update/, label);
+    if (ids.has(7)) assert.deepEqual(JSON.parse(r.body.toString()), UNFILTERABLE, label);
+  }
+});
+
+test('JSON: a message with both result and error, or a request with either, is refused', () => {
+  const cases = [
+    { ...listResult(7), error: { code: 1, message: 'x' } },
+    { ...listResult(8), error: { code: 1, message: 'x' } },
+    { ...listResult(7), method: 'tools/list' },
+    { jsonrpc: '2.0', id: 'srv-1', method: 'ping', error: { code: 1, message: 'x' } },
+  ];
+  for (const message of cases) {
+    const body = Buffer.from(JSON.stringify(message));
+    const r = filterToolsListJson(body, { ids: new Set([7]), otherIds: new Set([8]), allowTool });
+    assert.equal(r.ok, false, JSON.stringify(message));
+    assert.deepEqual(JSON.parse(r.body.toString()), UNFILTERABLE);
+  }
 });
 
 test('JSON: fail closed on what cannot be judged', () => {
@@ -64,7 +112,7 @@ test('JSON: fail closed on what cannot be judged', () => {
     ['too large', Buffer.alloc(MAX_TOOLS_LIST_BYTES + 1, 0x20)],
   ];
   for (const [label, body] of cases) {
-    const r = filterToolsListJson(body, new Set([1]), allowTool);
+    const r = filterToolsListJson(body, { ids: new Set([1]), allowTool });
     assert.equal(r.ok, false, label);
     assert.deepEqual(JSON.parse(r.body.toString()), {
       jsonrpc: '2.0',
@@ -73,11 +121,10 @@ test('JSON: fail closed on what cannot be judged', () => {
     });
   }
   // A result without a tools list becomes an error for that id; unnamed tools are dropped.
-  const odd = filterToolsListJson(
-    Buffer.from('{"jsonrpc":"2.0","id":1,"result":{}}'),
-    new Set([1]),
+  const odd = filterToolsListJson(Buffer.from('{"jsonrpc":"2.0","id":1,"result":{}}'), {
+    ids: new Set([1]),
     allowTool,
-  );
+  });
   assert.ok(odd.ok);
   assert.equal((JSON.parse(odd.body.toString()) as { error: { code: number } }).error.code, -32603);
   const unnamed = {
@@ -85,14 +132,22 @@ test('JSON: fail closed on what cannot be judged', () => {
     id: 1,
     result: { tools: [{ name: 5 }, { title: 'x' }, { name: 'read_query' }] },
   };
-  const u = filterToolsListJson(Buffer.from(JSON.stringify(unnamed)), new Set([1]), allowTool);
+  const u = filterToolsListJson(Buffer.from(JSON.stringify(unnamed)), {
+    ids: new Set([1]),
+    allowTool,
+  });
   assert.ok(u.ok);
   assert.deepEqual(names(JSON.parse(u.body.toString())), ['read_query']);
 });
 
 /** Runs `input`, cut into the given chunks, through a filter; returns what came out. */
 async function run(chunks: Buffer[], options: Partial<SseFilterOptions> = {}): Promise<string> {
-  const filter = new ToolsListSseFilter({ ids: new Set([7]), allowTool, ...options });
+  const filter = new ToolsListSseFilter({
+    ids: new Set([7]),
+    otherIds: new Set([8]),
+    allowTool,
+    ...options,
+  });
   const out: Buffer[] = [];
   filter.on('data', (b: Buffer) => out.push(b));
   const ended = new Promise((resolve) => filter.on('end', resolve));
@@ -110,7 +165,7 @@ const filtered = JSON.stringify({
 
 // Every framing feature at once: CRLF, CR and LF endings, comments, id/event/retry fields, a
 // priming event with empty data, multi-line data, `data` without a space, a non-ASCII byte
-// sequence, an event for another id, and the tools/list answer split over two data lines.
+// sequence, an event for another call of the request, and the tools/list answer split over two data lines.
 const listJson = JSON.stringify(listResult(7));
 const cut = listJson.indexOf('"result"');
 const SAMPLE = [
@@ -193,6 +248,18 @@ test('SSE: an oversized event ends the stream with an error for the tools/list i
     ': hi\n\ndata: {"jsonrpc":"2.0","id":7,"error":{"code":-32603,"message":"tools/list response could not be checked by the gateway"}}\n\n',
   );
   assert.doesNotMatch(out, /update/);
+});
+
+test('SSE: an event the filter cannot judge is replaced by the error for the tools/list ids', async () => {
+  const error = `data: ${JSON.stringify(UNFILTERABLE)}`;
+  for (const message of [
+    listResult('7'),
+    { ...listResult(7), error: { code: 1, message: 'x' } },
+    [listResult(7), listResult(9)],
+  ]) {
+    const out = await run([Buffer.from(`:a\nid: 3\ndata: ${JSON.stringify(message)}\n\n`)]);
+    assert.equal(out, `:a\nid: 3\n${error}\n\n`, JSON.stringify(message));
+  }
 });
 
 test('SSE: no tools/list ids: bytes pass through untouched', async () => {

@@ -2,16 +2,31 @@
  * Removes from `tools/list` results the tools the user may not call, so clients are not shown
  * tools that policy would refuse (Pomerium passes the list through unfiltered).
  *
- * Fail closed: a result that cannot be read with certainty (not strict JSON, too large, no
- * `tools` list) is replaced by a JSON-RPC error for that request; a tool entry without a string
- * name is dropped. A rewritten message is re-serialized from what was judged, so the client
- * cannot read a different list than the gateway did (duplicate keys are refused outright).
+ * Fail closed: an answer that cannot be read with certainty (not strict JSON, too large, a
+ * message with both `result` and `error`, a result for an id no call used) is replaced by a
+ * JSON-RPC error for each tools/list id; so is a tools/list result without a `tools` list; a
+ * tool entry without a string name is dropped. A rewritten message is re-serialized from what
+ * was judged, so the client cannot read a different list than the gateway did (duplicate keys
+ * are refused outright).
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { parseStrictJsonBytes } from './strict-json.js';
 import type { JsonRpcId } from './inspect.js';
 
 export type AllowTool = (name: string) => boolean;
+
+/** What the filter knows of the request a response body answers. */
+export interface ToolsListRequest {
+  /** Ids of its tools/list calls: their results are filtered. */
+  readonly ids: ReadonlySet<JsonRpcId>;
+  /**
+   * Ids of its other calls, whose results pass. A result for an id in neither set cannot be
+   * judged: clients match ids loosely (the TypeScript SDK looks answers up by `Number(id)`, so
+   * `"7"` answers request 7), and the gateway matches by JSON value and type.
+   */
+  readonly otherIds?: ReadonlySet<JsonRpcId>;
+  readonly allowTool: AllowTool;
+}
 
 /** Larger tools/list answers are refused: real ones are a few KiB to a few hundred KiB. */
 export const MAX_TOOLS_LIST_BYTES = 8 * 1024 * 1024;
@@ -20,14 +35,22 @@ export const MAX_TOOLS_LIST_BYTES = 8 * 1024 * 1024;
 const INTERNAL_ERROR = -32603;
 const UNFILTERABLE = 'tools/list response could not be checked by the gateway';
 
-interface Rewrite {
-  readonly value: unknown;
-  readonly changed: boolean;
-  readonly removed: readonly string[];
-}
+type Rewrite =
+  | {
+      readonly ok: true;
+      readonly value: unknown;
+      readonly changed: boolean;
+      readonly removed: readonly string[];
+    }
+  /** Something in the message cannot be judged: the whole body is refused. */
+  | { readonly ok: false; readonly reason: string };
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const has = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
+
+const unchanged = (value: unknown): Rewrite => ({ ok: true, value, changed: false, removed: [] });
 
 const errorMessage = (id: JsonRpcId) => ({
   jsonrpc: '2.0',
@@ -35,24 +58,59 @@ const errorMessage = (id: JsonRpcId) => ({
   error: { code: INTERNAL_ERROR, message: UNFILTERABLE },
 });
 
+/** The JSON-RPC errors (one message, or a batch) sent for `ids` in place of what was refused. */
+function errorsValue(ids: ReadonlySet<JsonRpcId>): unknown {
+  const errors = [...ids].map(errorMessage);
+  return errors.length === 1 ? errors[0] : errors;
+}
+
 /** Filters the tools/list results (responses whose id is in `ids`) of one message or batch. */
-function rewrite(value: unknown, ids: ReadonlySet<JsonRpcId>, allowTool: AllowTool): Rewrite {
+function rewrite(value: unknown, request: ToolsListRequest): Rewrite {
   if (Array.isArray(value)) {
-    const parts = value.map((v) => rewrite(v, ids, allowTool));
+    const parts = value.map((v) => rewrite(v, request));
+    const refused = parts.find((p) => !p.ok);
+    if (refused) return refused;
+    const done = parts as Extract<Rewrite, { ok: true }>[];
     return {
-      value: parts.map((p) => p.value),
-      changed: parts.some((p) => p.changed),
-      removed: parts.flatMap((p) => p.removed),
+      ok: true,
+      value: done.map((p) => p.value),
+      changed: done.some((p) => p.changed),
+      removed: done.flatMap((p) => p.removed),
     };
   }
-  const id = isObject(value) ? value.id : undefined;
-  const isOurs = (typeof id === 'string' || typeof id === 'number') && ids.has(id);
-  if (!isObject(value) || !isOurs || 'method' in value || 'error' in value) {
-    return { value, changed: false, removed: [] };
+  if (!isObject(value)) return unchanged(value);
+  const misshapen = invalidShape(value);
+  if (misshapen) return { ok: false, reason: misshapen };
+  if (has(value, 'method')) return unchanged(value);
+  const { id } = value;
+  const isId = typeof id === 'string' || typeof id === 'number';
+  if (isId && request.ids.has(id) && !has(value, 'error')) {
+    return filterResult(value, id, request.allowTool);
   }
-  const { result } = value;
+  if (!has(value, 'result') || (isId && request.otherIds?.has(id))) return unchanged(value);
+  return { ok: false, reason: `a result for id ${JSON.stringify(id)}, which no call used` };
+}
+
+/**
+ * JSON-RPC 2.0 §5: a response carries exactly one of `result` and `error`; a request or
+ * notification neither. Clients differ on which member of a mixed message they read.
+ */
+function invalidShape(message: Record<string, unknown>): string | null {
+  const result = has(message, 'result');
+  const error = has(message, 'error');
+  if (has(message, 'method') && (result || error)) return 'a request carrying result or error';
+  if (result && error) return 'a response carrying both result and error';
+  return null;
+}
+
+function filterResult(
+  message: Record<string, unknown>,
+  id: JsonRpcId,
+  allowTool: AllowTool,
+): Rewrite {
+  const { result } = message;
   if (!isObject(result) || !Array.isArray(result.tools)) {
-    return { value: errorMessage(id), changed: true, removed: [] };
+    return { ok: true, value: errorMessage(id), changed: true, removed: [] };
   }
   const removed: string[] = [];
   const tools = result.tools.filter((t: unknown) => {
@@ -61,7 +119,7 @@ function rewrite(value: unknown, ids: ReadonlySet<JsonRpcId>, allowTool: AllowTo
     if (!keep) removed.push(typeof name === 'string' ? name : '(unnamed)');
     return keep;
   });
-  return { value: { ...value, result: { ...result, tools } }, changed: true, removed };
+  return { ok: true, value: { ...message, result: { ...result, tools } }, changed: true, removed };
 }
 
 function stringify(value: unknown): string | null {
@@ -77,26 +135,26 @@ export type FilterJsonResult =
   /** Send `body` (JSON-RPC errors for the tools/list ids) with `status` instead. */
   | { readonly ok: false; readonly status: 502; readonly body: Buffer; readonly reason: string };
 
-/** Filters a buffered `application/json` response to a request holding tools/list calls `ids`. */
-export function filterToolsListJson(
-  body: Buffer,
-  ids: ReadonlySet<JsonRpcId>,
-  allowTool: AllowTool,
-): FilterJsonResult {
-  const fail = (reason: string): FilterJsonResult => {
-    const errors = [...ids].map(errorMessage);
-    const json = JSON.stringify(errors.length === 1 ? errors[0] : errors);
-    return { ok: false, status: 502, body: Buffer.from(json), reason };
-  };
+/** The refusal of an answer to tools/list calls `ids` that the gateway cannot judge. */
+export function unfilterable(ids: ReadonlySet<JsonRpcId>, reason: string): FilterJsonResult {
+  const body = Buffer.from(JSON.stringify(errorsValue(ids)));
+  return { ok: false, status: 502, body, reason };
+}
+
+/** Filters a buffered `application/json` response to a request holding tools/list calls. */
+export function filterToolsListJson(body: Buffer, request: ToolsListRequest): FilterJsonResult {
+  const { ids } = request;
   if (ids.size === 0) return { ok: true, body, removed: [] };
-  if (body.length > MAX_TOOLS_LIST_BYTES)
-    return fail(`response over ${MAX_TOOLS_LIST_BYTES} bytes`);
+  if (body.length > MAX_TOOLS_LIST_BYTES) {
+    return unfilterable(ids, `response over ${MAX_TOOLS_LIST_BYTES} bytes`);
+  }
   const parsed = parseStrictJsonBytes(body);
-  if (!parsed.ok) return fail(`response is not strict JSON: ${parsed.message}`);
-  const out = rewrite(parsed.value, ids, allowTool);
+  if (!parsed.ok) return unfilterable(ids, `response is not strict JSON: ${parsed.message}`);
+  const out = rewrite(parsed.value, request);
+  if (!out.ok) return unfilterable(ids, out.reason);
   if (!out.changed) return { ok: true, body, removed: [] };
   const text = stringify(out.value);
-  if (text === null) return fail('response too deeply nested to re-serialize');
+  if (text === null) return unfilterable(ids, 'response too deeply nested to re-serialize');
   return { ok: true, body: Buffer.from(text), removed: out.removed };
 }
 
@@ -110,13 +168,10 @@ interface HeldLine {
   readonly data: boolean;
 }
 
-export interface SseFilterOptions {
-  /** Ids of the tools/list calls in the request this stream answers. */
-  readonly ids: ReadonlySet<JsonRpcId>;
-  readonly allowTool: AllowTool;
+export interface SseFilterOptions extends ToolsListRequest {
   /** Largest event held while its data is read. */
   readonly maxEventBytes?: number;
-  /** Told about each event dropped or refused (for the log). */
+  /** Told about each event dropped or refused (for the log; removed tools are no issue). */
   readonly onIssue?: (message: string) => void;
 }
 
@@ -130,8 +185,7 @@ export interface SseFilterOptions {
  * `maxEventBytes` ends the stream with an error event for each tools/list id.
  */
 export class ToolsListSseFilter extends Transform {
-  private readonly ids: ReadonlySet<JsonRpcId>;
-  private readonly allowTool: AllowTool;
+  private readonly request: ToolsListRequest;
   private readonly maxEventBytes: number;
   private readonly onIssue: (message: string) => void;
   private partial: Buffer[] = [];
@@ -147,15 +201,14 @@ export class ToolsListSseFilter extends Transform {
 
   constructor(options: SseFilterOptions) {
     super();
-    this.ids = options.ids;
-    this.allowTool = options.allowTool;
+    this.request = options;
     this.maxEventBytes = options.maxEventBytes ?? MAX_TOOLS_LIST_BYTES;
     this.onIssue = options.onIssue ?? (() => {});
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     if (this.discarding) return done();
-    if (this.ids.size === 0) return done(null, chunk);
+    if (this.request.ids.size === 0) return done(null, chunk);
     this.scan(chunk);
     this.flushOut();
     if (this.discarding) this.push(null);
@@ -253,10 +306,8 @@ export class ToolsListSseFilter extends Transform {
       this.onIssue(`dropped an SSE event whose data is not strict JSON: ${parsed.message}`);
       return [];
     }
-    const result = rewrite(parsed.value, this.ids, this.allowTool);
-    if (!result.changed) return raws;
-    if (result.removed.length > 0) this.onIssue(`removed tools: ${result.removed.join(', ')}`);
-    const text = stringify(result.value) ?? JSON.stringify(this.errorsValue());
+    const text = this.judgedData(parsed.value);
+    if (text === null) return raws;
     let first = true;
     return this.held.flatMap((l) => {
       if (!l.data) return [l.raw];
@@ -266,9 +317,15 @@ export class ToolsListSseFilter extends Transform {
     });
   }
 
-  private errorsValue(): unknown {
-    const errors = [...this.ids].map(errorMessage);
-    return errors.length === 1 ? errors[0] : errors;
+  /** The data to send in place of an event's, or null to send it unchanged. */
+  private judgedData(value: unknown): string | null {
+    const result = rewrite(value, this.request);
+    if (result.ok && !result.changed) return null;
+    if (!result.ok) {
+      this.onIssue(`replaced an SSE event the gateway cannot judge: ${result.reason}`);
+      return JSON.stringify(errorsValue(this.request.ids));
+    }
+    return stringify(result.value) ?? JSON.stringify(errorsValue(this.request.ids));
   }
 
   private overflow(): void {
@@ -276,7 +333,7 @@ export class ToolsListSseFilter extends Transform {
     this.discarding = true;
     this.held = [];
     this.partial = [];
-    this.out.push(Buffer.from(`\ndata: ${JSON.stringify(this.errorsValue())}\n\n`));
+    this.out.push(Buffer.from(`\ndata: ${JSON.stringify(errorsValue(this.request.ids))}\n\n`));
   }
 
   private flushOut(): void {

@@ -9,7 +9,7 @@ import {
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import type { Transform } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { limitBodyIdle } from '../core/body-deadline.js';
@@ -45,10 +45,28 @@ export interface ForwardOptions {
   readonly idleTimeoutMs: number | null;
   /** The JSON-RPC id answered in a gateway error on an MCP POST. */
   readonly jsonRpcErrorId?: string | number | null;
-  /** A transform for the response body (e.g. tools/list filtering); its output goes to the client. */
-  readonly onResponse?: (upstreamRes: IncomingMessage) => Transform | undefined;
+  /**
+   * A rewrite of the upstream's answer (tools/list filtering). The upstream is asked for an
+   * unencoded body (the rewrite reads its bytes), and is cut off once the rewrite has ended.
+   */
+  readonly onResponse?: (upstreamRes: IncomingMessage) => ResponseRewrite | undefined;
   /** Gateway errors are JSON-RPC errors (code -32603) rather than plain JSON. */
   readonly isMcpPost: boolean;
+}
+
+/** The status line and header fields sent to the client. */
+export interface ResponseHead {
+  readonly status: number;
+  readonly headers: OutgoingHttpHeaders;
+}
+
+export interface ResponseRewrite {
+  /** The upstream's body goes in; the client gets what comes out. */
+  readonly body: Duplex;
+  /** The head to send, from the upstream's (hop-by-hop fields and Content-Length removed). */
+  head(upstream: ResponseHead): ResponseHead;
+  /** Ask for the head only once `body` first emits or ends: a buffered answer may yet fail. */
+  readonly holdHead: boolean;
 }
 
 export interface ForwardResult {
@@ -219,46 +237,79 @@ function exchange(
   };
 
   const relay = (r: IncomingMessage) => {
-    const headers = stripHopByHop(r.headers);
-    const transform = o.onResponse?.(r);
-    if (transform) delete headers['content-length'];
-    const streaming =
-      headers['content-length'] === undefined ||
-      String(headers['content-type']).startsWith('text/event-stream');
-    try {
-      if (r.statusMessage) res.writeHead(r.statusCode ?? 502, r.statusMessage, headers);
-      else res.writeHead(r.statusCode ?? 502, headers);
-    } catch (err) {
-      fail(new UpstreamUnavailableError([...tried, lastUrl?.origin ?? ''], { cause: err }));
-      return;
-    }
-    if (streaming) {
-      // Headers now, and each event as it comes: a stream (SSE) may stay quiet for long.
-      res.socket?.setNoDelay(true);
-      res.flushHeaders();
-    }
-    if (deadline && /^text\/event-stream/i.test(String(headers['content-type']))) {
-      // The route timeout bounds the wait for the answer; an event stream then lives while it
-      // is not idle (REFERENCE §3: Pomerium cut SSE streams at the route timeout).
-      clearTimeout(deadline);
-    }
+    const rewrite = o.onResponse?.(r);
+    let headSent = false;
+    const sendHead = (): boolean => {
+      if (headSent) return true;
+      headSent = true;
+      const { status, headers } = responseHead(r, rewrite);
+      const streaming =
+        headers['content-length'] === undefined ||
+        String(headers['content-type']).startsWith('text/event-stream');
+      try {
+        if (r.statusMessage && status === r.statusCode) {
+          res.writeHead(status, r.statusMessage, headers);
+        } else res.writeHead(status, headers);
+      } catch (err) {
+        fail(new UpstreamUnavailableError([...tried, lastUrl?.origin ?? ''], { cause: err }));
+        return false;
+      }
+      if (streaming) {
+        // Headers now, and each event as it comes: a stream (SSE) may stay quiet for long.
+        res.socket?.setNoDelay(true);
+        res.flushHeaders();
+      }
+      if (deadline && /^text\/event-stream/i.test(String(headers['content-type']))) {
+        // The route timeout bounds the wait for the answer; an event stream then lives while it
+        // is not idle (REFERENCE §3: Pomerium cut SSE streams at the route timeout).
+        clearTimeout(deadline);
+      }
+      return true;
+    };
+    if (!rewrite?.holdHead && !sendHead()) return;
     if (touch) r.on('data', touch);
     r.on('error', () => {}); // reported through 'close' below, with `complete` false
+    let rewriteEnded = false;
     r.on('close', () => {
-      if (!r.complete) fail(new UpstreamAbortedError());
+      if (!r.complete && !rewriteEnded) fail(new UpstreamAbortedError());
     });
-    const source = transform ? r.pipe(transform) : r;
-    if (transform) transform.on('error', (err) => fail(new UpstreamAbortedError({ cause: err })));
-    source.pipe(res, { end: false });
+    const source = rewrite ? r.pipe(rewrite.body) : r;
+    if (rewrite) {
+      rewrite.body.on('error', (err) => fail(new UpstreamAbortedError({ cause: err })));
+    }
+    if (rewrite?.holdHead) {
+      source.once('data', (first: Buffer) => {
+        source.pause();
+        if (!sendHead()) return;
+        res.write(first);
+        source.pipe(res, { end: false });
+      });
+    } else source.pipe(res, { end: false });
     source.on('end', () => {
+      if (!sendHead()) return;
+      // The rewrite may have ended before the upstream did (it refused an oversized answer):
+      // what the upstream still sends is read by nobody.
+      rewriteEnded = true;
+      if (rewrite && !r.complete) {
+        r.destroy();
+        rewrite.body.destroy();
+      }
       // Trailer fields end-to-end (RFC 9110 §6.5); node sends them on a chunked response.
-      if (!transform && r.rawTrailers.length > 0) res.addTrailers(stripHopByHop(r.trailers));
+      if (!rewrite && r.rawTrailers.length > 0) res.addTrailers(stripHopByHop(r.trailers));
       res.end(() => finish(res.statusCode));
     });
   };
 
   if (order.length === 0) fail(new UpstreamUnavailableError([]));
   else attempt();
+}
+
+/** The head for the client: the upstream's without hop-by-hop fields, as a rewrite makes it. */
+function responseHead(r: IncomingMessage, rewrite: ResponseRewrite | undefined): ResponseHead {
+  const head = { status: r.statusCode ?? 502, headers: stripHopByHop(r.headers) };
+  if (!rewrite) return head;
+  delete head.headers['content-length'];
+  return rewrite.head(head);
 }
 
 /** Starts one upstream request and sends (or streams) its body. */
@@ -271,6 +322,8 @@ function send(
 ): ClientRequest {
   const headers: OutgoingHttpHeaders = { ...o.headers };
   headers.host ??= url.host;
+  // RFC 9110 §12.5.3: a rewrite reads the body's bytes, so it asks for no content coding.
+  if (o.onResponse) headers['accept-encoding'] = 'identity';
   if (o.body !== undefined) {
     headers['content-length'] = o.body.length;
   } else if (streamedBody && headers['content-length'] === undefined) {

@@ -107,6 +107,8 @@ export interface Sent {
   readonly statusMessage: string;
   readonly headers: IncomingHttpHeaders;
   readonly body: string;
+  /** The body as received, for bodies that are not UTF-8 text (a compressed answer). */
+  readonly bytes: Buffer;
 }
 
 export interface SendOptions {
@@ -140,14 +142,16 @@ export function send(origin: string, options: SendOptions): Promise<Sent> {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
-        res.on('end', () =>
+        res.on('end', () => {
+          const bytes = Buffer.concat(chunks);
           resolve({
             status: res.statusCode ?? 0,
             statusMessage: res.statusMessage ?? '',
             headers: res.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
+            body: bytes.toString('utf8'),
+            bytes,
+          });
+        });
       },
     );
     req.on('error', reject);
