@@ -197,6 +197,34 @@ describe('proxy hardening (issue 8)', () => {
       await send(gw.origin, { path: '/web/page', headers: { cookie: header } });
       assert.equal(only().headers.cookie, 'portcullis=kept; my_portcullis_session=kept');
     });
+
+    it('an upstream cannot set a gateway cookie on the client; its own cookies pass', async () => {
+      for (const path of ['/web/page', '/mcp']) {
+        upstream.fresh();
+        upstream.responseHeaders = {
+          'set-cookie': [
+            'portcullis_session=fixed-by-upstream; Path=/; HttpOnly',
+            '__Host-portcullis_session=fixed; Path=/; Secure',
+            'portcullis_mcp_session=x',
+            'app=1; Path=/',
+          ],
+        };
+        const res =
+          path === '/mcp'
+            ? await tools('', { cookie: cookie(ada).cookie })
+            : await send(gw.origin, { path, headers: { cookie: cookie(ada).cookie } });
+        assert.equal(res.status, 200, res.body);
+        assert.deepEqual(res.headers['set-cookie'], ['app=1; Path=/'], path);
+      }
+      upstream.fresh();
+      upstream.responseHeaders = { 'set-cookie': 'portcullis_session=only' };
+      const res = await send(gw.origin, {
+        path: '/web/page',
+        headers: { cookie: cookie(ada).cookie },
+      });
+      assert.equal(res.headers['set-cookie'], undefined);
+      upstream.fresh();
+    });
   });
 
   describe('#3 identity headers are the gateway’s to set', () => {

@@ -19,7 +19,7 @@ import {
   UpstreamUnavailableError,
   type UpstreamError,
 } from './errors.js';
-import { stripHopByHop } from './headers.js';
+import { downstreamResponseHeaders, stripHopByHop } from './headers.js';
 import { createBalancer, type Balancer } from './balance.js';
 
 export interface ForwarderOptions {
@@ -304,9 +304,9 @@ function exchange(
   else attempt();
 }
 
-/** The head for the client: the upstream's without hop-by-hop fields, as a rewrite makes it. */
+/** The head for the client (`downstreamResponseHeaders`), as a rewrite makes it. */
 function responseHead(r: IncomingMessage, rewrite: ResponseRewrite | undefined): ResponseHead {
-  const head = { status: r.statusCode ?? 502, headers: stripHopByHop(r.headers) };
+  const head = { status: r.statusCode ?? 502, headers: downstreamResponseHeaders(r.headers) };
   if (!rewrite) return head;
   delete head.headers['content-length'];
   return rewrite.head(head);

@@ -45,6 +45,23 @@ test('hop-by-hop fields go, with every field Connection names (RFC 9110 §7.6.1)
   assert.deepEqual(downstreamResponseHeaders(h), stripHopByHop(h));
 });
 
+test('an upstream Set-Cookie for a gateway cookie is dropped, the upstream’s own kept', () => {
+  const out = downstreamResponseHeaders({
+    'set-cookie': [
+      'portcullis_session=evil; Path=/',
+      '__Secure-portcullis_idp_session=evil',
+      ' portcullis_mcp_session =evil',
+      'theme=dark',
+      'portcullis=kept',
+    ],
+  });
+  assert.deepEqual(out['set-cookie'], ['theme=dark', 'portcullis=kept']);
+  assert.equal(
+    downstreamResponseHeaders({ 'set-cookie': ['portcullis_x=1'] })['set-cookie'],
+    undefined,
+  );
+});
+
 test('the MCP headers pass', () => {
   const out = upstreamRequestHeaders(
     {

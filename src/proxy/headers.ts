@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { withoutGatewayCookies } from '../core/gateway-cookies.js';
+import { isGatewayCookie, withoutGatewayCookies } from '../core/gateway-cookies.js';
 import { isIdentityHeader } from './identity-headers.js';
 
 /**
@@ -86,9 +86,27 @@ function stripGatewayCookies(out: OutgoingHttpHeaders): void {
   else out.cookie = kept;
 }
 
-/** Headers for the client, from the upstream response. */
+/**
+ * Headers for the client, from the upstream response: no hop-by-hop fields, and no Set-Cookie
+ * for a gateway cookie. An upstream that could set `portcullis_session` on the gateway's host
+ * could fix a session of its choosing on the user's browser, or sign them out.
+ */
 export function downstreamResponseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
-  return stripHopByHop(upstream);
+  const out = stripHopByHop(upstream);
+  const setCookie = upstream['set-cookie'];
+  if (setCookie !== undefined) {
+    const kept = setCookie.filter((line) => !isGatewayCookie(setCookieName(line)));
+    if (kept.length > 0) out['set-cookie'] = kept;
+    else delete out['set-cookie'];
+  }
+  return out;
+}
+
+/** RFC 6265 §5.2: the name is what comes before the first `=` of the first `;`-part. */
+function setCookieName(line: string): string {
+  const pair = line.split(';', 1)[0] ?? '';
+  const eq = pair.indexOf('=');
+  return (eq === -1 ? '' : pair.slice(0, eq)).trim();
 }
 
 /** A copy without hop-by-hop fields, including every field Connection names (RFC 9110 §7.6.1). */

@@ -49,7 +49,7 @@ export interface JsonRpcUpstream {
   /** Hold every SSE answer open (after its first events) instead of ending it. */
   hold: boolean;
   /** Extra headers on every answer (they win over the upstream's own, Content-Type included). */
-  responseHeaders: Record<string, string>;
+  responseHeaders: Record<string, string | string[]>;
   /** Resolves with the next held stream (one already open and not yet taken first). */
   nextHeldStream(timeoutMs?: number): Promise<HeldStream>;
   /** Forgets recorded requests. */
@@ -175,7 +175,7 @@ function answer(
   else res.end();
 }
 
-function openStream(res: ServerResponse, headers: Record<string, string>): void {
+function openStream(res: ServerResponse, headers: Record<string, string | string[]>): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-cache',
