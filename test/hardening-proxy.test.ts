@@ -402,6 +402,17 @@ describe('proxy hardening (issue 8)', () => {
       ]);
       assert.equal(statusOf(one), 200, one);
     });
+
+    it('so is a Host with an invalid value, on routes and own endpoints alike', async () => {
+      upstream.fresh();
+      for (const bad of [`ada@${host}`, 'localhost:99999', 'local host', 'a/b', 'x:1:2']) {
+        for (const path of ['/web/page', '/healthz']) {
+          const answer = await raw(`GET ${path} HTTP/1.1`, [`Host: ${bad}`]);
+          assert.equal(statusOf(answer), 400, `${path} Host: ${bad}: ${answer}`);
+        }
+      }
+      assert.equal(upstream.requests.length, 0);
+    });
   });
 
   describe('#12 on mcp.server routes only POST carries JSON-RPC', () => {

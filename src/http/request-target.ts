@@ -16,18 +16,30 @@ export function settleRequestTarget(
 ): string | undefined {
   if (hostFieldLines(req.rawHeaders) > 1) return 'more than one Host header';
   const target = req.url ?? '';
-  if (target.startsWith('/')) return undefined;
+  if (target.startsWith('/') || target === '*') {
+    // RFC 9112 §3.2: a Host with an invalid value is 400, like a second one (node answers a
+    // missing one on HTTP/1.1 itself).
+    const host = req.headers.host;
+    return host === undefined || validAuthority(host) ? undefined : 'malformed Host header';
+  }
   const absolute = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)([^#]*)$/i.exec(target);
-  if (!absolute) return target === '*' ? undefined : 'malformed request target';
+  if (!absolute) return 'malformed request target';
   const [, scheme = '', authority = '', rest = ''] = absolute;
   if (scheme.toLowerCase() !== listenerScheme) {
     return `a request target with scheme ${scheme} on an ${listenerScheme} listener`;
   }
-  // RFC 9110 §4.2.4: userinfo in an http(s) URI is to be treated as an error.
-  if (authority.includes('@') || !parseHost(authority)) return 'malformed request target host';
+  if (!validAuthority(authority)) return 'malformed request target host';
   req.headers.host = authority;
   req.url = rest.startsWith('/') ? rest : `/${rest}`;
   return undefined;
+}
+
+/**
+ * `host [":" port]` of RFC 3986 §3.2.2: reg-name characters (unreserved, pct-encoded,
+ * sub-delims) or an IP literal. Userinfo is refused: RFC 9110 §4.2.4 treats it as an error.
+ */
+function validAuthority(value: string): boolean {
+  return /^[\w.~%!$&'()*+,;=:[\]-]+$/.test(value) && parseHost(value) !== undefined;
 }
 
 function hostFieldLines(rawHeaders: readonly string[]): number {
