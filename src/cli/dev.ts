@@ -11,8 +11,15 @@ import { defaultServerFactories } from '../servers/registry.js';
 import { prepareDemoDatabase } from '../servers/sqlite/demo.js';
 import { intFromEnv } from '../core/env.js';
 import { privateHostsFromEnv } from '../oauth/cimd.js';
+import type { Lifetimes } from '../oauth/provider.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** What only tests set: `npm start` itself takes everything from the environment. */
+export interface DevSystemOptions {
+  /** OAuth token lifetimes in seconds (e.g. a short access token to make clients refresh). */
+  readonly lifetimes?: Partial<Lifetimes>;
+}
 
 export interface DevSystem {
   /** The gateway's public base URL, e.g. `http://localhost:8080`. */
@@ -27,7 +34,11 @@ export interface DevSystem {
  * ephemeral loopback port, the gateway in front of it on `PORT` (default 8080) with the built-in
  * identity provider, SQLite storage and secrets in `PORTCULLIS_DATA_DIR` (default `./data`).
  */
-export async function startDevSystem(env: Env, logger: Logger): Promise<DevSystem> {
+export async function startDevSystem(
+  env: Env,
+  logger: Logger,
+  options: DevSystemOptions = {},
+): Promise<DevSystem> {
   const dataDir = resolve(env.PORTCULLIS_DATA_DIR ?? 'data');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const secrets = devSecrets(dataDir);
@@ -70,7 +81,10 @@ export async function startDevSystem(env: Env, logger: Logger): Promise<DevSyste
     const gateway = await startGateway({
       config,
       logger,
-      oauth: { cimdFetch: { allowPrivateHosts: privateHostsFromEnv(env) } },
+      oauth: {
+        cimdFetch: { allowPrivateHosts: privateHostsFromEnv(env) },
+        ...(options.lifetimes && { lifetimes: options.lifetimes }),
+      },
     });
     const user = await seedDevUser({ storage: gateway.storage, env: env as NodeJS.ProcessEnv });
     return {

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDevSystem, type DevSystem } from '../../src/cli/dev.js';
+import { startDevSystem, type DevSystem, type DevSystemOptions } from '../../src/cli/dev.js';
 import { silentLogger } from './host.js';
 
 export interface TestDevSystem {
@@ -23,6 +23,8 @@ export async function startTestDevSystem(options: {
   password: string;
   /** Starts the temporary directory's name: `<prefix>-XXXXXX`. */
   dirPrefix?: string;
+  /** OAuth token lifetimes (seconds). */
+  lifetimes?: DevSystemOptions['lifetimes'];
 }): Promise<TestDevSystem> {
   const dataDir = mkdtempSync(join(tmpdir(), `${options.dirPrefix ?? 'portcullis-dev'}-`));
   const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true });
@@ -36,6 +38,7 @@ export async function startTestDevSystem(options: {
         PORTCULLIS_DEV_PASSWORD: options.password,
       },
       silentLogger,
+      { lifetimes: options.lifetimes },
     );
   } catch (err) {
     removeDataDir();
