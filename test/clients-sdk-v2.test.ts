@@ -79,10 +79,20 @@ class ChromiumProvider implements OAuthClientProvider {
 describe('@modelcontextprotocol/client 2.x through the gateway of npm start', () => {
   let rig: ClientRig;
   let site: Awaited<ReturnType<typeof startCallbackSite>>;
+  let provider: ChromiumProvider;
+  let sqlite: URL;
+  const newClient = (options?: ConstructorParameters<typeof Client>[1]) =>
+    new Client({ name: 'portcullis-sdk-v2-test', version: '0.0.0' }, options);
 
   before(async () => {
     rig = await startClientRig('sdk-v2');
     site = await startCallbackSite();
+    sqlite = new URL(`${rig.system.url}/sqlite`);
+    provider = new ChromiumProvider(site.url, async (authorizationUrl) => {
+      const consent = await rig.approve(authorizationUrl);
+      assert.match(consent.consentText, /SDK v2 client test/);
+      return consent.landed;
+    });
   });
   after(async () => {
     await site?.close();
@@ -90,25 +100,17 @@ describe('@modelcontextprotocol/client 2.x through the gateway of npm start', ()
   });
 
   it('authorizes in Chromium, lists and calls tools, refreshes after the token expires', async () => {
-    const url = new URL(`${rig.system.url}/sqlite`);
-    const provider = new ChromiumProvider(site.url, async (authorizationUrl) => {
-      const consent = await rig.approve(authorizationUrl);
-      assert.match(consent.consentText, /SDK v2 client test/);
-      return consent.landed;
-    });
-
     // The first connect meets the 401 and sends the person through the browser.
-    const first = new Client({ name: 'portcullis-sdk-v2-test', version: '0.0.0' });
-    const transport = new StreamableHTTPClientTransport(url, { authProvider: provider });
-    await assert.rejects(first.connect(transport), UnauthorizedError);
+    const transport = new StreamableHTTPClientTransport(sqlite, { authProvider: provider });
+    await assert.rejects(newClient().connect(transport), UnauthorizedError);
     const landed = provider.landed;
     assert.ok(landed && landed.href.startsWith(site.url), `landed at ${landed?.href}`);
     assert.equal(landed.searchParams.get('state'), provider.sentState);
     await transport.finishAuth(landed.searchParams);
     assert.ok(provider.tokens()?.refresh_token, 'a refresh token came with the code exchange');
 
-    const client = new Client({ name: 'portcullis-sdk-v2-test', version: '0.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(url, { authProvider: provider }));
+    const client = newClient();
+    await client.connect(new StreamableHTTPClientTransport(sqlite, { authProvider: provider }));
     try {
       const names = toolNames(await client.listTools());
       assert.ok(names.includes('read_query'), names.join());
@@ -130,6 +132,22 @@ describe('@modelcontextprotocol/client 2.x through the gateway of npm start', ()
       assert.match(again, /"seven":\s*7/);
       assertRefreshedWithoutBrowser(rig.log, mark);
       assert.notEqual(provider.tokens()?.access_token, issued, 'a new access token was saved');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("in 'auto' negotiation the server/discover probe falls back to initialize", async () => {
+    // The 2026-07-28 probe goes through the gateway to servers that speak 2025-11-25; they
+    // refuse it as legacy servers do and the client connects with initialize (same tokens).
+    assert.ok(provider.tokens(), 'authorized by the test before');
+    const client = newClient({ versionNegotiation: { mode: 'auto' } });
+    await client.connect(new StreamableHTTPClientTransport(sqlite, { authProvider: provider }));
+    try {
+      assert.equal(client.getProtocolEra(), 'legacy');
+      const names = toolNames(await client.listTools());
+      assert.ok(names.includes('read_query'), names.join());
+      assert.equal(names.includes('update'), false, 'the denied tool is not listed');
     } finally {
       await client.close();
     }
