@@ -55,13 +55,20 @@ describe('mcporter through the gateway of npm start', () => {
     await rig?.close();
   });
 
-  /** One mcporter command, its own process; HOME is a temporary directory (the vault). */
+  /**
+   * One mcporter command, its own process; HOME is a temporary directory (the vault). A command
+   * that wants a browser nobody serves gives up after 30 s instead of mcporter's 60.
+   */
   async function mcporter(...args: string[]): Promise<Ran> {
-    const child = spawn(process.execPath, [CLI, ...args, '--config', config], {
-      cwd: home,
-      env: rig.handoff.env({ ...process.env, HOME: home }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [CLI, ...args, '--config', config, '--oauth-timeout', '30000'],
+      {
+        cwd: home,
+        env: rig.handoff.env({ ...process.env, HOME: home }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     running.add(child);
     let stdout = '';
     let stderr = '';

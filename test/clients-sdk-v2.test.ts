@@ -137,6 +137,32 @@ describe('@modelcontextprotocol/client 2.x through the gateway of npm start', ()
     }
   });
 
+  it('a second server asks for its own token; whoami names the signed-in user', async () => {
+    // Tokens are bound to one MCP server (RFC 8707): /whoami sends the client through the
+    // browser again, where the gateway session is still live (consent, no sign-in).
+    let signedIn: boolean | undefined;
+    const whoamiProvider = new ChromiumProvider(site.url, async (authorizationUrl) => {
+      const consent = await rig.approve(authorizationUrl);
+      signedIn = consent.signedIn;
+      return consent.landed;
+    });
+    const url = new URL(`${rig.system.url}/whoami`);
+    const transport = new StreamableHTTPClientTransport(url, { authProvider: whoamiProvider });
+    await assert.rejects(newClient().connect(transport), UnauthorizedError);
+    assert.ok(whoamiProvider.landed);
+    await transport.finishAuth(whoamiProvider.landed.searchParams);
+    assert.equal(signedIn, false, 'the gateway session was reused');
+
+    const client = newClient();
+    await client.connect(new StreamableHTTPClientTransport(url, { authProvider: whoamiProvider }));
+    try {
+      const text = firstText(await client.callTool({ name: 'whoami', arguments: {} }));
+      assert.ok(text.includes(rig.user.email), text);
+    } finally {
+      await client.close();
+    }
+  });
+
   it("in 'auto' negotiation the server/discover probe falls back to initialize", async () => {
     // The 2026-07-28 probe goes through the gateway to servers that speak 2025-11-25; they
     // refuse it as legacy servers do and the client connects with initialize (same tokens).
