@@ -10,8 +10,15 @@ import { startServersHost } from '../servers/host.js';
 import { defaultServerFactories } from '../servers/registry.js';
 import { prepareDemoDatabase } from '../servers/sqlite/demo.js';
 import { intFromEnv } from '../core/env.js';
+import type { Lifetimes } from '../oauth/provider.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** What only tests set: `npm start` itself takes everything from the environment. */
+export interface DevSystemOptions {
+  /** OAuth token lifetimes in seconds (e.g. a short access token to make clients refresh). */
+  readonly lifetimes?: Partial<Lifetimes>;
+}
 
 export interface DevSystem {
   /** The gateway's public base URL, e.g. `http://localhost:8080`. */
@@ -28,7 +35,11 @@ export interface DevSystem {
  * ephemeral loopback port, the gateway in front of it on `PORT` (default 8080) with the built-in
  * identity provider, SQLite storage and secrets in `PORTCULLIS_DATA_DIR` (default `./data`).
  */
-export async function startDevSystem(env: Env, logger: Logger): Promise<DevSystem> {
+export async function startDevSystem(
+  env: Env,
+  logger: Logger,
+  options: DevSystemOptions = {},
+): Promise<DevSystem> {
   const dataDir = resolve(env.PORTCULLIS_DATA_DIR ?? 'data');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const secrets = devSecrets(dataDir);
@@ -76,6 +87,7 @@ export async function startDevSystem(env: Env, logger: Logger): Promise<DevSyste
       logger,
       // Ready means ready: no 200 from /healthz, and no sign-in, before the user exists.
       holdReadiness: true,
+      ...(options.lifetimes && { oauth: { lifetimes: options.lifetimes } }),
     });
     let user;
     try {

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDevSystem, type DevSystem } from '../../src/cli/dev.js';
+import { startDevSystem, type DevSystem, type DevSystemOptions } from '../../src/cli/dev.js';
 import { silentLogger } from './host.js';
 
 export interface TestDevSystem {
@@ -25,6 +25,8 @@ export async function startTestDevSystem(options: {
   dirPrefix?: string;
   /** The gateway's port; default an ephemeral one. */
   port?: number;
+  /** OAuth token lifetimes (seconds). */
+  lifetimes?: DevSystemOptions['lifetimes'];
 }): Promise<TestDevSystem> {
   const dataDir = mkdtempSync(join(tmpdir(), `${options.dirPrefix ?? 'portcullis-dev'}-`));
   const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true });
@@ -38,6 +40,7 @@ export async function startTestDevSystem(options: {
         PORTCULLIS_DEV_PASSWORD: options.password,
       },
       silentLogger,
+      { lifetimes: options.lifetimes },
     );
   } catch (err) {
     removeDataDir();
