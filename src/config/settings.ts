@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { compileTrustedProxies } from '../proxy/headers.js';
+import { compileTrustedProxies } from '../net/trusted-proxies.js';
 import type { IssueSink } from './issues.js';
 import { parseDuration } from './duration.js';
 import { KNOWN_RUNTIME_FLAGS, OIDC_PROVIDERS } from './pomerium-keys.js';

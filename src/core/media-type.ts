@@ -31,3 +31,8 @@ export function listedMediaTypes(value: string | undefined): string[] {
     .map((item) => mediaTypeOf(item))
     .filter((t): t is string => t !== undefined);
 }
+
+/** Whether an Accept asks for a page (a browser navigating) rather than JSON. */
+export function acceptsHtml(accept: string | undefined): boolean {
+  return listedMediaTypes(accept).includes('text/html');
+}

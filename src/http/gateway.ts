@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
@@ -6,7 +5,7 @@ import { ConfigError } from '../core/errors.js';
 import { randomId } from '../core/crypto.js';
 import { AssertionSigner } from '../assertion/sign.js';
 import { createForwarder } from '../proxy/forward.js';
-import { compileTrustedProxies } from '../proxy/headers.js';
+import { compileTrustedProxies } from '../net/trusted-proxies.js';
 import { openStorage } from '../storage/open.js';
 import type { Storage } from '../storage/types.js';
 import { createMcpAuthServer, type McpAuthServer } from '../oauth/server.js';
@@ -14,7 +13,9 @@ import type { Lifetimes } from '../oauth/provider.js';
 import type { CimdFetchOptions } from '../oauth/cimd.js';
 import { clientIp } from './identity.js';
 import { closeServer, listen } from './listener.js';
-import { createRequestHandler } from './request-handler.js';
+import { createRequestHandler } from './dispatch.js';
+import type { GatewayParts } from './parts.js';
+import { ReadinessGate } from './readiness.js';
 import { buildSignIn, type GatewaySecrets, type SignIn } from './sign-in.js';
 
 export { requestPath } from './request-target.js';
@@ -93,17 +94,11 @@ async function assemble(
   closers: Closer[],
 ): Promise<Gateway> {
   const { config, logger } = options;
-  const signer = await AssertionSigner.create({
-    store: storage.signingKeys,
-    sharedSecret: secrets.sharedSecret,
-    signingKeyPem: config.signingKey ?? undefined,
-    onError: (err) => logger.error({ err }, 'assertion keys: reload failed'),
-  });
-  // The port is bound first (the public origin may need it); until everything behind it is
-  // built (and the caller says it is ready), requests get 503 with a hint to retry.
-  let app = notReady;
   const trustedProxy = compileTrustedProxies(options.trustedProxies ?? config.trustedProxies);
-  const listener = await listen(config, scheme, (req, res) => app(req, res), {
+  // The port is bound first (the public origin may need it); its one handler answers 503
+  // until everything behind it is built and the caller says it is ready.
+  const gate = new ReadinessGate();
+  const listener = await listen(config, scheme, gate.handler, {
     trustedProxy,
     onCapped: (address) =>
       logger.warn({ address }, 'connections from this address reached max_connections_per_address'),
@@ -111,37 +106,11 @@ async function assemble(
   closers.unshift(() => closeServer(listener));
   const address = listener.address() as AddressInfo;
   const origin = publicOrigin(config, scheme, address.port);
-
-  // Built after sign-in, which tells it of sessions ended here.
-  let mcpAuth: McpAuthServer | undefined = undefined;
-  const signIn = await buildSignIn({
-    config,
-    logger,
-    storage,
-    secrets,
-    scheme,
-    origin,
-    // A grant's tokens die with the session it was made under; sign-out here takes effect now.
-    onSessionEnded: (idHash) => mcpAuth?.sessionEnded(idHash),
-  });
-  const forwarder = createForwarder({ logger });
-  closers.unshift(() => forwarder.close());
-  mcpAuth = await buildMcpAuth(options, storage, secrets, signIn, trustedProxy);
-  const serve = createRequestHandler({
-    config,
-    logger,
-    scheme,
-    storage,
-    signer,
-    signIn,
-    forwarder,
-    trustedProxy,
-    mcpAuth,
-  });
-  closers.unshift(startSweeps(storage, mcpAuth, logger));
-  const markReady = () => {
-    app = serve;
-  };
+  const parts = await buildParts(options, { storage, secrets, scheme, origin, trustedProxy });
+  closers.unshift(() => parts.forwarder.close());
+  closers.unshift(startSweeps(storage, parts.mcpAuth, logger));
+  const serve = createRequestHandler(parts);
+  const markReady = () => gate.open(serve);
   if (!options.holdReadiness) markReady();
 
   const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -157,9 +126,33 @@ async function assemble(
   };
 }
 
-/** Every answer until the gateway is ready: 503, retry shortly (health checks included). */
-function notReady(_req: IncomingMessage, res: ServerResponse): void {
-  res.writeHead(503, { 'retry-after': '1', 'cache-control': 'no-store' }).end();
+interface Basics {
+  readonly storage: Storage;
+  readonly secrets: GatewaySecrets;
+  readonly scheme: 'http' | 'https';
+  readonly origin: string;
+  readonly trustedProxy: (address: string) => boolean;
+}
+
+/** Everything requests are served from, built in order: each part from the ones before it. */
+async function buildParts(options: GatewayOptions, basics: Basics): Promise<GatewayParts> {
+  const { config, logger } = options;
+  const { storage, secrets, scheme, trustedProxy } = basics;
+  const signer = await AssertionSigner.create({
+    store: storage.signingKeys,
+    sharedSecret: secrets.sharedSecret,
+    signingKeyPem: config.signingKey ?? undefined,
+    onError: (err) => logger.error({ err }, 'assertion keys: reload failed'),
+  });
+  // Sign-in is built before the OAuth server, which must hear of the sessions it ends: a
+  // grant's tokens die with the session it was made under, so sign-out takes effect now.
+  const endedSessions = new Set<(idHash: string) => void>();
+  const onSessionEnded = (idHash: string) => endedSessions.forEach((tell) => tell(idHash));
+  const signIn = await buildSignIn({ ...basics, config, logger, onSessionEnded });
+  const mcpAuth = await buildMcpAuth(options, storage, secrets, signIn, trustedProxy);
+  if (mcpAuth) endedSessions.add((idHash) => mcpAuth.sessionEnded(idHash));
+  const forwarder = createForwarder({ logger });
+  return { config, logger, scheme, storage, signer, signIn, forwarder, trustedProxy, mcpAuth };
 }
 
 /** Runs the closers once, however often close() is called. */

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Config, RouteConfig } from '../config/types.js';
 import { sha256Hex } from '../core/crypto.js';
-import { fromUrl } from './route-urls.js';
+import { fromUrl } from '../proxy/route-urls.js';
 import type { AssertionSigner } from '../assertion/sign.js';
 import type { IdentityStore, SessionRecord, SessionStore } from '../storage/types.js';
 

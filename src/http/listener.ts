@@ -10,7 +10,7 @@ import type { Config, EdgeLimits } from '../config/types.js';
 import { armBodyDeadline, type TimeoutAnswer } from '../core/body-deadline.js';
 import { parseHost } from '../proxy/match.js';
 import { capConnectionsPerAddress } from './connection-cap.js';
-import { sendJson } from './respond.js';
+import { sendOAuthError } from '../core/respond.js';
 
 export interface ListenOptions {
   /** Peers exempt from the per-address connection cap (proxies carry many clients). */
@@ -81,7 +81,7 @@ function serverTimeouts(edge: EdgeLimits) {
 
 /** RFC 9110 §15.5.9: the body did not arrive in time; the connection is closed after this. */
 const answerTimeout: TimeoutAnswer = (res, afterMs) =>
-  sendJson(
+  sendOAuthError(
     res,
     408,
     {

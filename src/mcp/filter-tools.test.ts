@@ -1,11 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  MAX_TOOLS_LIST_BYTES,
-  ToolsListSseFilter,
-  filterToolsListJson,
-  type SseFilterOptions,
-} from './filter-tools.js';
+import { MAX_TOOLS_LIST_BYTES, filterToolsListJson } from './filter-tools.js';
+import { ToolsListSseFilter, type SseFilterOptions } from './filter-tools-sse.js';
 
 const allowTool = (name: string) => name !== 'update';
 const tools = [

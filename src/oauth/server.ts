@@ -75,6 +75,12 @@ export type BearerOutcome =
   | { readonly kind: 'valid'; readonly session: SessionRecord; readonly clientId: string };
 
 export interface McpAuthServer {
+  /** The authorization server's handler for this request, or undefined when it is not its. No I/O. */
+  endpoint(
+    req: IncomingMessage,
+    path: string,
+    match: RouteMatch | undefined,
+  ): ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
   /** Serves the request when it is the authorization server's; false when it is not. */
   handle(
     req: IncomingMessage,
@@ -285,7 +291,7 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
     return host.oidc.serve(replayRequest(req, body), res);
   }
 
-  const server: McpAuthServer = {
+  const server: Omit<McpAuthServer, 'endpoint'> = {
     async handle(req, res, path, match) {
       const host = hostOf(req);
       if (host === undefined) return false;
@@ -384,11 +390,29 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
       );
     },
   };
+  // One fetch per URL per request: oidc-provider looks a refused client up a second time.
+  const handle: McpAuthServer['handle'] = (req, res, path, match) =>
+    withFetchScope(() => server.handle(req, res, path, match));
   return {
     ...server,
-    // One fetch per URL per request: oidc-provider looks a refused client up a second time.
-    handle: (req, res, path, match) => withFetchScope(() => server.handle(req, res, path, match)),
+    handle,
+    // Interim seam for the pipeline's dispatch table (issue 9): the OAuth side's own
+    // `endpoint` replaces this wrapper, which asks `ownsPath` what `handle` would take.
+    endpoint(req, path, match) {
+      if (hostOf(req) === undefined || !ownsPath(path, match)) return undefined;
+      return async (rq, rs) => void (await handle(rq, rs, path, match));
+    },
   };
+}
+
+/** Whether `handle` serves this path (on an MCP host). */
+function ownsPath(path: string, match: RouteMatch | undefined): boolean {
+  if (path === PRM_PATH || path.startsWith(`${PRM_PATH}/`) || AS_METADATA.has(path)) return true;
+  if (path.startsWith(INTERACTION_PREFIX)) {
+    return /^[\w-]{1,64}$/.test(path.slice(INTERACTION_PREFIX.length));
+  }
+  if (ALIASES[path] !== undefined) return match === undefined || match.route.mcp?.kind === 'server';
+  return ENDPOINTS.has(path) || path.startsWith(`${OAUTH_ROUTES.authorization}/`);
 }
 
 /** CORS for discovery and registration: any origin, no credentials (tokens are not ambient). */

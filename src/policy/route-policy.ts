@@ -4,13 +4,15 @@
  * `accept`, `allow_any_authenticated_user` adds an allow rule `authenticated_user`, and the
  * route's own rules follow. Deny rules therefore still win over both flags.
  */
-import type { RouteConfig } from '../config/types.js';
 import { evaluate, type Decision, type PolicyInput } from './evaluate.js';
+import type { Policy } from './parse.js';
 
-export type RoutePolicySource = Pick<
-  RouteConfig,
-  'allowPublicUnauthenticatedAccess' | 'allowAnyAuthenticatedUser' | 'policy'
->;
+/** What of a route decides access (a `RouteConfig` is one; policy does not import config). */
+export interface RoutePolicySource {
+  readonly allowPublicUnauthenticatedAccess: boolean;
+  readonly allowAnyAuthenticatedUser: boolean;
+  readonly policy: Policy;
+}
 
 /**
  * Decides `input` on `route`. `rule` in the result indexes `route.policy`; an allow granted by a

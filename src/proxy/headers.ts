@@ -1,6 +1,6 @@
-import { BlockList, isIP } from 'node:net';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { isGatewayCookie, withoutGatewayCookies } from '../core/gateway-cookies.js';
+import { normalizeAddress } from '../net/trusted-proxies.js';
 import { isIdentityHeader } from './identity-headers.js';
 
 /**
@@ -174,36 +174,9 @@ function headerText(value: string | string[] | undefined): string {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-/** `::ffff:10.0.0.1` (an IPv4 peer on a dual-stack socket) → `10.0.0.1`. */
-export function normalizeAddress(address: string): string {
-  if (address.startsWith('::ffff:') && isIP(address.slice(7)) === 4) return address.slice(7);
-  return address;
-}
-
-/**
- * A predicate over peer addresses from a list of addresses and CIDR ranges (`10.0.0.0/8`,
- * `::1`, `fd00::/8`). Throws on a malformed entry, so configuration fails at start-up.
- */
-export function compileTrustedProxies(entries: readonly string[]): (address: string) => boolean {
-  if (entries.length === 0) return () => false;
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address = '', bits] = entry.split('/');
-    const family = isIP(address);
-    if (family === 0) throw new TypeError(`not an IP address or CIDR range: ${entry}`);
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    if (bits === undefined) {
-      list.addAddress(address, type);
-      continue;
-    }
-    const prefix = Number(bits);
-    if (!/^\d+$/.test(bits) || prefix > (family === 4 ? 32 : 128)) {
-      throw new TypeError(`not a CIDR prefix length: ${entry}`);
-    }
-    list.addSubnet(address, prefix, type);
-  }
-  return (address) => {
-    const family = isIP(address);
-    return family !== 0 && list.check(address, family === 4 ? 'ipv4' : 'ipv6');
-  };
+/** RFC 9112 §6.3: a request has content when it is chunked or declares a non-zero length. */
+export function hasContent(headers: IncomingHttpHeaders): boolean {
+  if (headers['transfer-encoding'] !== undefined) return true;
+  const length = headers['content-length'];
+  return length !== undefined && Number(length) !== 0;
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { gzipSync } from 'node:zlib';
-import { contentCodings, JsonToolsFilter } from './tools-list-filter.js';
+import { contentCodings, JsonToolsFilter } from './tools-list-transform.js';
 
 const request = { ids: new Set([7]), allowTool: (name: string) => name !== 'update' };
 const UNFILTERABLE = JSON.stringify({

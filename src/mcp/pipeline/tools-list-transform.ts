@@ -10,17 +10,18 @@ import {
   type InputType,
   type ZlibOptions,
 } from 'node:zlib';
-import type { DecideCall } from '../mcp/authorize.js';
+import type { DecideCall } from '../authorize.js';
 import {
   filterToolsListJson,
   MAX_TOOLS_LIST_BYTES,
-  ToolsListSseFilter,
   unfilterable,
   type FilterJsonResult,
   type ToolsListRequest,
-} from '../mcp/filter-tools.js';
-import type { JsonRpcId, McpCall } from '../mcp/inspect.js';
-import type { ResponseHead, ResponseRewrite } from '../proxy/forward.js';
+} from '../filter-tools.js';
+import { ToolsListSseFilter } from '../filter-tools-sse.js';
+import type { JsonRpcId, McpCall } from '../inspect.js';
+import { isEventStreamMediaType } from '../../core/media-type.js';
+import type { ResponseHead, ResponseRewrite } from '../../proxy/forward.js';
 
 /**
  * tools/list answers show only the tools this caller may call: the rewrite of the upstream's
@@ -56,9 +57,8 @@ export function toolsListRewrite(
     refused.refuse(`response in a content coding not decoded here: ${coding}`);
     return { body: refused, head: (h) => refused.head(h), holdHead: true };
   }
-  // Media types are case-insensitive (RFC 9110 §8.3.1): `Application/JSON` must not slip past.
-  const type = String(headers['content-type'] ?? '').toLowerCase();
-  if (type.startsWith('text/event-stream')) {
+  // Media types are case-insensitive (RFC 9110 §8.3.1): `Text/Event-Stream` must not slip past.
+  if (isEventStreamMediaType(headers['content-type'])) {
     const body = decodedInto(codings, new ToolsListSseFilter({ ...request, onIssue }));
     return { body, head: decodedHead, holdHead: false };
   }

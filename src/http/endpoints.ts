@@ -1,0 +1,60 @@
+/** The gateway's own endpoints (Pomerium's paths) and the portal, as dispatch-table handlers. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createJwksHandler, JWKS_PATH } from '../assertion/jwks-handler.js';
+import type { Config } from '../config/types.js';
+import { sendJson } from '../core/respond.js';
+import { renderPortal } from '../web/portal-page.js';
+import { sendPage } from '../web/respond.js';
+import type { GatewayParts } from './parts.js';
+
+export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** Served ahead of any route, by exact path. */
+export function ownEndpoints(parts: GatewayParts): ReadonlyMap<string, Handler> {
+  const { storage, logger } = parts;
+  const { sessions } = parts.signIn;
+  return new Map<string, Handler>([
+    ['/oauth2/callback', (req, res) => sessions.handleCallback(req, res)],
+    ['/.pomerium/sign_out', (req, res) => sessions.signOut(req, res)],
+    ['/.pomerium/user', (req, res) => sessions.userInfo(req, res)],
+    [
+      JWKS_PATH,
+      createJwksHandler(parts.signer, {
+        onError: (err) => logger.error({ err }, 'jwks: could not list keys'),
+      }),
+    ],
+    [
+      '/healthz',
+      async (_req, res) => {
+        try {
+          await storage.ping();
+          sendJson(res, 200, { status: 'ok' });
+        } catch (err) {
+          logger.error({ err }, 'health check: storage unreachable');
+          sendJson(res, 503, { status: 'unavailable', reason: 'storage unreachable' });
+        }
+      },
+    ],
+    ['/readyz', async (_req, res) => sendJson(res, 200, { status: 'ready' })],
+  ]);
+}
+
+/** `/`: the signed-in user's MCP servers; a visitor is sent to sign in first. */
+export function portal(parts: GatewayParts): Handler {
+  const { sessions } = parts.signIn;
+  const servers = mcpServerList(parts.config);
+  return async (req, res) => {
+    const session = await sessions.authenticate(req);
+    if (!session) return sessions.startSignIn(req, res, '/');
+    return sendPage(res, 200, renderPortal({ user: session, servers }));
+  };
+}
+
+/** The MCP servers the portal lists. */
+function mcpServerList(config: Config) {
+  return config.routes.flatMap((r) =>
+    r.mcp?.kind === 'server'
+      ? [{ name: r.name ?? r.mcp.resourceUrl, description: r.description, url: r.mcp.resourceUrl }]
+      : [],
+  );
+}

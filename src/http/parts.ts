@@ -1,0 +1,20 @@
+import type { Logger } from 'pino';
+import type { AssertionSigner } from '../assertion/sign.js';
+import type { Config } from '../config/types.js';
+import type { McpAuthServer } from '../oauth/server.js';
+import type { Forwarder } from '../proxy/forward.js';
+import type { Storage } from '../storage/types.js';
+import type { SignIn } from './sign-in.js';
+
+/** Everything built behind the listener that requests are served from. */
+export interface GatewayParts {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly scheme: 'http' | 'https';
+  readonly storage: Storage;
+  readonly signer: AssertionSigner;
+  readonly signIn: SignIn;
+  readonly forwarder: Forwarder;
+  readonly trustedProxy: (address: string) => boolean;
+  readonly mcpAuth: McpAuthServer | undefined;
+}

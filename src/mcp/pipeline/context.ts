@@ -1,0 +1,109 @@
+/**
+ * The data every step of the route pipeline reads: the facts of the request (taken from it
+ * once), the caller once identified, and the ports to what lies outside (sign-in, the OAuth
+ * server's bearer check, the signer, the forwarder).
+ */
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
+import type { RouteConfig } from '../../config/types.js';
+import type { BearerOutcome } from '../../oauth/server.js';
+import type { Decision, PolicyInput, PolicyUser } from '../../policy/evaluate.js';
+import type { Forwarder } from '../../proxy/forward.js';
+import type { RouteMatch } from '../../proxy/match.js';
+import type { SessionRecord } from '../../storage/types.js';
+import type { McpCall } from '../inspect.js';
+import type { StartSignIn } from './answer.js';
+
+export interface PipelinePorts {
+  readonly forwarder: Forwarder;
+  readonly logger: Logger;
+  readonly scheme: 'http' | 'https';
+  readonly trustedProxy: (address: string) => boolean;
+  /** The signed-in user of this request (session cookie), if any. */
+  authenticate(req: IncomingMessage): Promise<SessionRecord | undefined>;
+  readonly startSignIn: StartSignIn;
+  /** `X-Pomerium-Jwt-Assertion` for this user on this route. */
+  assertionFor(route: RouteConfig, session: SessionRecord): Promise<string>;
+  /** `jwt_claims_headers`: header name → claim name. */
+  readonly claimsHeaders: Readonly<Record<string, string>>;
+  /** The same names, lower case: removed from every client request (`claimHeaderNames`). */
+  readonly claimHeaderNames: ReadonlySet<string>;
+  /** The external token of a request on an `mcp.server` route (absent: no OAuth server). */
+  bearer?(req: IncomingMessage, route: RouteConfig): Promise<BearerOutcome>;
+}
+
+/** What the steps need to know of the request, read from it once. */
+export interface RouteRequest {
+  readonly requestId: string;
+  readonly match: RouteMatch;
+  /** The decoded path (`requestPath`). */
+  readonly path: string;
+  readonly method: string;
+  /** The raw request target, for sign-in's return. */
+  readonly url: string;
+  readonly origin: string | undefined;
+  readonly accept: string | undefined;
+}
+
+/** A request whose caller is known: the session, or undefined for nobody signed in. */
+export interface CallerRequest extends RouteRequest {
+  readonly session: SessionRecord | undefined;
+}
+
+export type ExtraHeaders = OutgoingHttpHeaders;
+
+export function routeRequest(
+  req: IncomingMessage,
+  match: RouteMatch,
+  requestId: string,
+  path: string,
+): RouteRequest {
+  return {
+    requestId,
+    match,
+    path,
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    origin: req.headers.origin,
+    accept: req.headers.accept,
+  };
+}
+
+export function policyInput(ctx: CallerRequest, call: McpCall | null): PolicyInput {
+  const s = ctx.session;
+  const user: PolicyUser | null = s
+    ? { sub: s.sub, email: s.email, name: s.name, groups: s.groups, claims: s.claims }
+    : null;
+  return {
+    user,
+    http: { method: ctx.method, path: ctx.path },
+    mcp: call ? { method: call.method, tool: call.tool } : null,
+  };
+}
+
+export function routeName(route: RouteConfig): string {
+  return route.name ?? `routes[${route.index}]`;
+}
+
+/** Every decision is logged with what decided it (never sent to the client). */
+export function logDecision(
+  logger: Logger,
+  ctx: CallerRequest,
+  call: McpCall | null,
+  decision: Decision,
+): void {
+  logger.info(
+    {
+      req_id: ctx.requestId,
+      route: routeName(ctx.match.route),
+      user: ctx.session?.email ?? ctx.session?.sub ?? null,
+      http_method: ctx.method,
+      mcp_method: call?.method,
+      tool: call?.tool ?? undefined,
+      allow: decision.allow,
+      rule: decision.rule,
+      reason: decision.reason,
+    },
+    'authorization decision',
+  );
+}

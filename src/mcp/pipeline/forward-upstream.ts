@@ -1,0 +1,83 @@
+/**
+ * Step 6: forward to the route's upstream, with the headers the earlier steps chose and an
+ * optional rewrite of the answer (the tools/list filter). Upstream failures are answered by
+ * the forwarder and logged here, once, with the request's id and route.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { RouteConfig } from '../../config/types.js';
+import type { ForwardOptions } from '../../proxy/forward.js';
+import { upstreamRequestHeaders, type RouteKind } from '../../proxy/headers.js';
+import { upstreamBases } from '../../proxy/route-urls.js';
+import { upstreamUrl } from '../../proxy/upstream-url.js';
+import type { JsonRpcId } from '../inspect.js';
+import { routeName, type CallerRequest, type PipelinePorts } from './context.js';
+
+export interface ForwardPlan {
+  /** The credentials and identity headers for the upstream (steps 4 and 5). */
+  readonly extraHeaders: OutgoingHttpHeaders;
+  /** Set on an MCP POST: the body already read, and the id a gateway error answers. */
+  readonly mcpPost?: { readonly body: Buffer; readonly jsonRpcErrorId: JsonRpcId | null };
+  readonly transform?: ForwardOptions['onResponse'];
+}
+
+/** Pomerium's defaults for routes other than MCP routes (which stream as long as they need). */
+const PLAIN_TIMEOUT_MS = 30_000;
+const PLAIN_IDLE_TIMEOUT_MS = 5 * 60_000;
+
+export async function forwardUpstream(
+  ports: PipelinePorts,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: CallerRequest,
+  plan: ForwardPlan,
+): Promise<void> {
+  const { route, prefix } = ctx.match;
+  const upstreams = upstreamBases(route).map((to) =>
+    upstreamUrl(to, ctx.url, prefix, route.prefixRewrite),
+  );
+  const isMcp = route.mcp !== null;
+  const result = await ports.forwarder.forward(req, res, {
+    upstreams,
+    headers: { ...clientHeaders(ports, req, route), ...plan.extraHeaders },
+    body: plan.mcpPost?.body,
+    timeoutMs: route.timeoutMs ?? (isMcp ? null : PLAIN_TIMEOUT_MS),
+    idleTimeoutMs: route.idleTimeoutMs ?? (isMcp ? null : PLAIN_IDLE_TIMEOUT_MS),
+    jsonRpcErrorId: plan.mcpPost?.jsonRpcErrorId ?? null,
+    onResponse: plan.transform,
+    isMcpPost: plan.mcpPost !== undefined,
+  });
+  if (result.error) {
+    const { error } = result;
+    ports.logger.warn(
+      {
+        req_id: ctx.requestId,
+        route: routeName(route),
+        upstream: result.upstream?.origin,
+        err: error,
+      },
+      `upstream request failed: ${error.message}`,
+    );
+  }
+}
+
+/** The client's headers as the upstream may see them (hop-by-hop, credentials, identity out). */
+function clientHeaders(
+  ports: PipelinePorts,
+  req: IncomingMessage,
+  route: RouteConfig,
+): OutgoingHttpHeaders {
+  return upstreamRequestHeaders(req.headers, {
+    peerAddress: req.socket.remoteAddress,
+    listenerScheme: ports.scheme,
+    trustedProxy: ports.trustedProxy,
+    routeKind: routeKind(route),
+    preserveHostHeader: route.preserveHostHeader,
+    claimHeaders: ports.claimHeaderNames,
+  });
+}
+
+function routeKind(route: RouteConfig): RouteKind {
+  if (route.mcp?.kind === 'server') return 'mcp-server';
+  if (route.mcp?.kind === 'client') return 'mcp-client';
+  return 'plain';
+}

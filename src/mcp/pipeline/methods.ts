@@ -1,0 +1,43 @@
+/**
+ * Step 0 of an `mcp.server` route: the methods an MCP endpoint answers (MCP 2025-11-25
+ * "Transports", Streamable HTTP): POST carries JSON-RPC, GET opens the server's SSE stream,
+ * DELETE ends a session; HEAD is GET without the body (RFC 9110 §9.3.2) and OPTIONS the CORS
+ * preflight, answered before this.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { hasContent } from '../../proxy/headers.js';
+import { INVALID_REQUEST } from '../inspect.js';
+import type { Answer } from './answer.js';
+
+const MCP_METHODS = new Set(['POST', 'GET', 'HEAD', 'DELETE', 'OPTIONS']);
+const ALLOW = 'GET, HEAD, POST, DELETE, OPTIONS';
+
+/**
+ * The refusal of a request no MCP endpoint takes, or undefined: a method the transport does not
+ * define (405 with Allow, RFC 9110 §15.5.6), or content on a method other than POST (400).
+ * Content in a GET or DELETE has no defined meaning (RFC 9110 §9.3.1, §9.3.5); passed on, it
+ * would carry JSON-RPC to the upstream that per-call policy never saw (issue 8). Either way the
+ * body stays unread, so the connection closes.
+ */
+export function methodRefusal(method: string, headers: IncomingHttpHeaders): Answer | undefined {
+  const body = hasContent(headers);
+  const close: Record<string, string> = body ? { connection: 'close' } : {};
+  const refuse = (status: number, message: string, extra: Record<string, string> = {}): Answer => ({
+    kind: 'json-rpc-error',
+    status,
+    id: null,
+    code: INVALID_REQUEST,
+    message,
+    headers: { ...extra, ...close },
+  });
+  if (!MCP_METHODS.has(method)) {
+    return refuse(405, `${method} is not a method of MCP Streamable HTTP`, { allow: ALLOW });
+  }
+  if (method !== 'POST' && body) {
+    return refuse(
+      400,
+      `a ${method} request to an MCP endpoint carries no body; JSON-RPC is POSTed`,
+    );
+  }
+  return undefined;
+}

@@ -1,0 +1,123 @@
+/**
+ * A request that matched a route, top to bottom. On an `mcp.server` route:
+ *   0. methods     CORS preflight first (before any auth), then only the transport's methods
+ *   1. identify    bearer token, else session cookie (Origin rules)        identify.ts
+ *   2. read body   the whole body, inspected into JSON-RPC calls            read-body.ts
+ *   3. decide      policy per call, fail-closed, batches whole              decide.ts
+ *   4. credentials what the gateway holds for the upstream (issue 10)       credentials.ts
+ *   5. assertion   X-Pomerium-Jwt-Assertion and claim headers               assertion.ts
+ *   6. forward     streamed, with the tools/list transform on its answer    forward-upstream.ts
+ * Other routes (and GET/DELETE on MCP routes) skip 2 and decide once for the request.
+ * Each step returns data; a refusal is an `Answer`, written by `sendAnswer` only.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { RouteMatch } from '../../proxy/match.js';
+import { sendAnswer, type Answer } from './answer.js';
+import { identityHeaders } from './assertion.js';
+import {
+  logDecision,
+  routeName,
+  routeRequest,
+  type CallerRequest,
+  type PipelinePorts,
+  type RouteRequest,
+} from './context.js';
+import { preflightAnswer } from './cors.js';
+import { upstreamCredentials } from './credentials.js';
+import { decideCalls, decideRequest, signInFirst } from './decide.js';
+import { forwardUpstream } from './forward-upstream.js';
+import { identifyCaller } from './identify.js';
+import { methodRefusal } from './methods.js';
+import { DEFAULT_MAX_REQUEST_BYTES, readCalls } from './read-body.js';
+import { toolsListFilter } from './tools-list-transform.js';
+
+export async function serveRoute(
+  ports: PipelinePorts,
+  req: IncomingMessage,
+  res: ServerResponse,
+  match: RouteMatch,
+  requestId: string,
+  path: string,
+): Promise<void> {
+  const request = routeRequest(req, match, requestId, path);
+  if (match.route.mcp?.kind === 'server') return serveMcpRoute(ports, req, res, request);
+  const ctx: CallerRequest = { ...request, session: await ports.authenticate(req) };
+  return serveWhole(ports, req, res, ctx);
+}
+
+async function serveMcpRoute(
+  ports: PipelinePorts,
+  req: IncomingMessage,
+  res: ServerResponse,
+  request: RouteRequest,
+): Promise<void> {
+  const answer = (a: Answer) => sendAnswer(req, res, a, ports.startSignIn);
+  if (request.method === 'OPTIONS') {
+    const asked = req.headers['access-control-request-headers'];
+    return answer(preflightAnswer(request.origin, asked));
+  }
+  const refused = methodRefusal(request.method, req.headers);
+  if (refused) return answer(refused);
+  const caller = await identifyCaller(ports, req, request.match.route);
+  if (!caller.ok) {
+    if (caller.note) ports.logger.info(logFields(request), caller.note);
+    return answer(caller.answer);
+  }
+  for (const [name, value] of Object.entries(caller.responseHeaders)) res.setHeader(name, value);
+  const ctx: CallerRequest = { ...request, session: caller.session };
+  if (ctx.method === 'POST') return serveMcpPost(ports, req, res, ctx);
+  return serveWhole(ports, req, res, ctx);
+}
+
+/** A JSON-RPC POST: read and inspect the whole body, then policy per call, failing closed. */
+async function serveMcpPost(
+  ports: PipelinePorts,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: CallerRequest,
+): Promise<void> {
+  const answer = (a: Answer) => sendAnswer(req, res, a, ports.startSignIn);
+  const first = signInFirst(ctx);
+  if (first) return answer(first);
+  const { route } = ctx.match;
+  const maxBytes = route.mcp?.kind === 'server' ? route.mcp.maxRequestBytes : null;
+  const read = await readCalls(req, maxBytes ?? DEFAULT_MAX_REQUEST_BYTES);
+  if (!read.ok) return answer(read.answer);
+  const { calls } = read.inspected;
+  const verdict = decideCalls(ctx, read.inspected);
+  calls.forEach((call, i) => logDecision(ports.logger, ctx, call, verdict.decisions[i]!));
+  if (!verdict.allow) return answer(verdict.answer);
+  const onIssue = (issue: string) => ports.logger.warn(logFields(ctx), issue);
+  await forwardUpstream(ports, req, res, ctx, {
+    extraHeaders: await upstreamHeaders(ports, ctx),
+    mcpPost: { body: read.body, jsonRpcErrorId: verdict.jsonRpcErrorId },
+    transform: toolsListFilter(calls, verdict.decideCall, onIssue),
+  });
+}
+
+/** A request decided as a whole (plain routes; GET, HEAD, DELETE on MCP routes). */
+async function serveWhole(
+  ports: PipelinePorts,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: CallerRequest,
+): Promise<void> {
+  const { decision, answer } = decideRequest(ctx);
+  logDecision(ports.logger, ctx, null, decision);
+  if (answer) return sendAnswer(req, res, answer, ports.startSignIn);
+  await forwardUpstream(ports, req, res, ctx, { extraHeaders: await upstreamHeaders(ports, ctx) });
+}
+
+/** Steps 4 and 5: what the gateway adds to the upstream request for this caller. */
+async function upstreamHeaders(
+  ports: PipelinePorts,
+  ctx: CallerRequest,
+): Promise<OutgoingHttpHeaders> {
+  const { route } = ctx.match;
+  const credentials = await upstreamCredentials(route, ctx.session);
+  return { ...credentials, ...(await identityHeaders(ports, route, ctx.session)) };
+}
+
+function logFields(ctx: RouteRequest) {
+  return { req_id: ctx.requestId, route: routeName(ctx.match.route) };
+}
