@@ -47,41 +47,16 @@ export async function startDevSystem(
   const port = requested === 0 ? await freePort() : requested;
   const origin = `http://localhost:${port}`;
 
-  const servers = await startServersHost(
-    {
-      env: {
-        ...env,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        // The gateway reaches the host by this name, and signs assertions for `localhost`.
-        ALLOWED_HOSTS: '127.0.0.1',
-        SQLITE_DB_FILE: env.SQLITE_DB_FILE ?? prepareDemoDatabase(dataDir, logger),
-        ASSERTION_ISSUERS: 'localhost',
-        // The gateway signs each assertion for its route's host (src/http/identity.ts): one
-        // made for another audience is refused.
-        ASSERTION_AUDIENCE: 'localhost',
-        ASSERTION_JWKS_URL: `http://127.0.0.1:${port}/.well-known/pomerium/jwks.json`,
-      },
-      logger,
-    },
-    defaultServerFactories,
-  );
+  const servers = await startDevServers(env, dataDir, port, logger);
   try {
     const routes = servers.servers
       .filter((name) => name !== 'notion') // needs Notion OAuth credentials (upstream tokens)
       .map((name) => devRoute(origin, servers.url, name));
-    const yaml = [
-      `address: 127.0.0.1:${port}`,
-      'insecure_server: true',
-      `shared_secret: ${secrets.shared_secret}`,
-      `cookie_secret: ${secrets.cookie_secret}`,
-      'idp_provider: builtin',
-      'databroker_storage_type: sqlite',
-      `databroker_storage_connection_string: ${JSON.stringify(join(dataDir, 'portcullis.db'))}`,
-      'routes:',
-      ...routes,
-    ].join('\n');
-    const { config } = parseConfig(yaml, '(portcullis dev)', {});
+    const { config } = parseConfig(
+      devConfigYaml(port, dataDir, secrets, routes),
+      '(portcullis dev)',
+      {},
+    );
     const gateway = await startGateway({
       config,
       logger,
@@ -111,6 +86,48 @@ export async function startDevSystem(
     await servers.close();
     throw err;
   }
+}
+
+/** The servers host on an ephemeral loopback port, trusting the gateway on `port`. */
+function startDevServers(env: Env, dataDir: string, port: number, logger: Logger) {
+  return startServersHost(
+    {
+      env: {
+        ...env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        // The gateway reaches the host by this name, and signs assertions for `localhost`.
+        ALLOWED_HOSTS: '127.0.0.1',
+        SQLITE_DB_FILE: env.SQLITE_DB_FILE ?? prepareDemoDatabase(dataDir, logger),
+        ASSERTION_ISSUERS: 'localhost',
+        // The gateway signs each assertion for its route's host (src/http/identity.ts): one
+        // made for another audience is refused.
+        ASSERTION_AUDIENCE: 'localhost',
+        ASSERTION_JWKS_URL: `http://127.0.0.1:${port}/.well-known/pomerium/jwks.json`,
+      },
+      logger,
+    },
+    defaultServerFactories,
+  );
+}
+
+function devConfigYaml(
+  port: number,
+  dataDir: string,
+  secrets: ReturnType<typeof devSecrets>,
+  routes: readonly string[],
+): string {
+  return [
+    `address: 127.0.0.1:${port}`,
+    'insecure_server: true',
+    `shared_secret: ${secrets.shared_secret}`,
+    `cookie_secret: ${secrets.cookie_secret}`,
+    'idp_provider: builtin',
+    'databroker_storage_type: sqlite',
+    `databroker_storage_connection_string: ${JSON.stringify(join(dataDir, 'portcullis.db'))}`,
+    'routes:',
+    ...routes,
+  ].join('\n');
 }
 
 function devRoute(origin: string, serversUrl: string, name: string): string {

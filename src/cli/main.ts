@@ -39,39 +39,9 @@ export async function main(argv: readonly string[]): Promise<number> {
           startServersHost({ env: process.env, logger }, defaultServerFactories),
         );
       case 'dev':
-        return await runUntilSignal(logger, async () => {
-          const system = await startDevSystem(process.env, logger);
-          const password = system.user.generatedPassword
-            ? `  password: ${system.user.generatedPassword}  (shown once; set PORTCULLIS_DEV_PASSWORD to choose one)`
-            : '  password: the one set before (PORTCULLIS_DEV_PASSWORD changes it)';
-          console.log(
-            [
-              '',
-              `Portcullis is up: open ${system.url}/ in a browser and sign in as`,
-              `  email:    ${system.user.email}`,
-              password,
-              'MCP servers (for your MCP client):',
-              ...system.mcpUrls.map((u) => `  ${u}`),
-              'Press Ctrl+C to stop.',
-              '',
-            ].join('\n'),
-          );
-          return system;
-        });
-      case 'gateway': {
-        const file = configFile(rest);
-        if (file === undefined) {
-          console.error(`portcullis gateway: expected --config FILE\n\n${USAGE}`);
-          return 2;
-        }
-        const { config, warnings } = loadConfig(file, process.env);
-        for (const w of warnings) logger.warn({ config: formatIssue(w) }, 'configuration warning');
-        // LOG_LEVEL is already in config.logLevel: the config's environment overrides.
-        const gatewayLogger = pino({ level: config.logLevel });
-        return await runUntilSignal(gatewayLogger, () =>
-          startGateway({ config, logger: gatewayLogger }),
-        );
-      }
+        return await runUntilSignal(logger, () => startDev(logger));
+      case 'gateway':
+        return await runGateway(rest, logger);
       case 'check':
         return runCheck(rest, process.env);
       default:
@@ -85,6 +55,41 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/** `portcullis dev`: the embedded system, and the banner with the user to sign in as. */
+async function startDev(logger: Logger) {
+  const system = await startDevSystem(process.env, logger);
+  const password = system.user.generatedPassword
+    ? `  password: ${system.user.generatedPassword}  (shown once; set PORTCULLIS_DEV_PASSWORD to choose one)`
+    : '  password: the one set before (PORTCULLIS_DEV_PASSWORD changes it)';
+  console.log(
+    [
+      '',
+      `Portcullis is up: open ${system.url}/ in a browser and sign in as`,
+      `  email:    ${system.user.email}`,
+      password,
+      'MCP servers (for your MCP client):',
+      ...system.mcpUrls.map((u) => `  ${u}`),
+      'Press Ctrl+C to stop.',
+      '',
+    ].join('\n'),
+  );
+  return system;
+}
+
+/** `portcullis gateway --config FILE`. */
+async function runGateway(args: readonly string[], logger: Logger): Promise<number> {
+  const file = configFile(args);
+  if (file === undefined) {
+    console.error(`portcullis gateway: expected --config FILE\n\n${USAGE}`);
+    return 2;
+  }
+  const { config, warnings } = loadConfig(file, process.env);
+  for (const w of warnings) logger.warn({ config: formatIssue(w) }, 'configuration warning');
+  // LOG_LEVEL is already in config.logLevel: the config's environment overrides.
+  const gatewayLogger = pino({ level: config.logLevel });
+  return runUntilSignal(gatewayLogger, () => startGateway({ config, logger: gatewayLogger }));
 }
 
 /**

@@ -16,7 +16,8 @@ import {
   type MessageExtraInfo,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import { sendJsonRpcError } from './http-util.js';
+import { listedMediaTypes } from '../core/media-type.js';
+import { sendJsonRpcError } from '../core/respond.js';
 
 /** What the host logs about one MCP POST. */
 export interface McpCallInfo {
@@ -138,58 +139,17 @@ export class McpEndpoint {
   ): void {
     const mode = responseMode(req.headers.accept);
     if (mode === undefined) {
-      sendJsonRpcError(
-        res,
-        406,
-        ErrorCode.InvalidRequest,
-        'Not Acceptable: the client must accept application/json or text/event-stream',
-      );
-      return;
+      const message =
+        'Not Acceptable: the client must accept application/json or text/event-stream';
+      return refuse(res, { status: 406, message });
     }
-
     const batch = Array.isArray(body);
-    const raw = batch ? body : [body];
-    if (raw.length === 0) {
-      sendJsonRpcError(res, 400, ErrorCode.InvalidRequest, 'Invalid Request: empty batch');
-      return;
-    }
-    const messages: JSONRPCMessage[] = [];
-    for (const item of raw) {
-      const parsed = JSONRPCMessageSchema.safeParse(item);
-      if (!parsed.success) {
-        sendJsonRpcError(
-          res,
-          400,
-          ErrorCode.InvalidRequest,
-          'Invalid Request: not a JSON-RPC 2.0 message',
-          idOf(item),
-        );
-        return;
-      }
-      messages.push(parsed.data);
-    }
-
-    const first = messages[0];
-    if (first && 'method' in first) {
-      info.method = first.method;
-      if (first.method === 'tools/call') {
-        const name = (first.params as { name?: unknown } | undefined)?.name;
-        if (typeof name === 'string') info.tool = name;
-      }
-    }
-
-    // MCP 2025-06-18 "Protocol Version Header": an unsupported version is a 400.
-    const isInit = messages.some((m) => isJSONRPCRequest(m) && m.method === 'initialize');
-    const version = req.headers['mcp-protocol-version'];
-    if (!isInit && typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
-      sendJsonRpcError(
-        res,
-        400,
-        ErrorCode.InvalidRequest,
-        `Bad Request: unsupported protocol version ${JSON.stringify(version)} (supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
-      );
-      return;
-    }
+    const parsed = parseMessages(batch ? body : [body]);
+    if ('refusal' in parsed) return refuse(res, parsed.refusal);
+    const { messages } = parsed;
+    recordCall(info, messages[0]);
+    const badVersion = checkProtocolVersion(req, messages);
+    if (badVersion) return refuse(res, badVersion);
 
     const requests = messages.filter(isJSONRPCRequest);
     for (const m of messages) if (!isJSONRPCRequest(m)) this.handleNonRequest(m, extra);
@@ -215,10 +175,64 @@ export class McpEndpoint {
   }
 }
 
+/** A refusal of the whole POST: a JSON-RPC Invalid Request with the id when one was read. */
+interface Refusal {
+  readonly status: number;
+  readonly message: string;
+  readonly id?: RequestId | null;
+}
+
+function refuse(res: ServerResponse, { status, message, id = null }: Refusal): void {
+  sendJsonRpcError(res, status, { id, code: ErrorCode.InvalidRequest, message });
+}
+
+/** Every item a JSON-RPC 2.0 message (an empty batch is invalid, JSON-RPC 2.0 §6). */
+function parseMessages(
+  raw: readonly unknown[],
+): { messages: JSONRPCMessage[] } | { refusal: Refusal } {
+  if (raw.length === 0)
+    return { refusal: { status: 400, message: 'Invalid Request: empty batch' } };
+  const messages: JSONRPCMessage[] = [];
+  for (const item of raw) {
+    const parsed = JSONRPCMessageSchema.safeParse(item);
+    if (!parsed.success) {
+      const message = 'Invalid Request: not a JSON-RPC 2.0 message';
+      return { refusal: { status: 400, message, id: idOf(item) } };
+    }
+    messages.push(parsed.data);
+  }
+  return { messages };
+}
+
+/** The first message's method (and tool name) for the access log. */
+function recordCall(info: McpCallInfo, first: JSONRPCMessage | undefined): void {
+  if (!first || !('method' in first)) return;
+  info.method = first.method;
+  if (first.method === 'tools/call') {
+    const name = (first.params as { name?: unknown } | undefined)?.name;
+    if (typeof name === 'string') info.tool = name;
+  }
+}
+
+/** MCP 2025-11-25 "Protocol Version Header": an unsupported version is a 400. */
+function checkProtocolVersion(
+  req: IncomingMessage,
+  messages: readonly JSONRPCMessage[],
+): Refusal | undefined {
+  const isInit = messages.some((m) => isJSONRPCRequest(m) && m.method === 'initialize');
+  const version = req.headers['mcp-protocol-version'];
+  if (isInit || typeof version !== 'string' || SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+    return undefined;
+  }
+  const supported = SUPPORTED_PROTOCOL_VERSIONS.join(', ');
+  const message = `Bad Request: unsupported protocol version ${JSON.stringify(version)} (supported: ${supported})`;
+  return { status: 400, message };
+}
+
 /** JSON when the client takes it (preferred: cheaper and simpler), else SSE, else none. */
 function responseMode(accept: string | undefined): 'json' | 'sse' | undefined {
   if (accept === undefined || accept.trim() === '') return 'json';
-  const types = accept.split(',').map((t) => t.split(';')[0]!.trim().toLowerCase());
+  const types = listedMediaTypes(accept);
   if (types.some((t) => t === 'application/json' || t === 'application/*' || t === '*/*')) {
     return 'json';
   }

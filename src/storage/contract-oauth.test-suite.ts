@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BackendUnderTest } from './contract.test-suite.js';
+import type { BackendUnderTest } from './contract-backend.test-suite.js';
 import type { ConsentRecord, IdentityRecord, OAuthClientRecord, Storage } from './types.js';
 
 const T0 = 1_800_000_000_000;

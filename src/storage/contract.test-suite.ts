@@ -8,19 +8,10 @@ import assert from 'node:assert/strict';
 import { oauthStoresContract } from './contract-oauth.test-suite.js';
 import { StorageError } from './errors.js';
 import { MIGRATIONS } from './migrations.js';
+import type { BackendUnderTest } from './contract-backend.test-suite.js';
 import type { SessionRecord, SigningKeyRecord, Storage, UserRecord } from './types.js';
 
-export interface BackendUnderTest {
-  readonly storage: Storage;
-  /** Closes `storage` and opens the same data again (persistent backends only). */
-  reopen?(): Promise<Storage>;
-  /** The recorded schema version (persistent backends only). */
-  schemaVersion?(): Promise<number>;
-  /** Records `version` as applied, as a newer release would (called with storage closed). */
-  recordSchemaVersion?(version: number): Promise<void>;
-  /** Closes whatever is still open and removes the data. */
-  dispose(): Promise<void>;
-}
+export type { BackendUnderTest };
 
 const T0 = 1_800_000_000_000;
 

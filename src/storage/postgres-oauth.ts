@@ -1,6 +1,6 @@
 /** The OAuth server's stores in PostgreSQL (see `postgres.ts`; schema in docs/storage.md). */
 import { assertLookup, keepsPlainId, oauthKey, payloadRefs } from './oauth-keys.js';
-import type { PgDb } from './postgres.js';
+import type { PgDb } from './postgres-db.js';
 import type {
   ConsentRecord,
   ConsentStore,
@@ -23,41 +23,43 @@ const COLUMNS = 'id, payload, expires_at, consumed_at';
 /** `$2` is `now`. */
 const LIVE = '(expires_at IS NULL OR expires_at > $2)';
 
+/** The live record with this `uid` or `user_code`, by its plain id (the lookups oidc-provider makes). */
+async function findOAuthBy(
+  db: PgDb,
+  column: 'uid' | 'user_code',
+  model: string,
+  value: string,
+  now: number,
+): Promise<{ id: string; record: OAuthRecord } | undefined> {
+  const [row] = await db.rows<OAuthRow>(
+    `SELECT ${COLUMNS} FROM oauth_records
+    WHERE model = $1 AND ${column} = $3 AND id IS NOT NULL AND ${LIVE} LIMIT 1`,
+    [model, now, value],
+  );
+  return row?.id == null ? undefined : { id: row.id, record: toOAuthRecord(row) };
+}
+
+// A consumed record stays consumed: re-saving a used code must not make it usable.
+const UPSERT = `INSERT INTO oauth_records (id_hash, model, id, payload, grant_id, uid, user_code, expires_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+  ON CONFLICT (id_hash) DO UPDATE SET payload = excluded.payload,
+    grant_id = excluded.grant_id, uid = excluded.uid, user_code = excluded.user_code,
+    expires_at = excluded.expires_at`;
+
 export function pgOAuth(db: PgDb): OAuthStore {
-  const findBy = async (
-    column: 'uid' | 'user_code',
-    model: string,
-    value: string,
-    now: number,
-  ): Promise<{ id: string; record: OAuthRecord } | undefined> => {
-    const [row] = await db.rows<OAuthRow>(
-      `SELECT ${COLUMNS} FROM oauth_records
-      WHERE model = $1 AND ${column} = $3 AND id IS NOT NULL AND ${LIVE} LIMIT 1`,
-      [model, now, value],
-    );
-    return row?.id == null ? undefined : { id: row.id, record: toOAuthRecord(row) };
-  };
   return {
     async upsert(model, id, payload, expiresAt) {
       const refs = payloadRefs(payload);
-      // A consumed record stays consumed: re-saving a used code must not make it usable.
-      await db.run(
-        `INSERT INTO oauth_records (id_hash, model, id, payload, grant_id, uid, user_code, expires_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-        ON CONFLICT (id_hash) DO UPDATE SET payload = excluded.payload,
-          grant_id = excluded.grant_id, uid = excluded.uid, user_code = excluded.user_code,
-          expires_at = excluded.expires_at`,
-        [
-          oauthKey(model, id),
-          model,
-          keepsPlainId(model) ? id : null,
-          JSON.stringify(payload),
-          refs.grantId,
-          refs.uid,
-          refs.userCode,
-          expiresAt,
-        ],
-      );
+      await db.run(UPSERT, [
+        oauthKey(model, id),
+        model,
+        keepsPlainId(model) ? id : null,
+        JSON.stringify(payload),
+        refs.grantId,
+        refs.uid,
+        refs.userCode,
+        expiresAt,
+      ]);
     },
     async find(model, id, now) {
       const [row] = await db.rows<OAuthRow>(
@@ -68,11 +70,11 @@ export function pgOAuth(db: PgDb): OAuthStore {
     },
     async findByUid(model, uid, now) {
       assertLookup('findByUid', model);
-      return findBy('uid', model, uid, now);
+      return findOAuthBy(db, 'uid', model, uid, now);
     },
     async findByUserCode(model, userCode, now) {
       assertLookup('findByUserCode', model);
-      return findBy('user_code', model, userCode, now);
+      return findOAuthBy(db, 'user_code', model, userCode, now);
     },
     async consume(model, id, at) {
       await db.run(

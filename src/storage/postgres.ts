@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { StorageError } from './errors.js';
 import { migratePostgres } from './postgres-migrations.js';
+import type { PgDb } from './postgres-db.js';
 import { pgConsents, pgIdentities, pgOAuth, pgOAuthClients } from './postgres-oauth.js';
 import type {
   LoginAttemptStore,
@@ -25,13 +26,6 @@ export interface PostgresStorageOptions {
    * opens another for the next query. Default: a process warning.
    */
   readonly onError?: (err: Error) => void;
-}
-
-/** What the stores need of the pool: parameterised queries that fail once storage is closed. */
-export interface PgDb {
-  rows<R>(sql: string, params?: readonly unknown[]): Promise<R[]>;
-  /** Runs a write; returns how many rows it touched. */
-  run(sql: string, params?: readonly unknown[]): Promise<number>;
 }
 
 /**

@@ -1,5 +1,5 @@
 /** The OAuth server's stores in SQLite (see `sqlite.ts`; schema in docs/storage.md). */
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import { assertLookup, keepsPlainId, oauthKey, payloadRefs } from './oauth-keys.js';
 import type {
   ConsentRecord,
@@ -26,33 +26,42 @@ interface OAuthRow {
 
 const LIVE = '(expires_at IS NULL OR expires_at > @now)';
 
-export function sqliteOAuth(db: Database): OAuthStore {
-  // A consumed record stays consumed: re-saving a used code must not make it usable.
-  const upsert = db.prepare(`INSERT INTO oauth_records
-    (id_hash, model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)
-    VALUES (@id_hash, @model, @id, @payload, @grant_id, @uid, @user_code, @expires_at, @consumed_at)
-    ON CONFLICT (id_hash) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
-      uid = excluded.uid, user_code = excluded.user_code, expires_at = excluded.expires_at`);
-  const find = db.prepare(`SELECT * FROM oauth_records WHERE id_hash = @key AND ${LIVE}`);
-  const byUid = db.prepare(`SELECT * FROM oauth_records
-    WHERE model = @model AND uid = @value AND id IS NOT NULL AND ${LIVE} LIMIT 1`);
-  const byUserCode = db.prepare(`SELECT * FROM oauth_records
-    WHERE model = @model AND user_code = @value AND id IS NOT NULL AND ${LIVE} LIMIT 1`);
-  const consume = db.prepare(
-    'UPDATE oauth_records SET consumed_at = ? WHERE id_hash = ? AND consumed_at IS NULL',
-  );
-  const destroy = db.prepare('DELETE FROM oauth_records WHERE id_hash = ?');
-  const revoke = db.prepare('DELETE FROM oauth_records WHERE grant_id = ?');
-  const sweep = db.prepare('DELETE FROM oauth_records WHERE expires_at <= ?');
-  const findBy = (
-    stmt: typeof byUid,
-    model: string,
-    value: string,
-    now: number,
-  ): { id: string; record: OAuthRecord } | undefined => {
-    const row = stmt.get({ model, value, now }) as OAuthRow | undefined;
-    return row?.id == null ? undefined : { id: row.id, record: toOAuthRecord(row) };
+/** The statements of `oauth_records`, prepared once per database. */
+function prepareOAuth(db: Database) {
+  return {
+    // A consumed record stays consumed: re-saving a used code must not make it usable.
+    upsert: db.prepare(`INSERT INTO oauth_records
+      (id_hash, model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)
+      VALUES (@id_hash, @model, @id, @payload, @grant_id, @uid, @user_code, @expires_at, @consumed_at)
+      ON CONFLICT (id_hash) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+        uid = excluded.uid, user_code = excluded.user_code, expires_at = excluded.expires_at`),
+    find: db.prepare(`SELECT * FROM oauth_records WHERE id_hash = @key AND ${LIVE}`),
+    byUid: db.prepare(`SELECT * FROM oauth_records
+      WHERE model = @model AND uid = @value AND id IS NOT NULL AND ${LIVE} LIMIT 1`),
+    byUserCode: db.prepare(`SELECT * FROM oauth_records
+      WHERE model = @model AND user_code = @value AND id IS NOT NULL AND ${LIVE} LIMIT 1`),
+    consume: db.prepare(
+      'UPDATE oauth_records SET consumed_at = ? WHERE id_hash = ? AND consumed_at IS NULL',
+    ),
+    destroy: db.prepare('DELETE FROM oauth_records WHERE id_hash = ?'),
+    revoke: db.prepare('DELETE FROM oauth_records WHERE grant_id = ?'),
+    sweep: db.prepare('DELETE FROM oauth_records WHERE expires_at <= ?'),
   };
+}
+
+/** The live record a `uid` or `user_code` statement finds, by its plain id. */
+function findOAuthBy(
+  stmt: Statement,
+  model: string,
+  value: string,
+  now: number,
+): { id: string; record: OAuthRecord } | undefined {
+  const row = stmt.get({ model, value, now }) as OAuthRow | undefined;
+  return row?.id == null ? undefined : { id: row.id, record: toOAuthRecord(row) };
+}
+
+export function sqliteOAuth(db: Database): OAuthStore {
+  const { upsert, find, byUid, byUserCode, consume, destroy, revoke, sweep } = prepareOAuth(db);
   return {
     async upsert(model, id, payload, expiresAt) {
       const refs = payloadRefs(payload);
@@ -74,11 +83,11 @@ export function sqliteOAuth(db: Database): OAuthStore {
     },
     async findByUid(model, uid, now) {
       assertLookup('findByUid', model);
-      return findBy(byUid, model, uid, now);
+      return findOAuthBy(byUid, model, uid, now);
     },
     async findByUserCode(model, userCode, now) {
       assertLookup('findByUserCode', model);
-      return findBy(byUserCode, model, userCode, now);
+      return findOAuthBy(byUserCode, model, userCode, now);
     },
     async consume(model, id, at) {
       consume.run(at, oauthKey(model, id));

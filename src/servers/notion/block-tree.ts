@@ -42,68 +42,91 @@ export async function fetchBlockTree(
   parentId: string,
   options: TreeOptions,
 ): Promise<BlockTree> {
-  const limiter = createLimiter(options.concurrency);
-  let blockCount = 0;
-  let calls = 0;
-  let truncated: BlockTree['truncated'];
+  const tree = new TreeLoad(api, options);
+  const blocks = await tree.load(parentId, 1, false);
+  const { blockCount, calls, truncated } = tree;
+  return { blocks, blockCount, calls, ...(truncated ? { truncated } : {}) };
+}
 
-  const listPage = (id: string, cursor: string | undefined, optional: boolean) => {
-    calls++;
-    return limiter
-      .run(() => api.listChildren(id, cursor), cursor !== undefined)
+/** The state of one `fetchBlockTree`: the shared limiter and the counts across subtrees. */
+class TreeLoad {
+  blockCount = 0;
+  calls = 0;
+  truncated: BlockTree['truncated'];
+  private readonly limiter;
+
+  constructor(
+    private readonly api: Pick<NotionApi, 'listChildren'>,
+    private readonly options: TreeOptions,
+  ) {
+    this.limiter = createLimiter(options.concurrency);
+  }
+
+  private listPage(id: string, cursor: string | undefined, optional: boolean) {
+    this.calls++;
+    return this.limiter
+      .run(() => this.api.listChildren(id, cursor), cursor !== undefined)
       .catch((err) => {
-        if (!(optional && isNotShared(err))) limiter.abort(err);
+        if (!(optional && isNotShared(err))) this.limiter.abort(err);
         throw err;
       });
-  };
+  }
 
-  const load = async (id: string, depth: number, optional: boolean): Promise<BlockNode[]> => {
+  /** Every block under `id`, its children loading side by side. */
+  async load(id: string, depth: number, optional: boolean): Promise<BlockNode[]> {
     const nodes: BlockNode[] = [];
     const childLoads: Promise<void>[] = [];
     let cursor: string | undefined;
     do {
       let page;
       try {
-        page = await listPage(id, cursor, optional);
+        page = await this.listPage(id, cursor, optional);
       } catch (err) {
         // A synced copy whose original is not shared with the integration: skip it.
         if (optional && isNotShared(err)) return nodes;
         throw err;
       }
       for (const item of page.results) {
-        if (blockCount >= options.maxBlocks) {
-          truncated = 'blocks';
+        if (this.blockCount >= this.options.maxBlocks) {
+          this.truncated = 'blocks';
           break;
         }
-        if (!isFullBlock(item)) continue;
-        blockCount++;
-        const node: BlockNode = { block: item, children: [] };
-        nodes.push(node);
-        const source = childrenSource(item);
-        if (!source) continue;
-        if (depth >= options.maxDepth) {
-          truncated ??= 'depth';
-          continue;
-        }
-        const loading = load(source.id, depth + 1, source.optional).then((children) => {
-          node.children = children;
-        });
-        // Handled by Promise.all below; this keeps an early failure from counting as unhandled.
-        loading.catch(() => {});
-        childLoads.push(loading);
+        this.add(item, depth, nodes, childLoads);
       }
       cursor = page.has_more && page.next_cursor ? page.next_cursor : undefined;
-      if (cursor && blockCount >= options.maxBlocks) {
-        truncated = 'blocks';
+      if (cursor && this.blockCount >= this.options.maxBlocks) {
+        this.truncated = 'blocks';
         cursor = undefined;
       }
     } while (cursor);
     await Promise.all(childLoads);
     return nodes;
-  };
+  }
 
-  const blocks = await load(parentId, 1, false);
-  return { blocks, blockCount, calls, ...(truncated ? { truncated } : {}) };
+  /** Takes one listed item and starts loading its children when they belong to the page. */
+  private add(
+    item: Parameters<typeof isFullBlock>[0],
+    depth: number,
+    nodes: BlockNode[],
+    childLoads: Promise<void>[],
+  ): void {
+    if (!isFullBlock(item)) return;
+    this.blockCount++;
+    const node: BlockNode = { block: item, children: [] };
+    nodes.push(node);
+    const source = childrenSource(item);
+    if (!source) return;
+    if (depth >= this.options.maxDepth) {
+      this.truncated ??= 'depth';
+      return;
+    }
+    const loading = this.load(source.id, depth + 1, source.optional).then((children) => {
+      node.children = children;
+    });
+    // Handled by Promise.all in `load`; this keeps an early failure from counting as unhandled.
+    loading.catch(() => {});
+    childLoads.push(loading);
+  }
 }
 
 /**

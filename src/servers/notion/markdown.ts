@@ -41,6 +41,13 @@ function listKind(block: BlockObjectResponse): ListKind | undefined {
 }
 
 function renderBlock(node: BlockNode, number: number): string {
+  // Column lists, columns, synced blocks, tabs, navigation aids, unsupported blocks and types
+  // newer than this code: their content is their children.
+  return renderTextBlock(node, number) ?? renderLeafBlock(node) ?? blocksToMarkdown(node.children);
+}
+
+/** Blocks of rich text, with their children under them; undefined for other types. */
+function renderTextBlock(node: BlockNode, number: number): string | undefined {
   const { block } = node;
   const children = () => blocksToMarkdown(node.children);
   switch (block.type) {
@@ -72,6 +79,21 @@ function renderBlock(node: BlockNode, number: number): string {
       return quote(joinBlocks(richTextToMarkdown(block.quote.rich_text), children()));
     case 'callout':
       return callout(block, children());
+    case 'template':
+      return joinBlocks(richTextToMarkdown(block.template.rich_text), children());
+    case 'meeting_notes':
+      return meetingNotes(block.meeting_notes.title, children());
+    case 'transcription':
+      return meetingNotes(block.transcription.title, children());
+    default:
+      return undefined;
+  }
+}
+
+/** Blocks that stand for one thing (code, a link, a file, a table); undefined for other types. */
+function renderLeafBlock(node: BlockNode): string | undefined {
+  const { block } = node;
+  switch (block.type) {
     case 'code':
       return code(block);
     case 'equation':
@@ -102,21 +124,8 @@ function renderBlock(node: BlockNode, number: number): string {
       return media(block.pdf, 'PDF');
     case 'file':
       return media(block.file, 'File', block.file.name);
-    case 'template':
-      return joinBlocks(richTextToMarkdown(block.template.rich_text), children());
-    case 'meeting_notes':
-      return meetingNotes(block.meeting_notes.title, children());
-    case 'transcription':
-      return meetingNotes(block.transcription.title, children());
-    case 'table_of_contents':
-    case 'breadcrumb':
-    case 'unsupported':
-      // Navigation aids and blocks the API cannot describe carry no content of their own.
-      return children();
     default:
-      // Column lists, columns, synced blocks, tabs, and types newer than this code: their
-      // content is their children.
-      return children();
+      return undefined;
   }
 }
 

@@ -7,7 +7,7 @@ import { ToolError } from '../../core/errors.js';
 import { toolResult } from '../tool-result.js';
 import type { HostedServer, ServerContext } from '../types.js';
 import { bindNotionApi, createNotionClient, type NotionApi } from './api.js';
-import { notionConfigFromEnv } from './config.js';
+import { notionConfigFromEnv, type NotionConfig } from './config.js';
 import { fetchDocument } from './document.js';
 import { realSleep, type RetryPolicy } from './retry.js';
 import { searchWorkspace } from './search.js';
@@ -60,10 +60,7 @@ export async function createNotionServer(
     sleep: deps.sleep ?? realSleep,
     onRetry: (info) => logger.info(info, 'notion: slowed down, retrying'),
   };
-  const withApi = async (
-    headers: IncomingHttpHeaders | undefined,
-    run: (api: NotionApi) => Promise<Record<string, unknown>>,
-  ): Promise<CallToolResult> => {
+  const withApi: WithApi = async (headers, run) => {
     try {
       return toolResult(await run(bindNotionApi(client, bearerToken(headers), retry)));
     } catch (err) {
@@ -72,6 +69,18 @@ export async function createNotionServer(
   };
 
   const mcp = new McpServer({ name: 'portcullis-notion', version: '0.1.0' });
+  registerSearch(mcp, config, withApi);
+  registerFetch(mcp, config, withApi);
+  return { name: 'notion', path: '/notion', mcp, close: async () => {} };
+}
+
+/** Runs one tool call against the caller's Notion, with its errors as tool errors. */
+type WithApi = (
+  headers: IncomingHttpHeaders | undefined,
+  run: (api: NotionApi) => Promise<Record<string, unknown>>,
+) => Promise<CallToolResult>;
+
+function registerSearch(mcp: McpServer, config: NotionConfig, withApi: WithApi): void {
   mcp.registerTool(
     'search',
     {
@@ -93,6 +102,9 @@ export async function createNotionServer(
         results: await searchWorkspace(api, query.trim(), config.searchMaxResults),
       })),
   );
+}
+
+function registerFetch(mcp: McpServer, config: NotionConfig, withApi: WithApi): void {
   mcp.registerTool(
     'fetch',
     {
@@ -112,7 +124,6 @@ export async function createNotionServer(
         ...(await fetchDocument(api, notionId(id), config)),
       })),
   );
-  return { name: 'notion', path: '/notion', mcp, close: async () => {} };
 }
 
 /** The Notion token from `Authorization: Bearer` (RFC 6750 §2.1). */

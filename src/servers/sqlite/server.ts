@@ -1,4 +1,5 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { intFromEnv } from '../../core/env.js';
 import { ToolError } from '../../core/errors.js';
@@ -58,11 +59,28 @@ export async function createSqliteServer(ctx: ServerContext): Promise<HostedServ
     ctx.logger.info('sqlite: SQLITE_DB_FILE is not set; /sqlite is off');
     return undefined;
   }
+  const { queries, schema } = await startPools(settings, ctx.logger);
+  const run = jobRunner(ctx.logger);
+  const mcp = new McpServer({ name: 'portcullis-sqlite', version: '0.1.0' });
+  registerSchemaTools(mcp, (job, signal) => run(schema, job, signal));
+  registerQueryTools(mcp, settings, (job, signal) => run(queries, job, signal));
+  return {
+    name: 'sqlite',
+    path: '/sqlite',
+    mcp,
+    close: async () => {
+      await Promise.all([queries.close(), schema.close()]);
+    },
+  };
+}
+
+/** Schema lookups get a pool of their own so they stay fast while heavy queries run. */
+async function startPools(settings: SqliteSettings, logger: ServerContext['logger']) {
   const common = {
     file: settings.file,
     timeoutMs: settings.timeoutMs,
     memoryMb: settings.memoryMb,
-    logger: ctx.logger,
+    logger,
   };
   const queries = new QueryPool({
     ...common,
@@ -77,22 +95,29 @@ export async function createSqliteServer(ctx: ServerContext): Promise<HostedServ
     await Promise.all([queries.close(), schema.close()]);
     throw err;
   }
+  return { queries, schema };
+}
 
-  const run = async (pool: QueryPool, job: Job, signal: AbortSignal) => {
+type RunJob = (job: Job, signal: AbortSignal) => Promise<CallToolResult>;
+
+/** Runs a job on a pool; a refused or stopped job is a tool error, anything else throws. */
+function jobRunner(logger: ServerContext['logger']) {
+  return async (pool: QueryPool, job: Job, signal: AbortSignal): Promise<CallToolResult> => {
     let result: JobResult;
     try {
       result = await pool.run(job, signal);
     } catch (err) {
       if (err instanceof ToolError) {
-        ctx.logger.info({ code: err.code, op: job.op }, 'sqlite: job refused or stopped');
+        logger.info({ code: err.code, op: job.op }, 'sqlite: job refused or stopped');
         return toolError(err.code, err.message, err.details);
       }
       throw err;
     }
     return toolResult(result as unknown as Record<string, unknown>);
   };
+}
 
-  const mcp = new McpServer({ name: 'portcullis-sqlite', version: '0.1.0' });
+function registerSchemaTools(mcp: McpServer, run: RunJob): void {
   mcp.registerTool(
     'list_tables',
     {
@@ -104,7 +129,7 @@ export async function createSqliteServer(ctx: ServerContext): Promise<HostedServ
       },
       annotations: READ_ONLY,
     },
-    (_args, extra) => run(schema, { op: 'list_tables' }, extra.signal),
+    (_args, extra) => run({ op: 'list_tables' }, extra.signal),
   );
   mcp.registerTool(
     'describe_table',
@@ -119,9 +144,12 @@ export async function createSqliteServer(ctx: ServerContext): Promise<HostedServ
     ({ table_name }, extra) => {
       if (table_name.includes('\0'))
         return toolError('invalid_name', 'the table name contains a NUL character');
-      return run(schema, { op: 'describe_table', table: table_name }, extra.signal);
+      return run({ op: 'describe_table', table: table_name }, extra.signal);
     },
   );
+}
+
+function registerQueryTools(mcp: McpServer, settings: SqliteSettings, run: RunJob): void {
   mcp.registerTool(
     'read_query',
     {
@@ -144,7 +172,7 @@ export async function createSqliteServer(ctx: ServerContext): Promise<HostedServ
     ({ query }, extra) => {
       const check = checkQueryText(query, settings.maxQueryLength);
       if (!check.ok) return toolError('refused', `query refused: ${check.reason}`);
-      return run(queries, { op: 'read_query', sql: query, limits: settings.limits }, extra.signal);
+      return run({ op: 'read_query', sql: query, limits: settings.limits }, extra.signal);
     },
   );
   mcp.registerTool(
@@ -168,13 +196,4 @@ export async function createSqliteServer(ctx: ServerContext): Promise<HostedServ
         message: `No rows changed: this server is read-only, and the update of ${JSON.stringify(table_name)} was not performed.`,
       }),
   );
-
-  return {
-    name: 'sqlite',
-    path: '/sqlite',
-    mcp,
-    close: async () => {
-      await Promise.all([queries.close(), schema.close()]);
-    },
-  };
 }
