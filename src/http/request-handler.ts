@@ -87,7 +87,8 @@ function dispatcher(parts: GatewayParts) {
     const endpoint = own[path];
     if (endpoint) return endpoint(req, res);
     const match = matcher.match({ host: req.headers.host ?? '', path }, scheme);
-    if (mcpAuth && (await mcpAuth.handle(req, res, path, match))) return;
+    const oauth = mcpAuth?.endpoint(req, path, match);
+    if (oauth) return oauth(req, res);
     if (match) return handleRoute(deps, req, res, match, requestId, path);
     if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
       const session = await sessions.authenticate(req);
