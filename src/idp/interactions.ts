@@ -5,7 +5,7 @@
  * path-scoped), which is what stops cross-site form posts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readForm } from '../oidc/form.js';
+import { interactionMethod, readForm } from '../oidc/form.js';
 import type { OidcProvider } from '../oidc/provider-module.js';
 import type { SessionLogger } from '../session/manager.js';
 import { renderError } from '../web/error-page.js';
@@ -33,10 +33,7 @@ export class SignInInteraction {
 
   /** `GET|POST <prefix>/interaction/<uid>`. */
   async handle(req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
-    if (req.method !== 'GET' && req.method !== 'POST') {
-      res.writeHead(405, { allow: 'GET, POST' }).end();
-      return;
-    }
+    if (!interactionMethod(req, res)) return;
     const interaction = await this.details(req, res);
     if (interaction === undefined) return;
     if (interaction.uid !== uid || interaction.prompt.name !== 'login') {

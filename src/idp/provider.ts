@@ -123,27 +123,12 @@ interface IdpParts {
 
 /** The configuration object of the built-in provider (`new Provider(issuer, configuration)`). */
 function idpConfiguration(options: BuiltinIdpOptions, parts: IdpParts): Record<string, unknown> {
-  const page = (ctx: ProviderContext, body: string): void => {
-    ctx.set(pageHeaders(parts.formActions));
-    ctx.body = body;
-  };
-  const postLogout = options.postLogoutRedirectUri ?? new URL('/', options.redirectUri).href;
+  const page = (ctx: ProviderContext, body: string) => setPage(ctx, body, parts.formActions);
   return {
     // Sign-in sessions, codes and refresh tokens in our storage: they survive restarts and are
     // shared by replicas, stored like the MCP server's (token values only as hashes).
     adapter: createStaticClientsAdapterFactory(options.storage.oauth, options.clock),
-    clients: [
-      {
-        client_id: GATEWAY_CLIENT_ID,
-        client_secret: parts.clientSecret,
-        redirect_uris: [options.redirectUri],
-        post_logout_redirect_uris: [postLogout],
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-        token_endpoint_auth_method: 'client_secret_basic',
-        id_token_signed_response_alg: 'ES256',
-      },
-    ],
+    clients: [gatewayClient(options, parts.clientSecret)],
     jwks: { keys: [deriveSigningJwk(options.sharedSecret)] },
     cookies: {
       keys: [deriveKey(options.cookieSecret, 'idp-cookies').toString('base64url')],
@@ -188,16 +173,41 @@ function idpConfiguration(options: BuiltinIdpOptions, parts: IdpParts): Record<s
         }).value,
       );
     },
-    ttl: {
-      AccessToken: HOUR,
-      AuthorizationCode: 60,
-      IdToken: HOUR,
-      Interaction: 10 * 60,
-      Session: 14 * HOUR,
-      Grant: 14 * HOUR,
-      RefreshToken: 14 * HOUR,
-    },
+    ttl: TTL,
   };
+}
+
+/** The provider's one client: the gateway, signing users in at its callback. */
+function gatewayClient(options: BuiltinIdpOptions, clientSecret: string) {
+  return {
+    client_id: GATEWAY_CLIENT_ID,
+    client_secret: clientSecret,
+    redirect_uris: [options.redirectUri],
+    post_logout_redirect_uris: [
+      options.postLogoutRedirectUri ?? new URL('/', options.redirectUri).href,
+    ],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: 'ES256',
+  };
+}
+
+/** Seconds. */
+const TTL = {
+  AccessToken: HOUR,
+  AuthorizationCode: 60,
+  IdToken: HOUR,
+  Interaction: 10 * 60,
+  Session: 14 * HOUR,
+  Grant: 14 * HOUR,
+  RefreshToken: 14 * HOUR,
+};
+
+/** One of our pages as the provider's answer. */
+function setPage(ctx: ProviderContext, body: string, formActions: readonly string[]): void {
+  ctx.set(pageHeaders(formActions));
+  ctx.body = body;
 }
 
 /** A built-in user as the provider's account: the email is the subject. */

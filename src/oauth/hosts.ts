@@ -3,7 +3,7 @@
  * each with its own oidc-provider (issuer = that origin), its resources and its consent
  * interaction. A request's host is found like a route (port rules included), without I/O.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteConfig } from '../config/types.js';
 import { compileRoutes, type RouteMatcher } from '../proxy/match.js';
 import { ConsentInteraction, type InteractionDeps } from './interactions.js';
@@ -16,6 +16,17 @@ export interface Host {
   readonly oidc: McpProvider;
   readonly interaction: ConsentInteraction;
 }
+
+/**
+ * An endpoint module's handler: the request, on `host`, with oidc-provider's path and query
+ * for it when the request used an alias (`routes.ts` `providerUrl`).
+ */
+export type OAuthEndpoint = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  host: Host,
+  providerUrl: string | undefined,
+) => Promise<void>;
 
 /** What every host shares: its provider's options and its interaction's, but the per-host ones. */
 export interface HostDeps {

@@ -15,7 +15,7 @@
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqualString } from '../core/crypto.js';
-import { readForm } from '../oidc/form.js';
+import { interactionMethod, readForm } from '../oidc/form.js';
 import type { InteractionDetails, OidcProvider } from '../oidc/provider-module.js';
 import type { SessionLogger } from '../session/manager.js';
 import type { ConsentStore, IdentityStore, OAuthStore, SessionRecord } from '../storage/types.js';
@@ -54,10 +54,7 @@ export class ConsentInteraction {
 
   /** `GET|POST /.pomerium/mcp/interaction/<uid>`. */
   async handle(req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
-    if (req.method !== 'GET' && req.method !== 'POST') {
-      res.writeHead(405, { allow: 'GET, POST' }).end();
-      return;
-    }
+    if (!interactionMethod(req, res)) return;
     const details = await this.details(req, res, uid);
     if (details === undefined) return;
     const silent = isSilent(details.params);

@@ -6,7 +6,7 @@
  * and secret: handing out the secret of an existing client to whoever repeats its metadata
  * would let anyone authenticate as it, and rotating it would log the real one out.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { isObject } from '../core/json.js';
 import { isJsonMediaType } from '../core/media-type.js';
 import { sendJson } from '../core/respond.js';
@@ -15,7 +15,7 @@ import type { OAuthClientStore } from '../storage/types.js';
 import { registrationFingerprint } from './client-identity.js';
 import { allowAnyOrigin, corsHeaders, preflight } from './cors.js';
 import { InvalidClientMetadata, InvalidRedirectUri, InvalidRequest } from './errors.js';
-import type { Host } from './hosts.js';
+import type { Host, OAuthEndpoint } from './hosts.js';
 import { checkRateLimit, type RateLimiter } from './rate-limit.js';
 import { checkRedirectUris } from './redirect-uris.js';
 import { readRequestBody } from './request-body.js';
@@ -41,13 +41,8 @@ interface Registration {
 }
 
 /** `POST /.pomerium/mcp/register` (and `/register`): the checks, then oidc-provider. */
-export function registerEndpoint(deps: RegisterDeps) {
-  return async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    host: Host,
-    providerUrl: string | undefined,
-  ): Promise<void> => {
+export function registerEndpoint(deps: RegisterDeps): OAuthEndpoint {
+  return async (req, res, host, providerUrl) => {
     checkEnabled(deps.enabled);
     if (req.method === 'OPTIONS') return preflight(req, res, 'POST');
     checkPost(req);

@@ -20,7 +20,7 @@ import { BearerValidator } from './bearer.js';
 import { withFetchScope, type CimdFetchOptions } from './cimd.js';
 import { sendOAuthFailure } from './errors.js';
 import { grantSessionCheck } from './grant-session.js';
-import { HostDirectory, type Host, type HostDeps } from './hosts.js';
+import { HostDirectory, type Host, type HostDeps, type OAuthEndpoint } from './hosts.js';
 import { resourceMetadataEndpoint, serverMetadataEndpoint } from './metadata-endpoint.js';
 import { DEFAULT_LIFETIMES, type Lifetimes } from './provider.js';
 import { RateLimiter, type RateLimit } from './rate-limit.js';
@@ -82,14 +82,6 @@ export interface McpAuthServer {
   sweep(): Promise<void>;
 }
 
-/** An endpoint module's handler, given the host and oidc-provider's URL for an aliased path. */
-type Endpoint = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  host: Host,
-  providerUrl: string | undefined,
-) => Promise<void>;
-
 const DAY = 24 * 3_600_000;
 
 export async function createMcpAuthServer(options: McpAuthServerOptions): Promise<McpAuthServer> {
@@ -135,7 +127,7 @@ function endpointModules(
   options: McpAuthServerOptions,
   grantSession: (grantId: string) => Promise<string | undefined>,
   now: () => number,
-): { readonly register: Endpoint; readonly token: Endpoint } {
+): { readonly register: OAuthEndpoint; readonly token: OAuthEndpoint } {
   const limits = options.rateLimits;
   return {
     register: registerEndpoint({

@@ -4,11 +4,11 @@
  * refused with `invalid_grant` (and the grant revoked) before the provider sees it. Everything
  * else (client authentication, PKCE, the grant itself) is the provider's.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { isFormMediaType } from '../core/media-type.js';
 import type { OidcProvider } from '../oidc/provider-module.js';
 import { InvalidGrant, InvalidRequest } from './errors.js';
-import type { Host } from './hosts.js';
+import type { OAuthEndpoint } from './hosts.js';
 import { checkRateLimit, type RateLimiter } from './rate-limit.js';
 import { readRequestBody } from './request-body.js';
 
@@ -23,13 +23,8 @@ export interface TokenDeps {
 }
 
 /** `/.pomerium/mcp/token` (and `/token`). */
-export function tokenEndpoint(deps: TokenDeps) {
-  return async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    host: Host,
-    providerUrl: string | undefined,
-  ): Promise<void> => {
+export function tokenEndpoint(deps: TokenDeps): OAuthEndpoint {
+  return async (req, res, host, providerUrl) => {
     // Only a POST is a token request; the provider answers anything else.
     if (req.method !== 'POST') return host.oidc.serve(req, res, { url: providerUrl });
     checkRateLimit(deps.limiter, deps.clientIp(req));

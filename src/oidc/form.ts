@@ -1,9 +1,10 @@
 /**
- * The one reader of the HTML forms our interaction pages post (the built-in provider's sign-in,
- * the MCP authorization server's consent): `application/x-www-form-urlencoded`
- * (HTML §4.10.21.7), small, read through the codebase's body reader.
+ * What the interaction pages of both providers (the built-in provider's sign-in, the MCP
+ * authorization server's consent) share at the edge: the methods they take, and the one reader
+ * of the forms they post, `application/x-www-form-urlencoded` (HTML §4.10.21.7), small, read
+ * through the codebase's body reader.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../core/body.js';
 import { ClientGone } from '../core/hang-up.js';
 import { isFormMediaType } from '../core/media-type.js';
@@ -43,4 +44,11 @@ export async function readForm(
   if (read.reason === 'aborted') throw new ClientGone();
   refuse(new FormError(413));
   return undefined;
+}
+
+/** An interaction page takes GET (the page) and POST (its form); anything else is 405. */
+export function interactionMethod(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method === 'GET' || req.method === 'POST') return true;
+  res.writeHead(405, { allow: 'GET, POST' }).end();
+  return false;
 }
