@@ -187,9 +187,10 @@ describe('sign-in through an external OIDC provider', () => {
     raw.set(host(), SESSION, 'not-a-sealed-value');
     const res = await send(raw, `${app.origin}/.pomerium/user`);
     assert.equal(res.status, 401);
+    // The one "not signed in" body, as a route answers it (issue 9).
     assert.deepEqual(JSON.parse(res.body), {
-      error: 'unauthenticated',
-      error_description: 'not signed in',
+      error: 'unauthorized',
+      error_description: 'sign in to use this route',
     });
     // An unauthenticated page request starts sign-in instead.
     const page = await send(raw, `${app.origin}/x`);

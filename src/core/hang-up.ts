@@ -8,3 +8,16 @@ import type { IncomingMessage } from 'node:http';
 export function clientHungUp(req: IncomingMessage): boolean {
   return !req.complete && (req.destroyed || req.socket.destroyed);
 }
+
+/**
+ * Thrown by a reader whose client closed the connection before the request's end: not a
+ * failure to answer (there is no one to answer), so the edge drops the connection and logs it
+ * at debug level only.
+ */
+export class ClientGone extends Error {
+  readonly code = 'ERR_CLIENT_GONE';
+  constructor() {
+    super('the client closed the connection before its request was read');
+    this.name = 'ClientGone';
+  }
+}

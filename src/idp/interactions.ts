@@ -5,14 +5,14 @@
  * path-scoped), which is what stops cross-site form posts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { interactionMethod, readForm } from '../oidc/form.js';
+import type { OidcProvider } from '../oidc/provider-module.js';
 import type { SessionLogger } from '../session/manager.js';
 import { renderError } from '../web/error-page.js';
 import { sendPage } from '../web/respond.js';
 import { renderSignIn } from '../web/signin-page.js';
 import type { AccountDirectory } from './accounts.js';
-import { FormError, readForm } from './form.js';
 import type { LoginGuard } from './lockout.js';
-import type { OidcProvider } from './oidc-provider-module.js';
 
 export interface InteractionDeps {
   readonly provider: OidcProvider;
@@ -28,22 +28,27 @@ export interface InteractionDeps {
 
 const WRONG = 'Incorrect email or password.';
 
-export function createInteractionHandler(deps: InteractionDeps) {
-  const page = (res: ServerResponse, status: number, email: string, uid: string, error?: string) =>
-    sendPage(
-      res,
-      status,
-      renderSignIn({
-        action: `${deps.prefix}/interaction/${uid}`,
-        email,
-        ...(error ? { error } : {}),
-      }),
-      { formActions: deps.formActions },
-    );
+export class SignInInteraction {
+  constructor(private readonly deps: InteractionDeps) {}
 
-  async function details(req: IncomingMessage, res: ServerResponse) {
+  /** `GET|POST <prefix>/interaction/<uid>`. */
+  async handle(req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
+    if (!interactionMethod(req, res)) return;
+    const interaction = await this.details(req, res);
+    if (interaction === undefined) return;
+    if (interaction.uid !== uid || interaction.prompt.name !== 'login') {
+      // Consent for the gateway is granted by loadExistingGrant; no other prompt is expected.
+      const message = 'Unexpected sign-in step. Start again.';
+      sendPage(res, 400, renderError({ title: 'Sign-in failed', message }));
+      return;
+    }
+    if (req.method === 'GET') return this.page(res, 200, '', uid);
+    return this.submit(req, res, uid);
+  }
+
+  private async details(req: IncomingMessage, res: ServerResponse) {
     try {
-      return await deps.provider.interactionDetails(req, res);
+      return await this.deps.provider.interactionDetails(req, res);
     } catch {
       sendPage(
         res,
@@ -58,40 +63,28 @@ export function createInteractionHandler(deps: InteractionDeps) {
     }
   }
 
-  async function submit(req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
-    let form: URLSearchParams;
-    try {
-      form = await readForm(req);
-    } catch (err) {
-      // Anything else is the client hanging up: no one is left to answer.
-      if (!(err instanceof FormError)) throw err;
-      res.writeHead(err.status).end();
-      return;
-    }
+  private async submit(req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
+    const form = await readForm(req, (err) => res.writeHead(err.status, err.headers).end());
+    if (form === undefined) return;
     const email = (form.get('email') ?? '').trim().toLowerCase();
     const password = form.get('password') ?? '';
-    const ip = deps.clientIp(req);
-    if (email === '' || password === '') return page(res, 400, email, uid, WRONG);
-    if (await deps.guard.isLocked(email, ip)) {
-      deps.logger.warn({ email, ip }, 'built-in sign-in refused: locked out');
-      const minutes = deps.guard.windowMinutes;
-      return page(
-        res,
-        429,
-        email,
-        uid,
-        `Too many failed sign-in attempts. Try again in ${minutes} minutes.`,
-      );
+    const ip = this.deps.clientIp(req);
+    if (email === '' || password === '') return this.page(res, 400, email, uid, WRONG);
+    const { guard, logger } = this.deps;
+    if (await guard.isLocked(email, ip)) {
+      logger.warn({ email, ip }, 'built-in sign-in refused: locked out');
+      const message = `Too many failed sign-in attempts. Try again in ${guard.windowMinutes} minutes.`;
+      return this.page(res, 429, email, uid, message);
     }
-    const account = await deps.accounts.verify(email, password);
+    const account = await this.deps.accounts.verify(email, password);
     if (account === undefined) {
-      await deps.guard.recordFailure(email, ip);
-      deps.logger.info({ email, ip }, 'built-in sign-in failed');
-      return page(res, 401, email, uid, WRONG);
+      await guard.recordFailure(email, ip);
+      logger.info({ email, ip }, 'built-in sign-in failed');
+      return this.page(res, 401, email, uid, WRONG);
     }
-    await deps.guard.recordSuccess(email);
-    deps.logger.info({ email }, 'built-in sign-in succeeded');
-    await deps.provider.interactionFinished(
+    await guard.recordSuccess(email);
+    logger.info({ email }, 'built-in sign-in succeeded');
+    await this.deps.provider.interactionFinished(
       req,
       res,
       { login: { accountId: account.email } },
@@ -99,23 +92,16 @@ export function createInteractionHandler(deps: InteractionDeps) {
     );
   }
 
-  return async (req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> => {
-    if (req.method !== 'GET' && req.method !== 'POST') {
-      res.writeHead(405, { allow: 'GET, POST' }).end();
-      return;
-    }
-    const interaction = await details(req, res);
-    if (interaction === undefined) return;
-    if (interaction.uid !== uid || interaction.prompt.name !== 'login') {
-      // Consent for the gateway is granted by loadExistingGrant; no other prompt is expected.
-      sendPage(
-        res,
-        400,
-        renderError({ title: 'Sign-in failed', message: 'Unexpected sign-in step. Start again.' }),
-      );
-      return;
-    }
-    if (req.method === 'GET') return page(res, 200, '', uid);
-    return submit(req, res, uid);
-  };
+  private page(res: ServerResponse, status: number, email: string, uid: string, error?: string) {
+    sendPage(
+      res,
+      status,
+      renderSignIn({
+        action: `${this.deps.prefix}/interaction/${uid}`,
+        email,
+        ...(error ? { error } : {}),
+      }),
+      { formActions: this.deps.formActions },
+    );
+  }
 }

@@ -18,17 +18,17 @@ import { renderError } from '../web/error-page.js';
 import { trusted } from '../web/html.js';
 import { pageHeaders } from '../web/respond.js';
 import { renderSignedOut, renderSignOutConfirm } from '../web/signin-page.js';
-import { createStaticClientsAdapterFactory } from '../oauth/adapter.js';
+import { createStaticClientsAdapterFactory } from '../oidc/adapter.js';
 import { AccountDirectory } from './accounts.js';
-import { createInteractionHandler } from './interactions.js';
-import { deriveSigningJwk } from './keys.js';
+import { SignInInteraction } from './interactions.js';
+import { deriveSigningJwk } from '../oidc/keys.js';
 import { DEFAULT_LOCKOUT, LoginGuard, type LockoutPolicy } from './lockout.js';
+import { mountProvider } from '../oidc/mount.js';
 import {
   loadOidcProvider,
-  mountProvider,
   type OidcProvider,
   type ProviderContext,
-} from './oidc-provider-module.js';
+} from '../oidc/provider-module.js';
 
 export const IDP_PATH_PREFIX = '/.pomerium/idp';
 export const GATEWAY_CLIENT_ID = 'portcullis-gateway';
@@ -69,31 +69,66 @@ export async function createBuiltinIdp(options: BuiltinIdpOptions): Promise<Buil
   const origin = new URL(options.gatewayOrigin).origin;
   const issuer = origin + IDP_PATH_PREFIX;
   const clientSecret = deriveKey(options.sharedSecret, 'idp-client-secret').toString('base64url');
-  const postLogout = options.postLogoutRedirectUri ?? new URL('/', options.redirectUri).href;
   const formActions = [new URL(options.redirectUri).origin].filter((o) => o !== origin);
   const accounts = new AccountDirectory(options.users, options.storage.users);
-  const guard = new LoginGuard(
-    options.storage.loginAttempts,
-    options.lockout ?? DEFAULT_LOCKOUT,
-    options.clock,
+  const provider: OidcProvider = new Provider(
+    issuer,
+    idpConfiguration(options, { clientSecret, formActions, accounts }),
   );
+  provider.on('server_error', (_ctx, err) => options.logger.error({ err }, 'built-in IdP error'));
+  const serve = mountProvider(provider, IDP_PATH_PREFIX);
+  const interaction = new SignInInteraction({
+    provider,
+    prefix: IDP_PATH_PREFIX,
+    accounts,
+    guard: new LoginGuard(
+      options.storage.loginAttempts,
+      options.lockout ?? DEFAULT_LOCKOUT,
+      options.clock,
+    ),
+    formActions,
+    clientIp: options.clientIp ?? ((req) => req.socket.remoteAddress ?? 'unknown'),
+    logger: options.logger,
+  });
+  return {
+    issuer,
+    pathPrefix: IDP_PATH_PREFIX,
+    async handle(req, res) {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const uid = INTERACTION_PATH.exec(path)?.[1];
+      if (uid !== undefined) return interaction.handle(req, res, uid);
+      return serve(req, res);
+    },
+    relyingParty: {
+      issuerUrl: issuer,
+      clientId: GATEWAY_CLIENT_ID,
+      clientSecret,
+      scopes: [...IDP_SCOPES],
+      redirectUri: options.redirectUri,
+      tokenEndpointAuthMethod: 'client_secret_basic',
+    },
+  };
+}
 
-  const provider: OidcProvider = new Provider(issuer, {
+const INTERACTION_PATH = new RegExp(
+  `^${IDP_PATH_PREFIX.replace(/\./g, '\\.')}/interaction/([\\w-]+)$`,
+);
+
+interface IdpParts {
+  readonly clientSecret: string;
+  /** Origins besides the gateway's its pages' forms may lead to (the callback's). */
+  readonly formActions: readonly string[];
+  readonly accounts: AccountDirectory;
+}
+
+/** The configuration object of the built-in provider (`new Provider(issuer, configuration)`). */
+function idpConfiguration(options: BuiltinIdpOptions, parts: IdpParts): Record<string, unknown> {
+  const page = (ctx: ProviderContext, body: string) => setPage(ctx, body, parts.formActions);
+  return {
     // Sign-in sessions, codes and refresh tokens in our storage: they survive restarts and are
     // shared by replicas, stored like the MCP server's (token values only as hashes).
     adapter: createStaticClientsAdapterFactory(options.storage.oauth, options.clock),
-    clients: [
-      {
-        client_id: GATEWAY_CLIENT_ID,
-        client_secret: clientSecret,
-        redirect_uris: [options.redirectUri],
-        post_logout_redirect_uris: [postLogout],
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-        token_endpoint_auth_method: 'client_secret_basic',
-        id_token_signed_response_alg: 'ES256',
-      },
-    ],
+    clients: [gatewayClient(options, parts.clientSecret)],
     jwks: { keys: [deriveSigningJwk(options.sharedSecret)] },
     cookies: {
       keys: [deriveKey(options.cookieSecret, 'idp-cookies').toString('base64url')],
@@ -121,20 +156,7 @@ export async function createBuiltinIdp(options: BuiltinIdpOptions): Promise<Buil
       url: (_ctx: unknown, interaction: { uid: string }) =>
         `${IDP_PATH_PREFIX}/interaction/${interaction.uid}`,
     },
-    findAccount: async (_ctx: unknown, sub: string) => {
-      const account = await accounts.find(sub);
-      if (account === undefined) return undefined;
-      return {
-        accountId: account.email,
-        claims: () => ({
-          sub: account.email,
-          email: account.email,
-          email_verified: true,
-          name: account.name ?? undefined,
-          groups: [...account.groups],
-        }),
-      };
-    },
+    findAccount: (_ctx: unknown, sub: string) => findAccount(parts.accounts, sub),
     loadExistingGrant,
     // The gateway gets refresh tokens without `prompt=consent` (which offline_access needs).
     issueRefreshToken: async (
@@ -151,54 +173,56 @@ export async function createBuiltinIdp(options: BuiltinIdpOptions): Promise<Buil
         }).value,
       );
     },
-    ttl: {
-      AccessToken: HOUR,
-      AuthorizationCode: 60,
-      IdToken: HOUR,
-      Interaction: 10 * 60,
-      Session: 14 * HOUR,
-      Grant: 14 * HOUR,
-      RefreshToken: 14 * HOUR,
-    },
-  });
-  provider.on('server_error', (_ctx, err) => options.logger.error({ err }, 'built-in IdP error'));
+    ttl: TTL,
+  };
+}
 
-  function page(ctx: ProviderContext, body: string): void {
-    ctx.set(pageHeaders(formActions));
-    ctx.body = body;
-  }
-
-  const serve = mountProvider(provider, IDP_PATH_PREFIX);
-  const interaction = createInteractionHandler({
-    provider,
-    prefix: IDP_PATH_PREFIX,
-    accounts,
-    guard,
-    formActions,
-    clientIp: options.clientIp ?? ((req) => req.socket.remoteAddress ?? 'unknown'),
-    logger: options.logger,
-  });
-  const interactionPath = new RegExp(
-    `^${IDP_PATH_PREFIX.replace(/\./g, '\\.')}/interaction/([\\w-]+)$`,
-  );
-
+/** The provider's one client: the gateway, signing users in at its callback. */
+function gatewayClient(options: BuiltinIdpOptions, clientSecret: string) {
   return {
-    issuer,
-    pathPrefix: IDP_PATH_PREFIX,
-    async handle(req, res) {
-      const path = (req.url ?? '/').split('?')[0] ?? '/';
-      const uid = interactionPath.exec(path)?.[1];
-      if (uid !== undefined) return interaction(req, res, uid);
-      return serve(req, res);
-    },
-    relyingParty: {
-      issuerUrl: issuer,
-      clientId: GATEWAY_CLIENT_ID,
-      clientSecret,
-      scopes: [...IDP_SCOPES],
-      redirectUri: options.redirectUri,
-      tokenEndpointAuthMethod: 'client_secret_basic',
-    },
+    client_id: GATEWAY_CLIENT_ID,
+    client_secret: clientSecret,
+    redirect_uris: [options.redirectUri],
+    post_logout_redirect_uris: [
+      options.postLogoutRedirectUri ?? new URL('/', options.redirectUri).href,
+    ],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: 'ES256',
+  };
+}
+
+/** Seconds. */
+const TTL = {
+  AccessToken: HOUR,
+  AuthorizationCode: 60,
+  IdToken: HOUR,
+  Interaction: 10 * 60,
+  Session: 14 * HOUR,
+  Grant: 14 * HOUR,
+  RefreshToken: 14 * HOUR,
+};
+
+/** One of our pages as the provider's answer. */
+function setPage(ctx: ProviderContext, body: string, formActions: readonly string[]): void {
+  ctx.set(pageHeaders(formActions));
+  ctx.body = body;
+}
+
+/** A built-in user as the provider's account: the email is the subject. */
+async function findAccount(accounts: AccountDirectory, sub: string) {
+  const account = await accounts.find(sub);
+  if (account === undefined) return undefined;
+  return {
+    accountId: account.email,
+    claims: () => ({
+      sub: account.email,
+      email: account.email,
+      email_verified: true,
+      name: account.name ?? undefined,
+      groups: [...account.groups],
+    }),
   };
 }
 

@@ -17,7 +17,7 @@
  *   guards, the user agreeing to offline access, holds here: every request passes the consent
  *   step, and remembered consent covers `offline_access` only when it was allowed with it.
  */
-import type { ProviderContext } from '../idp/oidc-provider-module.js';
+import type { ProviderContext } from '../oidc/provider-module.js';
 
 /** Marks a `prompt=none` request for the interaction; only the edge sets it. */
 export const SILENT_PARAM = 'portcullis_prompt_none';

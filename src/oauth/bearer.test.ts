@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createMemoryStorage } from '../storage/memory.js';
-import type { AccessTokenInstance } from '../idp/oidc-provider-module.js';
+import type { AccessTokenInstance } from '../oidc/provider-module.js';
 import { BearerValidator } from './bearer.js';
 
 const TOKEN = 'A'.repeat(43);

@@ -7,7 +7,7 @@
  * drops the entries at once, other replicas see it within the cache's life.
  */
 import { sha256Hex } from '../core/crypto.js';
-import type { AccessTokenInstance } from '../idp/oidc-provider-module.js';
+import type { AccessTokenInstance } from '../oidc/provider-module.js';
 import type { IdentityRecord, IdentityStore } from '../storage/types.js';
 
 export interface BearerUser {

@@ -4,6 +4,7 @@
  * consent key (a remembered consent belongs to one client_id and one redirect URI).
  */
 import { createHash } from 'node:crypto';
+import { isObject } from '../core/json.js';
 import { isLoopbackHost } from './redirect-uris.js';
 
 /** Registration fields that are outputs of registration, never part of what a client asks for. */
@@ -26,11 +27,9 @@ const SETS = new Set([
 
 function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
-  if (value !== null && typeof value === 'object') {
+  if (isObject(value)) {
     const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      out[key] = canonical((value as Record<string, unknown>)[key]);
-    }
+    for (const key of Object.keys(value).sort()) out[key] = canonical(value[key]);
     return out;
   }
   return value;

@@ -34,3 +34,31 @@ export async function liveGrantSession(
   if (typeof idHash !== 'string') return undefined;
   return (await sessions.get(idHash, now)) === undefined ? undefined : idHash;
 }
+
+export interface GrantSessionCheckDeps {
+  readonly oauth: OAuthStore;
+  readonly sessions: Pick<SessionStore, 'get'>;
+  readonly now: () => number;
+  readonly logger: { info(obj: object, msg: string): void };
+  /** Told when a grant is revoked here, so caches drop its tokens. */
+  readonly forgetGrant: (grantId: string) => void;
+}
+
+/**
+ * The check the bearer validator and the token endpoint share: the grant's live gateway
+ * session (its `idHash`), or undefined once that session is gone, in which case the grant is
+ * revoked now (every token, its session record) rather than at its expiry.
+ */
+export function grantSessionCheck(
+  deps: GrantSessionCheckDeps,
+): (grantId: string) => Promise<string | undefined> {
+  return async (grantId) => {
+    const idHash = await liveGrantSession(deps.oauth, deps.sessions, grantId, deps.now());
+    if (idHash !== undefined) return idHash;
+    await deps.oauth.revokeByGrantId(grantId);
+    await deps.oauth.destroy('Grant', grantId);
+    deps.forgetGrant(grantId);
+    deps.logger.info({ grant_id: grantId }, 'mcp grant revoked: its gateway session ended');
+    return undefined;
+  };
+}

@@ -15,19 +15,18 @@
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqualString } from '../core/crypto.js';
-import { FormError, readForm } from '../idp/form.js';
-import type { InteractionDetails, OidcProvider } from '../idp/oidc-provider-module.js';
+import { interactionMethod, readForm } from '../oidc/form.js';
+import type { InteractionDetails, OidcProvider } from '../oidc/provider-module.js';
 import type { SessionLogger } from '../session/manager.js';
 import type { ConsentStore, IdentityStore, OAuthStore, SessionRecord } from '../storage/types.js';
 import { renderError } from '../web/error-page.js';
 import { sendPage } from '../web/respond.js';
 import { isSilent } from './authorization-request.js';
-import { consentClientKey } from './client-identity.js';
 import { renderConsent } from './consent-page.js';
 import { recordGrantSession } from './grant-session.js';
+import { subjectOf, type Subject } from './interaction-subject.js';
 import { formActionSource } from './redirect-uris.js';
-
-export const INTERACTION_PREFIX = '/.pomerium/mcp/interaction/';
+import { INTERACTION_PREFIX } from './routes.js';
 
 export interface InteractionDeps {
   readonly provider: OidcProvider;
@@ -50,66 +49,126 @@ export interface InteractionDeps {
   readonly logger: SessionLogger;
 }
 
-interface Subject {
-  readonly clientId: string;
-  readonly clientName: string;
-  readonly clientHost: string;
-  readonly clientKey: string;
-  readonly redirectUri: string;
-  readonly resource: string;
-  readonly scopes: readonly string[];
-}
+export class ConsentInteraction {
+  constructor(private readonly deps: InteractionDeps) {}
 
-export function createInteractionHandler(deps: InteractionDeps) {
-  const fail = (res: ServerResponse, status: number, message: string) =>
-    sendPage(res, status, renderError({ title: 'Authorization failed', message }));
-
-  /** Ends the interaction with an OAuth error at the client's (already checked) redirect URI. */
-  const refuse = (req: IncomingMessage, res: ServerResponse, error: string, description: string) =>
-    deps.provider.interactionFinished(
-      req,
-      res,
-      { error, error_description: description },
-      { mergeWithLastSubmission: false },
-    );
-
-  const csrfFor = (uid: string, session: SessionRecord) =>
-    createHmac('sha256', deps.csrfKey).update(`${uid}\0${session.idHash}`).digest('base64url');
-
-  async function subjectOf(details: InteractionDetails): Promise<Subject | undefined> {
-    const params = details.params;
-    const clientId = typeof params.client_id === 'string' ? params.client_id : '';
-    const client = await deps.provider.Client.find(clientId);
-    if (client === undefined) return undefined;
-    const redirectUri =
-      typeof params.redirect_uri === 'string' ? params.redirect_uri : client.redirectUris[0];
-    const resource = typeof params.resource === 'string' ? params.resource : undefined;
-    if (redirectUri === undefined || resource === undefined || !deps.resources.has(resource)) {
-      return undefined;
+  /** `GET|POST /.pomerium/mcp/interaction/<uid>`. */
+  async handle(req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
+    if (!interactionMethod(req, res)) return;
+    const details = await this.details(req, res, uid);
+    if (details === undefined) return;
+    const silent = isSilent(details.params);
+    const session = await this.deps.authenticate(req);
+    if (session === undefined) {
+      if (silent) return this.refuse(req, res, 'login_required', 'the user is not signed in');
+      if (req.method !== 'GET') return this.fail(res, 403, 'Sign in first, then start again.');
+      return this.deps.startSignIn(req, res, `${INTERACTION_PREFIX}${uid}`);
     }
-    const clientName = client.clientName?.trim() || 'An unnamed MCP client';
-    const clientHost = client.clientIdMetadataDocument
-      ? new URL(client.clientId).host
-      : hostOf(redirectUri);
-    const requested =
-      typeof params.scope === 'string' ? params.scope.split(' ').filter(Boolean) : [];
-    return {
-      clientId,
-      clientName,
-      clientHost,
-      clientKey: consentClientKey(clientId, redirectUri),
-      redirectUri,
-      resource,
-      scopes: ['mcp', ...requested.filter((s) => s === 'offline_access')],
-    };
+    const subject = await subjectOf(this.deps.provider, this.deps.resources, details);
+    if (subject === undefined)
+      return this.fail(res, 400, 'This authorization request is not valid.');
+    if (req.method === 'POST') return this.submit(req, res, uid, session, subject);
+    if (await this.remembered(session, subject)) return this.approve(req, res, session, subject);
+    if (silent) {
+      return this.refuse(req, res, 'consent_required', 'the user has not allowed this client yet');
+    }
+    this.showConsent(res, uid, session, subject);
   }
 
-  async function approve(
+  /** The interaction when it is live, is this one, and did not already end in a consent. */
+  private async details(req: IncomingMessage, res: ServerResponse, uid: string) {
+    let details: InteractionDetails;
+    try {
+      details = await this.deps.provider.interactionDetails(req, res);
+    } catch {
+      this.fail(res, 400, 'This authorization has expired. Start again from your MCP client.');
+      return undefined;
+    }
+    if (details.uid !== uid) {
+      this.fail(res, 400, 'Unexpected authorization step. Start again.');
+      return undefined;
+    }
+    // The provider asks again after a consent it was given: the request wants something this
+    // server never grants. Approving again would loop (and save a grant each turn).
+    if (details.lastSubmission?.consent !== undefined) {
+      this.deps.logger.warn({ uid }, 'authorization asked for consent twice: refused');
+      await this.refuse(
+        req,
+        res,
+        'invalid_request',
+        'the request asks for more than this server grants',
+      );
+      return undefined;
+    }
+    return details;
+  }
+
+  private async remembered(session: SessionRecord, subject: Subject): Promise<boolean> {
+    const consent = await this.deps.consents.get(session.sub, subject.resource, subject.clientKey);
+    return consent !== undefined && subject.scopes.every((s) => consent.scopes.includes(s));
+  }
+
+  private showConsent(res: ServerResponse, uid: string, session: SessionRecord, subject: Subject) {
+    const formAction = formActionSource(subject.redirectUri);
+    sendPage(
+      res,
+      200,
+      renderConsent({
+        action: `${INTERACTION_PREFIX}${uid}`,
+        csrf: this.csrfFor(uid, session),
+        clientName: subject.clientName,
+        clientHost: subject.clientHost,
+        redirectUri: subject.redirectUri,
+        serverName: this.deps.resources.get(subject.resource) ?? subject.resource,
+        resource: subject.resource,
+        account: session.email ?? session.sub,
+        offline: subject.scopes.includes('offline_access'),
+      }),
+      { formActions: formAction ? [formAction] : [] },
+    );
+  }
+
+  /** The consent form's answer: CSRF-checked, then denied or allowed (and remembered). */
+  private async submit(
+    req: IncomingMessage,
+    res: ServerResponse,
+    uid: string,
+    session: SessionRecord,
+    subject: Subject,
+  ): Promise<void> {
+    const form = await readForm(req, (err) =>
+      this.fail(res, err.status, 'The form could not be read.', err.headers),
+    );
+    if (form === undefined) return;
+    const who = { sub: session.sub, client_id: subject.clientId };
+    if (!timingSafeEqualString(form.get('csrf') ?? '', this.csrfFor(uid, session))) {
+      this.deps.logger.warn(who, 'consent refused: bad CSRF token');
+      const message = 'This consent form is not valid any more. Start again from your MCP client.';
+      return this.fail(res, 403, message);
+    }
+    if (form.get('decision') !== 'allow') {
+      this.deps.logger.info(who, 'mcp client denied');
+      return this.refuse(req, res, 'access_denied', 'the user denied the request');
+    }
+    await this.deps.consents.put({
+      sub: session.sub,
+      resource: subject.resource,
+      clientKey: subject.clientKey,
+      clientName: subject.clientName,
+      scopes: subject.scopes,
+      grantedAt: this.deps.now(),
+    });
+    return this.approve(req, res, session, subject);
+  }
+
+  /** Saves the grant (and the identity its tokens act as) and ends the interaction with it. */
+  private async approve(
     req: IncomingMessage,
     res: ServerResponse,
     session: SessionRecord,
     subject: Subject,
-  ) {
+  ): Promise<void> {
+    const { deps } = this;
     const now = deps.now();
     await deps.identities.put({
       sub: session.sub,
@@ -137,110 +196,24 @@ export function createInteractionHandler(deps: InteractionDeps) {
     );
   }
 
-  async function submit(
-    req: IncomingMessage,
-    res: ServerResponse,
-    uid: string,
-    session: SessionRecord,
-    subject: Subject,
-  ) {
-    let form: URLSearchParams;
-    try {
-      form = await readForm(req);
-    } catch (err) {
-      return fail(res, err instanceof FormError ? err.status : 400, 'The form could not be read.');
-    }
-    if (!timingSafeEqualString(form.get('csrf') ?? '', csrfFor(uid, session))) {
-      deps.logger.warn(
-        { sub: session.sub, client_id: subject.clientId },
-        'consent refused: bad CSRF token',
-      );
-      return fail(
-        res,
-        403,
-        'This consent form is not valid any more. Start again from your MCP client.',
-      );
-    }
-    if (form.get('decision') !== 'allow') {
-      deps.logger.info({ sub: session.sub, client_id: subject.clientId }, 'mcp client denied');
-      return refuse(req, res, 'access_denied', 'the user denied the request');
-    }
-    await deps.consents.put({
-      sub: session.sub,
-      resource: subject.resource,
-      clientKey: subject.clientKey,
-      clientName: subject.clientName,
-      scopes: subject.scopes,
-      grantedAt: deps.now(),
-    });
-    return approve(req, res, session, subject);
+  /** Ends the interaction with an OAuth error at the client's (already checked) redirect URI. */
+  private refuse(req: IncomingMessage, res: ServerResponse, error: string, description: string) {
+    return this.deps.provider.interactionFinished(
+      req,
+      res,
+      { error, error_description: description },
+      { mergeWithLastSubmission: false },
+    );
   }
 
-  return async (req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> => {
-    if (req.method !== 'GET' && req.method !== 'POST') {
-      res.writeHead(405, { allow: 'GET, POST' }).end();
-      return;
-    }
-    let details: InteractionDetails;
-    try {
-      details = await deps.provider.interactionDetails(req, res);
-    } catch {
-      return fail(res, 400, 'This authorization has expired. Start again from your MCP client.');
-    }
-    if (details.uid !== uid) return fail(res, 400, 'Unexpected authorization step. Start again.');
-    // The provider asks again after a consent it was given: the request wants something this
-    // server never grants. Approving again would loop (and save a grant each turn).
-    if (details.lastSubmission?.consent !== undefined) {
-      deps.logger.warn({ uid }, 'authorization asked for consent twice: refused');
-      return refuse(
-        req,
-        res,
-        'invalid_request',
-        'the request asks for more than this server grants',
-      );
-    }
-    const silent = isSilent(details.params);
-    const session = await deps.authenticate(req);
-    if (session === undefined) {
-      if (silent) return refuse(req, res, 'login_required', 'the user is not signed in');
-      if (req.method !== 'GET') return fail(res, 403, 'Sign in first, then start again.');
-      return deps.startSignIn(req, res, `${INTERACTION_PREFIX}${uid}`);
-    }
-    const subject = await subjectOf(details);
-    if (subject === undefined) return fail(res, 400, 'This authorization request is not valid.');
-    if (req.method === 'POST') return submit(req, res, uid, session, subject);
-    const remembered = await deps.consents.get(session.sub, subject.resource, subject.clientKey);
-    if (remembered && subject.scopes.every((s) => remembered.scopes.includes(s))) {
-      return approve(req, res, session, subject);
-    }
-    if (silent) {
-      return refuse(req, res, 'consent_required', 'the user has not allowed this client yet');
-    }
-    const formAction = formActionSource(subject.redirectUri);
-    sendPage(
-      res,
-      200,
-      renderConsent({
-        action: `${INTERACTION_PREFIX}${uid}`,
-        csrf: csrfFor(uid, session),
-        clientName: subject.clientName,
-        clientHost: subject.clientHost,
-        redirectUri: subject.redirectUri,
-        serverName: deps.resources.get(subject.resource) ?? subject.resource,
-        resource: subject.resource,
-        account: session.email ?? session.sub,
-        offline: subject.scopes.includes('offline_access'),
-      }),
-      { formActions: formAction ? [formAction] : [] },
-    );
-  };
-}
+  /** An error page: nothing is sent to a redirect URI that was not checked (STYLE habit 4). */
+  private fail(res: ServerResponse, status: number, message: string, headers = {}): void {
+    sendPage(res, status, renderError({ title: 'Authorization failed', message }), { headers });
+  }
 
-function hostOf(uri: string): string {
-  try {
-    const url = new URL(uri);
-    return url.host || url.protocol;
-  } catch {
-    return uri;
+  private csrfFor(uid: string, session: SessionRecord): string {
+    return createHmac('sha256', this.deps.csrfKey)
+      .update(`${uid}\0${session.idHash}`)
+      .digest('base64url');
   }
 }

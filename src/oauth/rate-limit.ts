@@ -3,6 +3,8 @@
  * `/token`): a token bucket per key, in this process's memory (each replica limits on its own;
  * the limit bounds abuse, it is not a quota).
  */
+import { TemporarilyUnavailable } from './errors.js';
+
 export interface RateLimit {
   /** Requests allowed in a burst, refilled evenly over `windowMs`. */
   readonly max: number;
@@ -53,4 +55,10 @@ export class RateLimiter {
       retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)),
     };
   }
+}
+
+/** The rate-limit step of an endpoint: throws `temporarily_unavailable` (429) past the limit. */
+export function checkRateLimit(limiter: RateLimiter, key: string): void {
+  const decision = limiter.take(key);
+  if (!decision.allowed) throw new TemporarilyUnavailable(decision.retryAfterSeconds);
 }

@@ -8,17 +8,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as client from 'openid-client';
 import { randomId, sha256Hex } from '../core/crypto.js';
 import type { SessionRecord, Storage } from '../storage/types.js';
-import { renderError } from '../web/error-page.js';
-import { sendPage } from '../web/respond.js';
-import { renderSignOutConfirm } from '../web/signout-page.js';
+import { sendJson } from '../core/respond.js';
 import { CookieCodec } from './cookie-codec.js';
 import { appendSetCookie, serializeCookie } from './cookies.js';
-import { SignInError } from './errors.js';
+import { NOT_SIGNED_IN, sendSignInFailure, SignInError } from './errors.js';
 import { identityFromClaims } from './identity.js';
 import type { IdpTokens, OidcRelyingParty } from './oidc.js';
 import { SessionRefresher, type SessionLogger } from './refresh.js';
 import { safeReturnTo } from './return-to.js';
-import { sameOriginPost } from './sign-out.js';
+import { sameOriginPost, sendSignOutConfirm, sendSignOutRefused } from './sign-out.js';
 
 export type { SessionLogger } from './refresh.js';
 
@@ -153,12 +151,7 @@ export class SessionManager {
    */
   async signOut(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method === 'GET' || req.method === 'HEAD') {
-      const endSession = await this.providerLogoutUrl();
-      // The POST redirects to the provider: its origin is a form target too (CSP form-action).
-      sendPage(res, 200, renderSignOutConfirm(), {
-        formActions: endSession ? [endSession.origin] : [],
-      });
-      return;
+      return sendSignOutConfirm(res, await this.providerLogoutUrl());
     }
     if (req.method !== 'POST') {
       res.writeHead(405, { allow: 'GET, POST' });
@@ -170,16 +163,7 @@ export class SessionManager {
         { origin: req.headers.origin, fetchSite: req.headers['sec-fetch-site'] },
         'sign-out refused: not a same-origin request',
       );
-      sendPage(
-        res,
-        403,
-        renderError({
-          title: 'Sign-out refused',
-          message: 'This sign-out did not come from this site. Sign out from the page instead.',
-          retryHref: '/.pomerium/sign_out',
-        }),
-      );
-      return;
+      return sendSignOutRefused(res);
     }
     await this.endCurrentSession(req);
     this.clearCookie(res, this.cookies.sessionCookie);
@@ -199,25 +183,12 @@ export class SessionManager {
     }
   }
 
-  /** `GET /.pomerium/user`: the signed-in user as JSON, or 401. */
+  /** `GET /.pomerium/user`: the signed-in user as JSON, or 401 with the one "not signed in" body. */
   async userInfo(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const session = await this.authenticate(req);
-    const body = session
-      ? {
-          sub: session.sub,
-          email: session.email,
-          name: session.name,
-          groups: session.groups,
-          claims: session.claims,
-        }
-      : { error: 'unauthenticated', error_description: 'not signed in' };
-    const text = JSON.stringify(body);
-    res.writeHead(session ? 200 : 401, {
-      'content-type': 'application/json',
-      'cache-control': 'no-store',
-      'content-length': Buffer.byteLength(text),
-    });
-    res.end(text);
+    if (session === undefined) return sendJson(res, 401, NOT_SIGNED_IN);
+    const { sub, email, name, groups, claims } = session;
+    sendJson(res, 200, { sub, email, name, groups, claims });
   }
 
   private checkLoginState(req: IncomingMessage, state: string) {
@@ -291,23 +262,7 @@ export class SessionManager {
   }
 
   private renderFailure(res: ServerResponse, err: unknown): void {
-    const e =
-      err instanceof SignInError
-        ? err
-        : new SignInError('ERR_SIGNIN_EXCHANGE', 500, 'Sign-in failed. Start again.', undefined, {
-            cause: err,
-          });
-    this.options.logger.warn({ code: e.code, detail: e.detail, err: e.cause }, 'sign-in failed');
-    sendPage(
-      res,
-      e.status,
-      renderError({
-        title: 'Sign-in failed',
-        message: e.message,
-        reference: e.code,
-        retryHref: '/',
-      }),
-    );
+    sendSignInFailure(res, err, this.options.logger);
   }
 }
 

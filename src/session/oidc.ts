@@ -98,56 +98,8 @@ function clientAuth(options: RelyingPartyOptions): client.ClientAuth {
 
 export function createRelyingParty(options: RelyingPartyOptions): OidcRelyingParty {
   const issuer = new URL(options.issuerUrl);
-  const insecure =
-    options.allowInsecureRequests ?? (issuer.protocol === 'http:' && isLoopback(issuer));
   const scope = (options.scopes?.length ? options.scopes : DEFAULT_SCOPES).join(' ');
-  const auth = clientAuth(options);
-  let pending: Promise<client.Configuration> | undefined;
-
-  function configuration(): Promise<client.Configuration> {
-    pending ??= client
-      .discovery(issuer, options.clientId, undefined, auth, {
-        ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
-        ...(options.fetch ? { [client.customFetch]: options.fetch } : {}),
-        ...(options.timeoutSeconds ? { timeout: options.timeoutSeconds } : {}),
-      })
-      .catch((err: unknown) => {
-        pending = undefined; // retried on next use
-        throw err;
-      });
-    return pending;
-  }
-
-  async function complete(
-    config: client.Configuration,
-    tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers,
-    expectedSub: string | undefined,
-  ): Promise<IdpTokens> {
-    const idClaims = tokens.claims();
-    const sub = idClaims?.sub ?? expectedSub;
-    if (sub === undefined) {
-      throw new IdpResponseError('ERR_IDP_NO_ID_TOKEN', 'the provider returned no ID token');
-    }
-    if (expectedSub !== undefined && sub !== expectedSub) {
-      // OIDC Core §12.2: a refreshed ID token must name the same subject.
-      throw new IdpResponseError(
-        'ERR_IDP_SUBJECT_MISMATCH',
-        'the refreshed ID token names another subject',
-      );
-    }
-    let userinfo: Record<string, unknown> | undefined;
-    if (config.serverMetadata().userinfo_endpoint) {
-      userinfo = await client.fetchUserInfo(config, tokens.access_token, sub);
-    }
-    const fresh = idClaims !== undefined || userinfo !== undefined;
-    return {
-      sub,
-      claims: fresh ? { ...idClaims, ...userinfo, sub } : null,
-      refreshToken: tokens.refresh_token ?? null,
-      idToken: tokens.id_token ?? null,
-      expiresIn: tokens.expiresIn(),
-    };
-  }
+  const configuration = discoveryOnce(issuer, options);
 
   return {
     issuerUrl: issuer.href,
@@ -175,13 +127,13 @@ export function createRelyingParty(options: RelyingPartyOptions): OidcRelyingPar
         expectedNonce: checks.expectedNonce,
         idTokenExpected: true,
       });
-      return complete(config, tokens, undefined);
+      return completeTokens(config, tokens, undefined);
     },
 
     async refresh(refreshToken, expectedSub) {
       const config = await configuration();
       const tokens = await client.refreshTokenGrant(config, refreshToken);
-      return complete(config, tokens, expectedSub);
+      return completeTokens(config, tokens, expectedSub);
     },
 
     async endSessionUrl({ postLogoutRedirectUri }) {
@@ -193,5 +145,64 @@ export function createRelyingParty(options: RelyingPartyOptions): OidcRelyingPar
         post_logout_redirect_uri: postLogoutRedirectUri,
       });
     },
+  };
+}
+
+/**
+ * The provider's configuration, discovered on first use and cached; a failed discovery is
+ * retried on the next use (the provider may start after the gateway).
+ */
+function discoveryOnce(
+  issuer: URL,
+  options: RelyingPartyOptions,
+): () => Promise<client.Configuration> {
+  const insecure =
+    options.allowInsecureRequests ?? (issuer.protocol === 'http:' && isLoopback(issuer));
+  const auth = clientAuth(options);
+  let pending: Promise<client.Configuration> | undefined;
+  return () => {
+    pending ??= client
+      .discovery(issuer, options.clientId, undefined, auth, {
+        ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
+        ...(options.fetch ? { [client.customFetch]: options.fetch } : {}),
+        ...(options.timeoutSeconds ? { timeout: options.timeoutSeconds } : {}),
+      })
+      .catch((err: unknown) => {
+        pending = undefined;
+        throw err;
+      });
+    return pending;
+  };
+}
+
+/** A token response as the session keeps it: subject checked, claims completed by userinfo. */
+async function completeTokens(
+  config: client.Configuration,
+  tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers,
+  expectedSub: string | undefined,
+): Promise<IdpTokens> {
+  const idClaims = tokens.claims();
+  const sub = idClaims?.sub ?? expectedSub;
+  if (sub === undefined) {
+    throw new IdpResponseError('ERR_IDP_NO_ID_TOKEN', 'the provider returned no ID token');
+  }
+  if (expectedSub !== undefined && sub !== expectedSub) {
+    // OIDC Core §12.2: a refreshed ID token must name the same subject.
+    throw new IdpResponseError(
+      'ERR_IDP_SUBJECT_MISMATCH',
+      'the refreshed ID token names another subject',
+    );
+  }
+  let userinfo: Record<string, unknown> | undefined;
+  if (config.serverMetadata().userinfo_endpoint) {
+    userinfo = await client.fetchUserInfo(config, tokens.access_token, sub);
+  }
+  const fresh = idClaims !== undefined || userinfo !== undefined;
+  return {
+    sub,
+    claims: fresh ? { ...idClaims, ...userinfo, sub } : null,
+    refreshToken: tokens.refresh_token ?? null,
+    idToken: tokens.id_token ?? null,
+    expiresIn: tokens.expiresIn(),
   };
 }

@@ -5,7 +5,10 @@
  * browser sends no usable Origin (`null` under `Referrer-Policy: no-referrer`, as our pages set),
  * `Sec-Fetch-Site: same-origin` (Fetch Metadata) must vouch for it. Neither: refused.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { renderError } from '../web/error-page.js';
+import { sendPage } from '../web/respond.js';
+import { renderSignOutConfirm } from '../web/signout-page.js';
 
 export function sameOriginPost(req: IncomingMessage): boolean {
   const origin = req.headers.origin;
@@ -31,4 +34,24 @@ function originIsHost(origin: string, host: string | undefined): boolean {
     return false;
   }
   return url.host === expected.host;
+}
+
+/** The confirmation page; its POST may redirect to the provider's `endSession` (CSP form-action). */
+export function sendSignOutConfirm(res: ServerResponse, endSession: URL | undefined): void {
+  sendPage(res, 200, renderSignOutConfirm(), {
+    formActions: endSession ? [endSession.origin] : [],
+  });
+}
+
+/** A sign-out that did not come from the gateway's own page. */
+export function sendSignOutRefused(res: ServerResponse): void {
+  sendPage(
+    res,
+    403,
+    renderError({
+      title: 'Sign-out refused',
+      message: 'This sign-out did not come from this site. Sign out from the page instead.',
+      retryHref: '/.pomerium/sign_out',
+    }),
+  );
 }

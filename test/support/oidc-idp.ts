@@ -9,7 +9,7 @@ import {
   loadOidcProvider,
   type OidcProvider,
   type ProviderContext,
-} from '../../src/idp/oidc-provider-module.js';
+} from '../../src/oidc/provider-module.js';
 
 export interface TestIdpUser {
   readonly sub: string;

@@ -3,12 +3,11 @@
  * stored payload: oidc-provider puts a token's value in `jti`, which is stripped here and put
  * back on find (the store keys rows by a hash of the id). Clients go to `OAuthClientStore`,
  * their secrets as SHA-256 hashes (`hashClientSecret`; the provider's comparison is patched to
- * match, see `provider.ts`).
+ * match, see `oauth/provider.ts`).
  */
 import { sha256Hex } from '../core/crypto.js';
-import type { ProviderAdapter } from '../idp/oidc-provider-module.js';
 import type { OAuthClientStore, OAuthStore } from '../storage/types.js';
-import { registrationFingerprint } from './client-identity.js';
+import type { ProviderAdapter } from './provider-module.js';
 
 export const SECRET_HASH_PREFIX = 'sha256$';
 
@@ -25,8 +24,11 @@ export interface AdapterOptions {
   readonly oauth: OAuthStore;
   readonly clients: OAuthClientStore;
   readonly now?: () => number;
-  /** Registration fingerprints computed from the request, by the client_id being created. */
-  readonly pendingFingerprints?: Map<string, string>;
+  /**
+   * The fingerprint a new client is stored with (`OAuthClientRecord.fingerprint`: how an
+   * identical registration is recognised), given the metadata the provider stores for it.
+   */
+  readonly clientFingerprint: (stored: Readonly<Record<string, unknown>>) => string;
   /** Told when a token row is destroyed or a grant revoked in this process (cache invalidation). */
   readonly onDestroyed?: (model: string, id: string) => void;
   readonly onGrantRevoked?: (grantId: string) => void;
@@ -119,12 +121,10 @@ function clientAdapter(options: AdapterOptions, now: () => number): ProviderAdap
         metadata.client_secret = hashClientSecret(metadata.client_secret);
       }
       const existing = await clients.get(id);
-      const fingerprint = options.pendingFingerprints?.get(id) ?? registrationFingerprint(payload);
-      options.pendingFingerprints?.delete(id);
       await clients.put({
         clientId: id,
         metadata,
-        fingerprint: existing?.fingerprint ?? fingerprint,
+        fingerprint: existing?.fingerprint ?? options.clientFingerprint(payload),
         createdAt: existing?.createdAt ?? now(),
         lastUsedAt: existing?.lastUsedAt ?? null,
       });

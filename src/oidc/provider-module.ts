@@ -4,7 +4,6 @@
  * processes that run a provider should show.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { clientHungUp } from '../core/hang-up.js';
 
 export interface ProviderContext {
   readonly host: string;
@@ -115,10 +114,17 @@ export interface ProviderAdapter {
   revokeByGrantId(grantId: string): Promise<void>;
 }
 
-export type ProviderConstructor = new (
+export type ProviderConstructor = (new (
   issuer: string,
   config: Record<string, unknown>,
-) => OidcProvider;
+) => OidcProvider) & {
+  /**
+   * The context of the request a provider is serving now, from any code it calls while serving
+   * it (an adapter, a hook), or undefined outside one: oidc-provider runs every route inside an
+   * AsyncLocalStorage holding it (`lib/helpers/als.js`, `static get ctx()` in `lib/provider.js`).
+   */
+  readonly ctx: ProviderContext | undefined;
+};
 
 /** oidc-provider's error classes we raise from configuration hooks (`lib/helpers/errors.js`). */
 export interface OidcErrors {
@@ -147,29 +153,4 @@ export function loadOidcProvider(): Promise<ProviderConstructor> {
 
 export function loadOidcErrors(): Promise<OidcErrors> {
   return loadModule().then((m) => m.errors);
-}
-
-/**
- * Serves `provider` under `prefix` (e.g. `/.pomerium/idp`) from a plain node:http handler.
- * oidc-provider computes its mount path from `req.originalUrl` minus `req.url`
- * (`lib/helpers/oidc_context.js` `urlFor`), as Express would set them.
- */
-export function mountProvider(provider: OidcProvider, prefix: string) {
-  // Koa prints the errors handed to it (a socket's, once a client hangs up mid-body) to stderr;
-  // a hang-up is not a server error. Anything else still goes to Koa's own handler.
-  provider.on('error', (err, ctx) => {
-    const req = (ctx as { req?: IncomingMessage } | undefined)?.req;
-    if (req === undefined || !clientHungUp(req)) provider.onerror(err);
-  });
-  const callback = provider.callback();
-  return (req: IncomingMessage, res: ServerResponse): Promise<void> =>
-    new Promise((resolve) => {
-      const url = req.url ?? '/';
-      const mounted = req as IncomingMessage & { originalUrl?: string };
-      mounted.originalUrl = url;
-      req.url = url.slice(prefix.length) || '/';
-      res.once('close', resolve);
-      res.once('finish', resolve);
-      callback(req, res);
-    });
 }

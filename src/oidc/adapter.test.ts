@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { sha256Hex } from '../core/crypto.js';
 import { createMemoryStorage } from '../storage/memory.js';
 import { createAdapterFactory, hashClientSecret } from './adapter.js';
-import { registrationFingerprint } from './client-identity.js';
+
+const clientFingerprint = (stored: Readonly<Record<string, unknown>>) => JSON.stringify(stored);
 
 test('adapter: token values are kept out of payloads and restored on find', async () => {
   const storage = createMemoryStorage();
@@ -11,6 +12,7 @@ test('adapter: token values are kept out of payloads and restored on find', asyn
   const adapter = createAdapterFactory({
     oauth: storage.oauth,
     clients: storage.oauthClients,
+    clientFingerprint,
     now: () => now,
   })('AccessToken');
   const token = 'tok-value-0123456789';
@@ -40,6 +42,7 @@ test('adapter: revocation by grant and destroy notify the caller', async () => {
   const factory = createAdapterFactory({
     oauth: storage.oauth,
     clients: storage.oauthClients,
+    clientFingerprint,
     onDestroyed: (model, id) => gone.push(`${model}:${id}`),
     onGrantRevoked: (grantId) => gone.push(`grant:${grantId}`),
   });
@@ -58,37 +61,24 @@ test('adapter: revocation by grant and destroy notify the caller', async () => {
 
 test('adapter: client secrets are stored hashed, with the registration fingerprint', async () => {
   const storage = createMemoryStorage();
-  const pending = new Map<string, string>();
+  const given: Readonly<Record<string, unknown>>[] = [];
   const clients = createAdapterFactory({
     oauth: storage.oauth,
     clients: storage.oauthClients,
-    pendingFingerprints: pending,
+    clientFingerprint: (stored) => {
+      given.push(stored);
+      return 'fp-from-request';
+    },
   })('Client');
-  pending.set('c1', 'fp-from-request');
   await clients.upsert('c1', { client_id: 'c1', client_secret: 'plain-secret', client_name: 'X' });
   const record = await storage.oauthClients.get('c1');
   assert.equal(record?.metadata.client_secret, `sha256$${sha256Hex('plain-secret')}`);
   assert.equal(record?.fingerprint, 'fp-from-request');
-  assert.equal(pending.size, 0);
+  assert.equal(given.length, 1);
+  // An update keeps the fingerprint the client was registered with.
+  await clients.upsert('c1', { client_id: 'c1', client_secret: 'plain-secret', client_name: 'Y' });
+  assert.equal((await storage.oauthClients.get('c1'))?.fingerprint, 'fp-from-request');
+  assert.equal(given.length, 1);
   assert.equal((await clients.find('c1'))?.client_secret, hashClientSecret('plain-secret'));
   assert.equal(hashClientSecret(hashClientSecret('x')), hashClientSecret('x'), 'idempotent');
-});
-
-test('registration fingerprint ignores order and issued fields', () => {
-  const a = registrationFingerprint({
-    client_name: 'C',
-    redirect_uris: ['https://a.example/cb', 'https://b.example/cb'],
-    scope: 'offline_access mcp',
-  });
-  const b = registrationFingerprint({
-    scope: 'mcp offline_access',
-    redirect_uris: ['https://b.example/cb', 'https://a.example/cb'],
-    client_name: 'C',
-    client_id: 'x',
-  });
-  assert.equal(a, b);
-  assert.notEqual(
-    a,
-    registrationFingerprint({ client_name: 'C', redirect_uris: ['https://a.example/cb'] }),
-  );
 });

@@ -1,0 +1,60 @@
+/**
+ * The one bearer check of MCP routes (RFC 6750 §2.1): the `Authorization` header's token,
+ * validated for the route's resource, as the gateway session a route's pipeline works with.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { RouteConfig } from '../config/types.js';
+import { sha256Hex } from '../core/crypto.js';
+import type { SessionRecord } from '../storage/types.js';
+import type { BearerUser, BearerValidator } from './bearer.js';
+import type { HostDirectory } from './hosts.js';
+
+/** What an MCP request's `Authorization` header amounts to. */
+export type BearerOutcome =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'invalid' }
+  | { readonly kind: 'valid'; readonly session: SessionRecord; readonly clientId: string };
+
+export interface BearerDeps {
+  readonly hosts: HostDirectory;
+  readonly validator: BearerValidator;
+  readonly now: () => number;
+}
+
+/** Checks the bearer token of a request on an `mcp.server` route. */
+export async function authenticateBearer(
+  deps: BearerDeps,
+  req: IncomingMessage,
+  route: RouteConfig,
+): Promise<BearerOutcome> {
+  const header = req.headers.authorization;
+  if (header === undefined) return { kind: 'none' };
+  const token = /^Bearer +([^\s]+)$/i.exec(header)?.[1];
+  const host = deps.hosts.forRoute(route);
+  if (token === undefined || host === undefined || route.mcp?.kind !== 'server') {
+    return { kind: 'invalid' };
+  }
+  const user = await deps.validator.validate(token, route.mcp.resourceUrl, (t) =>
+    host.oidc.provider.AccessToken.find(t),
+  );
+  if (user === undefined) return { kind: 'invalid' };
+  return { kind: 'valid', clientId: user.clientId, session: grantSession(user, deps.now()) };
+}
+
+/** The token's user as a session record of its own (never stored). */
+function grantSession(user: BearerUser, now: number): SessionRecord {
+  const { identity } = user;
+  return {
+    // Stable per grant, so the assertion's `sid` names the client's connection.
+    idHash: sha256Hex(`grant\0${user.grantId}`),
+    sub: identity.sub,
+    email: identity.email,
+    name: identity.name,
+    groups: identity.groups,
+    claims: identity.claims,
+    idpRefreshTokenEnc: null,
+    idpExpiresAt: 0,
+    createdAt: identity.updatedAt,
+    expiresAt: now + 60_000,
+  };
+}
