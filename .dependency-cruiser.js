@@ -5,8 +5,6 @@
  * Type-only imports are erased at compile time, so the I/O rule lets them through; cycles count
  * them, because a type cycle is still a design cycle.
  */
-import { folderCycles, knownImportViolations } from './lint-allowlist.js';
-
 const TESTS = '\\.test(-suite)?\\.ts$';
 /** node: built-ins arrive without their `node:` prefix; packages as their resolved file. */
 const RUNTIME_IO =
@@ -14,32 +12,15 @@ const RUNTIME_IO =
   '|^node_modules/(pg|better-sqlite3|undici)/';
 const HTTP = '^(http|https|http2)$|^node_modules/undici/|^src/(http|proxy|web)/';
 
-const exact = (folders) => `^(${folders.join('|')})$`;
-
-/** One rule for the folders without allowances, one per folder with (see lint-allowlist.js). */
-function folderCycleRules() {
-  const name = 'no-folder-cycle';
-  const comment = 'Folders of src/ form a layering: no folder reaches back into one that uses it.';
-  const allowed = Object.entries(folderCycles);
-  return [
-    {
-      name,
-      comment,
-      severity: 'error',
-      scope: 'folder',
-      from: { path: '^src', ...(allowed.length && { pathNot: exact(Object.keys(folderCycles)) }) },
-      to: { circular: true },
-    },
-    ...allowed.map(([from, targets]) => ({
-      name,
-      comment: `${comment} (temporary allowance, lint-allowlist.js)`,
-      severity: 'error',
-      scope: 'folder',
-      from: { path: exact([from]) },
-      to: { circular: true, pathNot: exact(targets) },
-    })),
-  ];
-}
+/** Folders of src/ form a layering: no folder reaches back into one that uses it. */
+const noFolderCycle = {
+  name: 'no-folder-cycle',
+  comment: 'Folders of src/ form a layering: no folder reaches back into one that uses it.',
+  severity: 'error',
+  scope: 'folder',
+  from: { path: '^src' },
+  to: { circular: true },
+};
 
 export default {
   forbidden: [
@@ -50,7 +31,7 @@ export default {
       from: { path: '^src/' },
       to: { circular: true },
     },
-    ...folderCycleRules(),
+    noFolderCycle,
     {
       name: 'core-no-io',
       comment:
@@ -85,6 +66,5 @@ export default {
       exportsFields: ['exports'],
       conditionNames: ['import', 'require', 'node', 'default', 'types'],
     },
-    knownViolations: knownImportViolations,
   },
 };

@@ -1,6 +1,5 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
-import { longFiles, longFunctions } from './lint-allowlist.js';
 
 const SIZE = { skipBlankLines: true, skipComments: true };
 const SOURCE = { files: ['src/**/*.ts'], ignores: ['**/*.test.ts', '**/*.test-suite.ts'] };
@@ -14,17 +13,6 @@ const sizeRules = [
       'max-lines-per-function': ['error', { max: 60, ...SIZE }],
     },
   },
-  // Temporary allowances (lint-allowlist.js): the limit is today's length, so it cannot grow.
-  ...Object.entries(longFunctions).map(([file, functions]) => ({
-    files: [file],
-    rules: {
-      'max-lines-per-function': ['error', { max: Math.max(...Object.values(functions)), ...SIZE }],
-    },
-  })),
-  ...Object.entries(longFiles).map(([file, lines]) => ({
-    files: [file],
-    rules: { 'max-lines': ['error', { max: lines, ...SIZE }] },
-  })),
 ];
 
 export default tseslint.config(

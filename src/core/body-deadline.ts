@@ -10,6 +10,7 @@
  * but steady); it switches to an idle limit of the same length between chunks instead.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { declaresBody } from './body.js';
 
 /** Writes the 408 answer (the edge's own error writer). */
 export type TimeoutAnswer = (res: ServerResponse, afterMs: number) => void;
@@ -24,12 +25,6 @@ interface Deadline {
 
 const deadlines = new WeakMap<IncomingMessage, Deadline>();
 
-/** RFC 9112 §6.3: a request has a body only if Transfer-Encoding or Content-Length says so. */
-function declaresBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
 /** Starts the whole-body deadline of `req` (a no-op for `ms` 0 or a request without a body). */
 export function armBodyDeadline(
   req: IncomingMessage,
@@ -37,7 +32,7 @@ export function armBodyDeadline(
   ms: number,
   answer: TimeoutAnswer,
 ): void {
-  if (ms <= 0 || req.complete || !declaresBody(req)) return;
+  if (ms <= 0 || req.complete || !declaresBody(req.headers)) return;
   const deadline: Deadline = {
     ms,
     res,

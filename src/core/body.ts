@@ -1,6 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 
+/** RFC 9112 §6.3: a request has content when it is chunked or declares a non-zero length. */
+export function declaresBody(headers: IncomingHttpHeaders): boolean {
+  if (headers['transfer-encoding'] !== undefined) return true;
+  const length = headers['content-length'];
+  return length !== undefined && Number(length) !== 0;
+}
+
 /** What reading a request body came to. Reading never throws: every outcome is a value. */
 export type BodyResult =
   | { readonly ok: true; readonly body: Buffer }

@@ -22,15 +22,17 @@ export interface JsonRpcErrorObject {
   readonly message: string;
 }
 
+/** The calls of a POST body, as inspection read them. */
+export interface InspectedCalls {
+  /** Requests and notifications, in body order. */
+  readonly calls: readonly McpCall[];
+  /** How many JSON-RPC responses (answers to server requests) the body holds. */
+  readonly responses: number;
+  readonly batch: boolean;
+}
+
 export type InspectResult =
-  | {
-      readonly ok: true;
-      /** Requests and notifications, in body order. */
-      readonly calls: readonly McpCall[];
-      /** How many JSON-RPC responses (answers to server requests) the body holds. */
-      readonly responses: number;
-      readonly batch: boolean;
-    }
+  | ({ readonly ok: true } & InspectedCalls)
   | {
       readonly ok: false;
       readonly status: 400 | 415;

@@ -173,10 +173,3 @@ function headerText(value: string | string[] | undefined): string {
   if (value === undefined) return '';
   return Array.isArray(value) ? value.join(', ') : value;
 }
-
-/** RFC 9112 §6.3: a request has content when it is chunked or declares a non-zero length. */
-export function hasContent(headers: IncomingHttpHeaders): boolean {
-  if (headers['transfer-encoding'] !== undefined) return true;
-  const length = headers['content-length'];
-  return length !== undefined && Number(length) !== 0;
-}

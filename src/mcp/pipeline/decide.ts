@@ -9,17 +9,10 @@ import { NOT_SIGNED_IN, NOT_SIGNED_IN_REASON } from '../../core/not-signed-in.js
 import type { Decision } from '../../policy/evaluate.js';
 import { decideRoute } from '../../policy/route-policy.js';
 import { authorizeMcpRequest, deniedResponse, type DecideCall } from '../authorize.js';
-import type { JsonRpcId, McpCall } from '../inspect.js';
+import type { InspectedCalls, JsonRpcId } from '../inspect.js';
 import type { Answer } from './answer.js';
 import { policyInput, type CallerRequest } from './context.js';
 import { unauthorizedAnswer } from './cors.js';
-
-/** The calls of a POST body, as the inspect step read them. */
-export interface InspectedCalls {
-  readonly calls: readonly McpCall[];
-  readonly responses: number;
-  readonly batch: boolean;
-}
 
 export type Verdict =
   | {

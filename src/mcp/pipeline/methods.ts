@@ -5,7 +5,7 @@
  * preflight, answered before this.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { hasContent } from '../../proxy/headers.js';
+import { declaresBody } from '../../core/body.js';
 import { INVALID_REQUEST } from '../inspect.js';
 import type { Answer } from './answer.js';
 
@@ -20,7 +20,7 @@ const ALLOW = 'GET, HEAD, POST, DELETE, OPTIONS';
  * body stays unread, so the connection closes.
  */
 export function methodRefusal(method: string, headers: IncomingHttpHeaders): Answer | undefined {
-  const body = hasContent(headers);
+  const body = declaresBody(headers);
   const close: Record<string, string> = body ? { connection: 'close' } : {};
   const refuse = (status: number, message: string, extra: Record<string, string> = {}): Answer => ({
     kind: 'json-rpc-error',

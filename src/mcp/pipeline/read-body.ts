@@ -5,9 +5,13 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { readBody, type BodyResult } from '../../core/body.js';
-import { INVALID_REQUEST, inspectMcpPost, type InspectInput } from '../inspect.js';
+import {
+  INVALID_REQUEST,
+  inspectMcpPost,
+  type InspectedCalls,
+  type InspectInput,
+} from '../inspect.js';
 import type { Answer } from './answer.js';
-import type { InspectedCalls } from './decide.js';
 
 /** Largest MCP POST body when a route sets no `max_request_bytes`. */
 export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
