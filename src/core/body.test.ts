@@ -41,3 +41,14 @@ test('a stream that fails or closes before its end is aborted, never a rejection
   closed.destroy();
   assert.deepEqual(await read2, { ok: false, reason: 'aborted' });
 });
+
+test('a body of exactly the limit is read; an empty one is an empty buffer', async () => {
+  const exact = stream({ 'content-length': '5' });
+  const read = readBody(exact, 5);
+  exact.end(Buffer.from('hello'));
+  assert.deepEqual(await read, { ok: true, body: Buffer.from('hello') });
+  const empty = stream();
+  const none = readBody(empty, 5);
+  empty.end();
+  assert.deepEqual(await none, { ok: true, body: Buffer.alloc(0) });
+});

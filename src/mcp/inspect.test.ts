@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import {
   HEADER_MISMATCH,
   INVALID_PARAMS,
@@ -8,7 +7,6 @@ import {
   PARSE_ERROR,
   inspectMcpPost,
   isJsonMediaType,
-  readLimitedBody,
 } from './inspect.js';
 
 const JSON_TYPE = 'application/json';
@@ -192,39 +190,4 @@ test('Mcp-Method and Mcp-Name must agree with the body (400 -32020)', () => {
     400,
     HEADER_MISMATCH,
   ]);
-});
-
-function request(contentLength?: number) {
-  const stream = new PassThrough() as PassThrough & { headers: Record<string, string> };
-  stream.headers = contentLength === undefined ? {} : { 'content-length': String(contentLength) };
-  return stream;
-}
-
-test('readLimitedBody: reads up to the limit, refuses by Content-Length and while streaming', async () => {
-  const ok = request(5);
-  const pending = readLimitedBody(ok, 5);
-  ok.end(Buffer.from('hello'));
-  assert.deepEqual(await pending, { ok: true, body: Buffer.from('hello') });
-
-  const declared = request(6);
-  let read = false;
-  declared.on('data', () => (read = true));
-  assert.deepEqual(await readLimitedBody(declared, 5), { ok: false, status: 413 });
-  assert.equal(read, false);
-
-  const chunked = request();
-  const refused = readLimitedBody(chunked, 5);
-  chunked.write(Buffer.from('abc'));
-  chunked.write(Buffer.from('def'));
-  assert.deepEqual(await refused, { ok: false, status: 413 });
-
-  const empty = request();
-  const none = readLimitedBody(empty, 5);
-  empty.end();
-  assert.deepEqual(await none, { ok: true, body: Buffer.alloc(0) });
-
-  const broken = request();
-  const failed = readLimitedBody(broken, 5);
-  broken.destroy(new Error('aborted'));
-  await assert.rejects(failed, /aborted/);
 });

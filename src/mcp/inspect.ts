@@ -3,8 +3,7 @@
  * certainty. Pomerium fails open here (REFERENCE §3: batched, oversized or non-JSON bodies leave
  * the method unknown and deny rules never fire); every such case is an error response here.
  */
-import type { Readable } from 'node:stream';
-import type { IncomingHttpHeaders } from 'node:http';
+import { isObject } from '../core/json.js';
 import { parseStrictJsonBytes } from './strict-json.js';
 
 export type JsonRpcId = string | number;
@@ -113,9 +112,6 @@ type Message =
     }
   | { readonly kind: 'response' };
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 const has = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
 
 function readMessage(item: unknown): Message {
@@ -204,50 +200,4 @@ function singleId(input: InspectInput): JsonRpcId | null {
   const parsed = parseStrictJsonBytes(input.body, { maxDepth: MAX_JSON_DEPTH });
   if (!parsed.ok || !isObject(parsed.value)) return null;
   return isRequestId(parsed.value.id) ? parsed.value.id : null;
-}
-
-export type ReadBodyResult =
-  { readonly ok: true; readonly body: Buffer } | { readonly ok: false; readonly status: 413 };
-
-/**
- * Reads a body of at most `limit` bytes. Refuses early by Content-Length and, when the length is
- * not declared (chunked), as soon as the stream passes the limit. On refusal the rest of the body
- * is left unread: the caller answers 413 and should close the connection. Stream errors (client
- * gone) reject.
- */
-export function readLimitedBody(
-  req: Readable & { readonly headers?: IncomingHttpHeaders },
-  limit: number,
-): Promise<ReadBodyResult> {
-  const declared = req.headers?.['content-length'];
-  if (declared !== undefined && Number(declared) > limit) {
-    return Promise.resolve({ ok: false, status: 413 });
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const finish = (fn: () => void) => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-      fn();
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.pause();
-        finish(() => resolve({ ok: false, status: 413 }));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => finish(() => resolve({ ok: true, body: Buffer.concat(chunks, size) }));
-    const onError = (err: Error) => finish(() => reject(err));
-    const onClose = () => finish(() => reject(new Error('request closed before its body ended')));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
 }
