@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { oauthStoresContract } from './contract-oauth.test-suite.js';
+import { upstreamStoresContract } from './contract-upstream.test-suite.js';
 import { StorageError } from './errors.js';
 import { MIGRATIONS } from './migrations.js';
 import type { BackendUnderTest } from './contract-backend.test-suite.js';
@@ -205,6 +206,10 @@ export function storageContract(name: string, open: () => Promise<BackendUnderTe
     });
 
     oauthStoresContract(
+      () => s,
+      () => backend,
+    );
+    upstreamStoresContract(
       () => s,
       () => backend,
     );

@@ -5,6 +5,7 @@ import {
   memoryOAuth,
   memoryOAuthClients,
 } from './memory-oauth.js';
+import { memoryLeases, memoryUpstreamClients, memoryUpstreamTokens } from './memory-upstream.js';
 import type {
   LoginAttemptStore,
   SessionRecord,
@@ -44,6 +45,9 @@ export function createMemoryStorage(): Storage {
     oauthClients: guard(memoryOAuthClients()),
     consents: guard(memoryConsents()),
     identities: guard(memoryIdentities()),
+    upstreamTokens: guard(memoryUpstreamTokens()),
+    upstreamClients: guard(memoryUpstreamClients()),
+    leases: guard(memoryLeases()),
     async ping() {
       if (closed) throw closedError();
     },

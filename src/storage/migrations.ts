@@ -113,6 +113,41 @@ export const MIGRATIONS: readonly Migration[] = [
     // and must not linger: everyone is asked once more (release note, docs/storage.md).
     sql: `DELETE FROM consents;`,
   },
+  {
+    version: 4,
+    name: 'upstream tokens',
+    sql: `
+      CREATE TABLE upstream_tokens (
+        sub TEXT NOT NULL,
+        route_key TEXT NOT NULL,
+        upstream_key TEXT NOT NULL,
+        access_token_enc TEXT NOT NULL,
+        refresh_token_enc TEXT,
+        scopes TEXT NOT NULL,
+        expires_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (sub, route_key, upstream_key)
+      ) STRICT;
+
+      CREATE TABLE upstream_clients (
+        issuer TEXT NOT NULL,
+        redirect_uri TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        client_secret_enc TEXT,
+        token_endpoint_auth_method TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (issuer, redirect_uri)
+      ) STRICT;
+
+      CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The schema version recorded in `db` (0: none yet). */

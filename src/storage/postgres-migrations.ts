@@ -107,6 +107,41 @@ export const PG_MIGRATIONS: readonly Migration[] = [
     // As in migrations.ts: consents keyed by client name are dropped, not converted.
     sql: `DELETE FROM consents;`,
   },
+  {
+    version: 4,
+    name: 'upstream tokens',
+    sql: `
+      CREATE TABLE upstream_tokens (
+        sub TEXT NOT NULL,
+        route_key TEXT COLLATE "C" NOT NULL,
+        upstream_key TEXT COLLATE "C" NOT NULL,
+        access_token_enc TEXT NOT NULL,
+        refresh_token_enc TEXT,
+        scopes JSONB NOT NULL,
+        expires_at BIGINT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        version BIGINT NOT NULL,
+        PRIMARY KEY (sub, route_key, upstream_key)
+      );
+
+      CREATE TABLE upstream_clients (
+        issuer TEXT NOT NULL,
+        redirect_uri TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        client_secret_enc TEXT,
+        token_endpoint_auth_method TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (issuer, redirect_uri)
+      );
+
+      CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 /**

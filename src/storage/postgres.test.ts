@@ -4,6 +4,7 @@ import pg from 'pg';
 import { startPostgres } from '../../test/support/postgres.js';
 import { randomId } from '../core/crypto.js';
 import { session, signingKey, storageContract } from './contract.test-suite.js';
+import { upstreamToken } from './contract-upstream.test-suite.js';
 import { StorageError } from './errors.js';
 import { MIGRATIONS } from './migrations.js';
 import { openStorage } from './open.js';
@@ -130,6 +131,19 @@ describe('postgres storage', () => {
       b.loginAttempts.recordFailure('ip:1', T0),
     ]);
     assert.equal(await a.loginAttempts.countFailures('ip:1', T0), 2);
+
+    // Replicas racing for one lease, or to replace one token version: one of them wins.
+    const leases = await Promise.all(
+      [a, b, a, b].map((s, i) => s.leases.acquire('refresh', `holder-${i}`, 60_000, T0)),
+    );
+    assert.equal(leases.filter(Boolean).length, 1);
+    await a.upstreamTokens.put(upstreamToken());
+    const replaced = await Promise.all(
+      [a, b, a, b].map((s, i) =>
+        s.upstreamTokens.replace(upstreamToken({ accessTokenEnc: `r${i}`, version: 2 }), 1),
+      ),
+    );
+    assert.equal(replaced.filter(Boolean).length, 1);
     await Promise.all([a.close(), b.close()]);
   });
 

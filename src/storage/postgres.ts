@@ -3,6 +3,7 @@ import { StorageError } from './errors.js';
 import { migratePostgres } from './postgres-migrations.js';
 import type { PgDb } from './postgres-db.js';
 import { pgConsents, pgIdentities, pgOAuth, pgOAuthClients } from './postgres-oauth.js';
+import { pgLeases, pgUpstreamClients, pgUpstreamTokens } from './postgres-upstream.js';
 import type {
   LoginAttemptStore,
   SessionRecord,
@@ -76,6 +77,9 @@ export async function openPostgresStorage(
     oauthClients: pgOAuthClients(db),
     consents: pgConsents(db),
     identities: pgIdentities(db),
+    upstreamTokens: pgUpstreamTokens(db),
+    upstreamClients: pgUpstreamClients(db),
+    leases: pgLeases(db),
     async ping() {
       await db.rows('SELECT 1');
     },

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { randomId } from '../core/crypto.js';
 import { session, signingKey, storageContract } from './contract.test-suite.js';
+import { upstreamToken } from './contract-upstream.test-suite.js';
 import { migrate, MIGRATIONS, schemaVersion } from './migrations.js';
 import { openSqliteStorage } from './sqlite.js';
 import { openStorage } from './open.js';
@@ -14,19 +15,22 @@ import type { Storage } from './types.js';
 const root = mkdtempSync(join(tmpdir(), 'portcullis-sqlite-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
+const T0 = 1_800_000_000_000;
+
+/** Runs `fn` on a connection of its own to `file`. */
+function raw<T>(file: string, fn: (db: Sqlite.Database) => T): T {
+  const db = new Sqlite(file);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
 
 storageContract('sqlite', async () => {
   const dir = join(root, `case-${++n}`);
   const file = join(dir, 'nested', 'portcullis.db');
   let current: Storage = openSqliteStorage(file);
-  const raw = <T>(fn: (db: Sqlite.Database) => T): T => {
-    const db = new Sqlite(file);
-    try {
-      return fn(db);
-    } finally {
-      db.close();
-    }
-  };
   return {
     get storage() {
       return current;
@@ -37,10 +41,10 @@ storageContract('sqlite', async () => {
       return current;
     },
     async schemaVersion() {
-      return raw(schemaVersion);
+      return raw(file, schemaVersion);
     },
     async recordSchemaVersion(version) {
-      raw((db) => db.prepare('INSERT INTO schema_migrations VALUES (?, ?)').run(version, 0));
+      raw(file, (db) => db.prepare('INSERT INTO schema_migrations VALUES (?, ?)').run(version, 0));
     },
     async dispose() {
       await current.close();
@@ -72,6 +76,43 @@ describe('sqlite storage', () => {
     assert.equal((await a.signingKeys.list()).length, 1);
     assert.deepEqual(await a.signingKeys.list(), await b.signingKeys.list());
     await Promise.all([a.close(), b.close()]);
+  });
+
+  test('two connections to one file share one lease and one token version', async () => {
+    const file = join(root, 'shared-upstream.db');
+    const [a, b] = [openSqliteStorage(file), openSqliteStorage(file)];
+    assert.equal(await a.leases.acquire('refresh', 'a', 1000, T0), true);
+    assert.equal(await b.leases.acquire('refresh', 'b', 1000, T0 + 1), false);
+    await b.leases.release('refresh', 'b');
+    assert.equal(await b.leases.acquire('refresh', 'b', 1000, T0 + 1000), true);
+    await a.upstreamTokens.put(upstreamToken());
+    assert.equal(await b.upstreamTokens.replace(upstreamToken({ version: 2 }), 1), true);
+    assert.equal(await a.upstreamTokens.replace(upstreamToken({ version: 2 }), 1), false);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('migration 4 adds the upstream tables to a version-3 database and keeps its rows', async () => {
+    const file = join(root, 'v3.db');
+    const db = new Sqlite(file);
+    migrate(
+      db,
+      MIGRATIONS.filter((m) => m.version <= 3),
+    );
+    db.prepare('INSERT INTO identities VALUES (?, ?, ?, ?, ?, ?)').run(
+      'user-1',
+      null,
+      null,
+      '[]',
+      '{}',
+      T0,
+    );
+    db.close();
+    const s = openSqliteStorage(file);
+    assert.equal(raw(file, schemaVersion), MIGRATIONS.at(-1)!.version);
+    assert.equal((await s.identities.get('user-1'))?.updatedAt, T0);
+    await s.upstreamTokens.put(upstreamToken());
+    assert.deepEqual(await s.upstreamTokens.listBySub('user-1'), [upstreamToken()]);
+    await s.close();
   });
 
   test('applies each migration in its own transaction and stops at a failing one', () => {
@@ -107,7 +148,7 @@ describe('sqlite storage', () => {
       '["mcp"]',
       1,
     );
-    assert.equal(migrate(db), 3);
+    assert.equal(migrate(db), MIGRATIONS.at(-1)!.version);
     assert.deepEqual(db.prepare('SELECT * FROM consents').all(), []);
     db.close();
   });

@@ -8,6 +8,7 @@ import {
   sqliteOAuth,
   sqliteOAuthClients,
 } from './sqlite-oauth.js';
+import { sqliteLeases, sqliteUpstreamClients, sqliteUpstreamTokens } from './sqlite-upstream.js';
 import type {
   LoginAttemptStore,
   SessionRecord,
@@ -54,6 +55,9 @@ export function openSqliteStorage(file: string, options: SqliteStorageOptions = 
     oauthClients: sqliteOAuthClients(db),
     consents: sqliteConsents(db),
     identities: sqliteIdentities(db),
+    upstreamTokens: sqliteUpstreamTokens(db),
+    upstreamClients: sqliteUpstreamClients(db),
+    leases: sqliteLeases(db),
     async ping() {
       db.prepare('SELECT 1').get();
     },
