@@ -54,6 +54,7 @@ function route(
 ): RouteConfig {
   return {
     index: 0,
+    id: null,
     from: `http://${host}`,
     to,
     name: null,

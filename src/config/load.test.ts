@@ -47,7 +47,7 @@ test('the original sample config loads, with a warning for each thing it asks th
   assert.equal(route.mcp.upstreamOauth2?.clientId, 'xxx');
   assert.deepEqual(route.mcp.upstreamOauth2?.scopes, ['read:user', 'user:email']);
   assert.equal(
-    route.mcp.upstreamOauth2?.endpoint.tokenUrl,
+    route.mcp.upstreamOauth2?.endpoint?.tokenUrl,
     'https://api.notion.com/v1/oauth/token',
   );
   assert.deepEqual(route.policy, [
@@ -322,20 +322,31 @@ test('legacy pass_upstream_access_token alone is a client route (its successor, 
   );
 });
 
-test('upstream token keys are accepted but warned about until the gateway acts on them', () => {
-  const { errors, warnings } = issues(
-    base(
-      'routes:\n  - from: https://n.example.com\n    to: http://n\n    allow_any_authenticated_user: true\n' +
-        '    mcp:\n      server:\n        authorization_server_url: https://auth.example.com\n' +
-        '        upstream_oauth2:\n          client_id: c\n' +
-        '          endpoint: {auth_url: https://x/a, token_url: https://x/t}\n',
-    ),
-  );
-  assert.deepEqual(errors, []);
-  const unsupported = (key: string, line: number) =>
-    `c.yaml:${line} routes[0].mcp.server.${key}: upstream OAuth is not supported yet: the gateway neither obtains nor sends an upstream token, so the server behind gets no Authorization header`;
+test('static upstream_oauth2 is built; upstream discovery keys are warned about until built', () => {
+  const route = (server: string) =>
+    issues(
+      base(
+        'routes:\n  - from: https://n.example.com\n    to: http://n\n    allow_any_authenticated_user: true\n' +
+          `    mcp:\n      server:\n${server}`,
+      ),
+    );
+  const endpoint = '          endpoint: {auth_url: https://x/a, token_url: https://x/t}\n';
+  const built = route(`        upstream_oauth2:\n          client_id: c\n${endpoint}`);
+  assert.deepEqual(built.errors, []);
   assert.deepEqual(
-    warnings.filter((w) => w.includes('routes')),
+    built.warnings.filter((w) => w.includes('routes')),
+    [],
+    'a static upstream is not warned about',
+  );
+  const discovered = route(
+    '        authorization_server_url: https://auth.example.com\n' +
+      '        upstream_oauth2:\n          client_id: c\n',
+  );
+  assert.deepEqual(discovered.errors, []);
+  const unsupported = (key: string, line: number) =>
+    `c.yaml:${line} routes[0].mcp.server.${key}: upstream discovery is not supported yet: give upstream_oauth2.endpoint (auth_url, token_url), or the server behind gets no Authorization header`;
+  assert.deepEqual(
+    discovered.warnings.filter((w) => w.includes('routes')),
     [unsupported('authorization_server_url', 11), unsupported('upstream_oauth2', 12)],
   );
 });

@@ -31,6 +31,7 @@ export function buildRoute(
   if (failed || from === undefined || match === undefined || mcp === undefined) return undefined;
   return {
     index,
+    id: raw.id ?? null,
     from,
     to,
     name: raw.name ?? null,
@@ -179,18 +180,22 @@ function buildMcp(
   };
 }
 
-/** Keys of the upstream-token flows, parsed so configs stay valid but not acted on yet. */
+/**
+ * Upstream discovery (no `endpoint`) is parsed so configs stay valid but not acted on yet;
+ * a static `upstream_oauth2` (with `endpoint`) is built.
+ */
 function warnUnbuiltUpstreamKeys(
   server: NonNullable<NonNullable<RawRoute['mcp']>['server']>,
   at: Path,
   sink: IssueSink,
 ): void {
-  for (const key of ['upstream_oauth2', 'authorization_server_url'] as const) {
-    if (server[key] === undefined) continue;
-    sink.warn(
-      [...at, key],
-      'upstream OAuth is not supported yet: the gateway neither obtains nor sends an upstream token, so the server behind gets no Authorization header',
-    );
+  const why =
+    'upstream discovery is not supported yet: give upstream_oauth2.endpoint (auth_url, token_url), or the server behind gets no Authorization header';
+  if (server.authorization_server_url !== undefined) {
+    sink.warn([...at, 'authorization_server_url'], why);
+  }
+  if (server.upstream_oauth2 !== undefined && server.upstream_oauth2.endpoint === undefined) {
+    sink.warn([...at, 'upstream_oauth2'], why);
   }
 }
 
@@ -202,11 +207,13 @@ function upstream(
     clientSecret: raw.client_secret ?? null,
     scopes: raw.scopes ?? [],
     authorizationUrlParams: raw.authorization_url_params ?? {},
-    endpoint: {
-      authUrl: raw.endpoint.auth_url,
-      tokenUrl: raw.endpoint.token_url,
-      authStyle: raw.endpoint.auth_style ?? null,
-    },
+    endpoint: raw.endpoint
+      ? {
+          authUrl: raw.endpoint.auth_url,
+          tokenUrl: raw.endpoint.token_url,
+          authStyle: raw.endpoint.auth_style ?? null,
+        }
+      : null,
   };
 }
 

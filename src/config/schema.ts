@@ -27,11 +27,14 @@ export const upstreamOauth2Schema = z.strictObject({
   client_secret: z.string().optional(),
   scopes: strings.optional(),
   authorization_url_params: z.record(z.string(), z.string()).optional(),
-  endpoint: z.strictObject({
-    auth_url: httpUrl,
-    token_url: httpUrl,
-    auth_style: z.enum(['header', 'params']).optional(),
-  }),
+  /** Absent: the upstream's authorization server is discovered (RFC 9728, RFC 8414). */
+  endpoint: z
+    .strictObject({
+      auth_url: httpUrl,
+      token_url: httpUrl,
+      auth_style: z.enum(['header', 'params']).optional(),
+    })
+    .optional(),
 });
 
 export const mcpServerSchema = z.strictObject({
@@ -47,6 +50,8 @@ export const mcpSchema = z.strictObject({
 });
 
 export const routeSchema = z.strictObject({
+  /** Pomerium's route id: names the route in stored upstream tokens where given. */
+  id: text.optional(),
   from: text,
   to: z.union([text, z.array(text).min(1)], {
     error: 'expected a URL or a non-empty list of URLs',

@@ -70,6 +70,8 @@ export type StorageConfig =
 export interface RouteConfig {
   /** 0-based position in `routes`, for messages. */
   readonly index: number;
+  /** `id`: a stable name for the route (upstream tokens are stored under it); null: none. */
+  readonly id: string | null;
   readonly from: string;
   readonly to: readonly string[];
   readonly name: string | null;
@@ -112,9 +114,10 @@ export interface UpstreamOauth2Config {
   readonly clientSecret: string | null;
   readonly scopes: readonly string[];
   readonly authorizationUrlParams: Readonly<Record<string, string>>;
+  /** The provider's URLs; null: discovered from the upstream (a pre-registered client). */
   readonly endpoint: {
     readonly authUrl: string;
     readonly tokenUrl: string;
     readonly authStyle: 'header' | 'params' | null;
-  };
+  } | null;
 }

@@ -107,7 +107,7 @@ function dispatchTable(parts: GatewayParts): readonly Lookup[] {
 }
 
 function pipelinePorts(parts: GatewayParts): PipelinePorts {
-  const { config, signer, mcpAuth } = parts;
+  const { config, signer, mcpAuth, upstream } = parts;
   const { sessions } = parts.signIn;
   return {
     forwarder: parts.forwarder,
@@ -119,6 +119,12 @@ function pipelinePorts(parts: GatewayParts): PipelinePorts {
     assertionFor: createAssertionSource(signer, config),
     claimsHeaders: config.jwtClaimsHeaders,
     claimHeaderNames: claimHeaderNames(config.jwtClaimsHeaders),
-    ...(mcpAuth ? { bearer: (req, route) => mcpAuth.authenticateBearer(req, route) } : {}),
+    ...(mcpAuth
+      ? {
+          bearer: (req, route) => mcpAuth.authenticateBearer(req, route),
+          revokeGrant: (grantId) => mcpAuth.revokeGrant(grantId),
+        }
+      : {}),
+    ...(upstream ? { upstream } : {}),
   };
 }

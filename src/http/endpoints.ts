@@ -5,15 +5,29 @@ import type { Config } from '../config/types.js';
 import { sendJson } from '../core/respond.js';
 import { renderPortal } from '../web/portal-page.js';
 import { sendPage } from '../web/respond.js';
+import { CALLBACK_PATH, LEGACY_CALLBACK_PATH } from '../upstream/catalog.js';
+import { upstreamCallbackEndpoint } from '../upstream/callback-endpoint.js';
 import type { GatewayParts } from './parts.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 /** Served ahead of any route, by exact path. */
 export function ownEndpoints(parts: GatewayParts): ReadonlyMap<string, Handler> {
-  const { storage, logger } = parts;
+  const { storage, logger, upstream } = parts;
   const { sessions } = parts.signIn;
+  const callback: readonly [string, Handler][] = upstream
+    ? [CALLBACK_PATH, LEGACY_CALLBACK_PATH].map((path) => [
+        path,
+        upstreamCallbackEndpoint({
+          service: upstream,
+          authenticate: (req) => sessions.authenticate(req),
+          scheme: parts.scheme,
+          logger,
+        }),
+      ])
+    : [];
   return new Map<string, Handler>([
+    ...callback,
     ['/oauth2/callback', (req, res) => sessions.handleCallback(req, res)],
     ['/.pomerium/sign_out', (req, res) => sessions.signOut(req, res)],
     ['/.pomerium/user', (req, res) => sessions.userInfo(req, res)],

@@ -11,6 +11,7 @@ import type { Storage } from '../storage/types.js';
 import { createMcpAuthServer, type McpAuthServer } from '../oauth/server.js';
 import type { Lifetimes } from '../oauth/provider.js';
 import type { CimdFetchOptions } from '../oauth/cimd.js';
+import { UpstreamService, type UpstreamServiceOptions } from '../upstream/service.js';
 import { clientIp } from './identity.js';
 import { closeServer, listen } from './listener.js';
 import { createRequestHandler } from './dispatch.js';
@@ -33,6 +34,8 @@ export interface GatewayOptions {
     readonly clientNeverUsedTtlMs?: number;
     readonly clientUnusedTtlMs?: number;
   };
+  /** Tuning of the upstream-token vault for tests (a clock, the provider client's fetch). */
+  readonly upstream?: Pick<UpstreamServiceOptions, 'now' | 'client'>;
   /**
    * Keep answering 503 (health checks too) after start until `markReady()`: for a caller that
    * still has start-up work the gateway depends on (`portcullis dev` creates its user).
@@ -149,10 +152,38 @@ async function buildParts(options: GatewayOptions, basics: Basics): Promise<Gate
   const endedSessions = new Set<(idHash: string) => void>();
   const onSessionEnded = (idHash: string) => endedSessions.forEach((tell) => tell(idHash));
   const signIn = await buildSignIn({ ...basics, config, logger, onSessionEnded });
-  const mcpAuth = await buildMcpAuth(options, storage, secrets, signIn, trustedProxy);
+  const upstream = buildUpstream(options, storage, secrets);
+  const mcpAuth = await buildMcpAuth(options, storage, secrets, signIn, trustedProxy, upstream);
   if (mcpAuth) endedSessions.add((idHash) => mcpAuth.sessionEnded(idHash));
   const forwarder = createForwarder({ logger });
-  return { config, logger, scheme, storage, signer, signIn, forwarder, trustedProxy, mcpAuth };
+  return {
+    config,
+    logger,
+    scheme,
+    storage,
+    signer,
+    signIn,
+    forwarder,
+    trustedProxy,
+    mcpAuth,
+    upstream,
+  };
+}
+
+/** The upstream-token vault, when some route holds upstream tokens. */
+function buildUpstream(
+  options: GatewayOptions,
+  storage: Storage,
+  secrets: GatewaySecrets,
+): UpstreamService | undefined {
+  const service = new UpstreamService({
+    routes: options.config.routes,
+    storage,
+    sharedSecret: secrets.sharedSecret,
+    logger: options.logger,
+    ...options.upstream,
+  });
+  return service.catalog.size > 0 ? service : undefined;
 }
 
 /** Runs the closers once, however often close() is called. */
@@ -172,6 +203,7 @@ async function buildMcpAuth(
   secrets: GatewaySecrets,
   { sessions }: SignIn,
   trustedProxy: (address: string) => boolean,
+  upstream: UpstreamService | undefined,
 ): Promise<McpAuthServer | undefined> {
   const { config, logger } = options;
   if (!config.routes.some((r) => r.mcp?.kind === 'server')) return undefined;
@@ -186,6 +218,7 @@ async function buildMcpAuth(
     authenticate: (req) => sessions.authenticate(req),
     startSignIn: (req, res, returnTo) => sessions.startSignIn(req, res, returnTo),
     clientIp: (req) => clientIp(req, trustedProxy),
+    ...(upstream ? { upstream } : {}),
     logger,
     ...options.oauth,
   });

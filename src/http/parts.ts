@@ -4,6 +4,7 @@ import type { Config } from '../config/types.js';
 import type { McpAuthServer } from '../oauth/server.js';
 import type { Forwarder } from '../proxy/forward.js';
 import type { Storage } from '../storage/types.js';
+import type { UpstreamService } from '../upstream/service.js';
 import type { SignIn } from './sign-in.js';
 
 /** Everything built behind the listener that requests are served from. */
@@ -17,4 +18,5 @@ export interface GatewayParts {
   readonly forwarder: Forwarder;
   readonly trustedProxy: (address: string) => boolean;
   readonly mcpAuth: McpAuthServer | undefined;
+  readonly upstream: UpstreamService | undefined;
 }

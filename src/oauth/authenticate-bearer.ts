@@ -13,7 +13,12 @@ import type { HostDirectory } from './hosts.js';
 export type BearerOutcome =
   | { readonly kind: 'none' }
   | { readonly kind: 'invalid' }
-  | { readonly kind: 'valid'; readonly session: SessionRecord; readonly clientId: string };
+  | {
+      readonly kind: 'valid';
+      readonly session: SessionRecord;
+      readonly clientId: string;
+      readonly grantId: string;
+    };
 
 export interface BearerDeps {
   readonly hosts: HostDirectory;
@@ -38,7 +43,8 @@ export async function authenticateBearer(
     host.oidc.provider.AccessToken.find(t),
   );
   if (user === undefined) return { kind: 'invalid' };
-  return { kind: 'valid', clientId: user.clientId, session: grantSession(user, deps.now()) };
+  const session = grantSession(user, deps.now());
+  return { kind: 'valid', clientId: user.clientId, grantId: user.grantId, session };
 }
 
 /** The token's user as a session record of its own (never stored). */

@@ -40,3 +40,36 @@ export function renderConsent(input: ConsentPageInput): SafeHtml {
     { wide: true },
   );
 }
+
+export interface UpstreamFailedPageInput {
+  readonly action: string;
+  readonly csrf: string;
+  readonly clientName: string;
+  readonly serverName: string;
+  /** What the provider (or the exchange) said, for the user. */
+  readonly reason: string;
+}
+
+/** The upstream provider refused or failed: say so, then end the client's request with it. */
+export function renderUpstreamFailed(input: UpstreamFailedPageInput): SafeHtml {
+  return layout(
+    'Connection failed',
+    html`<h1>Could not connect ${input.serverName}</h1>
+      <p>
+        The service behind <strong>${input.serverName}</strong> did not give access:
+        ${input.reason}.
+      </p>
+      <p class="who">
+        <strong>${input.clientName}</strong> will be told that the authorization failed. Start again
+        from it to retry.
+      </p>
+      <form method="post" action="${input.action}">
+        <input type="hidden" name="csrf" value="${input.csrf}" />
+        <input type="hidden" name="reason" value="${input.reason}" />
+        <button type="submit" name="decision" value="upstream_failed">
+          Return to ${input.clientName}
+        </button>
+      </form>`,
+    { wide: true },
+  );
+}

@@ -22,7 +22,7 @@ import type { ConsentStore, IdentityStore, OAuthStore, SessionRecord } from '../
 import { renderError } from '../web/error-page.js';
 import { sendPage } from '../web/respond.js';
 import { isSilent } from './authorization-request.js';
-import { renderConsent } from './consent-page.js';
+import { renderConsent, renderUpstreamFailed } from './consent-page.js';
 import { recordGrantSession } from './grant-session.js';
 import { subjectOf, type Subject } from './interaction-subject.js';
 import { formActionSource } from './redirect-uris.js';
@@ -47,7 +47,24 @@ export interface InteractionDeps {
   readonly csrfKey: Buffer;
   readonly now: () => number;
   readonly logger: SessionLogger;
+  readonly upstream?: UpstreamConnectPort;
 }
+
+/** The upstream tokens a resource needs (`upstream/service.ts`). */
+export interface UpstreamConnectPort {
+  /**
+   * The provider's authorization URL when `session`'s user must connect before a grant for
+   * `resource`, else undefined. Back at `returnTo`; a failure in `errorParam`.
+   */
+  connectFirst(
+    session: SessionRecord,
+    resource: string,
+    back: { readonly returnTo: string; readonly errorParam: string },
+  ): Promise<URL | undefined>;
+}
+
+/** The query parameter the upstream callback reports a failure in. */
+const UPSTREAM_ERROR = 'upstream_error';
 
 export class ConsentInteraction {
   constructor(private readonly deps: InteractionDeps) {}
@@ -68,7 +85,13 @@ export class ConsentInteraction {
     if (subject === undefined)
       return this.fail(res, 400, 'This authorization request is not valid.');
     if (req.method === 'POST') return this.submit(req, res, uid, session, subject);
-    if (await this.remembered(session, subject)) return this.approve(req, res, session, subject);
+    const upstreamFailure = new URL(req.url ?? '/', 'http://x').searchParams.get(UPSTREAM_ERROR);
+    if (upstreamFailure !== null) {
+      return this.showUpstreamFailed(res, uid, session, subject, upstreamFailure);
+    }
+    if (await this.remembered(session, subject)) {
+      return this.approve(req, res, uid, session, subject, silent);
+    }
     if (silent) {
       return this.refuse(req, res, 'consent_required', 'the user has not allowed this client yet');
     }
@@ -146,7 +169,12 @@ export class ConsentInteraction {
       const message = 'This consent form is not valid any more. Start again from your MCP client.';
       return this.fail(res, 403, message);
     }
-    if (form.get('decision') !== 'allow') {
+    const decision = form.get('decision');
+    if (decision === 'upstream_failed') {
+      const reason = (form.get('reason') ?? '').slice(0, 300);
+      return this.refuse(req, res, 'access_denied', `the upstream service refused: ${reason}`);
+    }
+    if (decision !== 'allow') {
       this.deps.logger.info(who, 'mcp client denied');
       return this.refuse(req, res, 'access_denied', 'the user denied the request');
     }
@@ -158,17 +186,54 @@ export class ConsentInteraction {
       scopes: subject.scopes,
       grantedAt: this.deps.now(),
     });
-    return this.approve(req, res, session, subject);
+    return this.approve(req, res, uid, session, subject, false);
   }
 
-  /** Saves the grant (and the identity its tokens act as) and ends the interaction with it. */
+  private showUpstreamFailed(
+    res: ServerResponse,
+    uid: string,
+    session: SessionRecord,
+    subject: Subject,
+    reason: string,
+  ): void {
+    sendPage(
+      res,
+      502,
+      renderUpstreamFailed({
+        action: `${INTERACTION_PREFIX}${uid}`,
+        csrf: this.csrfFor(uid, session),
+        clientName: subject.clientName,
+        serverName: this.deps.resources.get(subject.resource) ?? subject.resource,
+        reason: reason.slice(0, 300),
+      }),
+      // The form's answer redirects to the client: a form-action source (as on consent).
+      { formActions: [formActionSource(subject.redirectUri)].filter((a) => a !== undefined) },
+    );
+  }
+
+  /**
+   * Saves the grant (and the identity its tokens act as) and ends the interaction with it;
+   * first, when the server needs an upstream token the user does not hold, the user goes to
+   * the provider and comes back here.
+   */
   private async approve(
     req: IncomingMessage,
     res: ServerResponse,
+    uid: string,
     session: SessionRecord,
     subject: Subject,
+    silent: boolean,
   ): Promise<void> {
     const { deps } = this;
+    const back = { returnTo: `${INTERACTION_PREFIX}${uid}`, errorParam: UPSTREAM_ERROR };
+    const connect = await deps.upstream?.connectFirst(session, subject.resource, back);
+    if (connect !== undefined) {
+      if (silent) {
+        return this.refuse(req, res, 'interaction_required', 'the upstream service needs consent');
+      }
+      res.writeHead(303, { location: connect.href, 'cache-control': 'no-store' }).end();
+      return;
+    }
     const now = deps.now();
     await deps.identities.put({
       sub: session.sub,

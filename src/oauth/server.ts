@@ -20,6 +20,7 @@ import { BearerValidator } from './bearer.js';
 import { withFetchScope, type CimdFetchOptions } from './cimd.js';
 import { sendOAuthFailure } from './errors.js';
 import { grantSessionCheck } from './grant-session.js';
+import type { UpstreamConnectPort } from './interactions.js';
 import { HostDirectory, type Host, type HostDeps, type OAuthEndpoint } from './hosts.js';
 import { resourceMetadataEndpoint, serverMetadataEndpoint } from './metadata-endpoint.js';
 import { DEFAULT_LIFETIMES, type Lifetimes } from './provider.js';
@@ -29,6 +30,7 @@ import { oauthRoute, providerUrl, type OAuthRoute } from './routes.js';
 import { tokenEndpoint } from './token-endpoint.js';
 
 export type { BearerOutcome } from './authenticate-bearer.js';
+export type { UpstreamConnectPort } from './interactions.js';
 
 export interface McpAuthServerOptions {
   /** Every route; the `mcp.server` ones define the hosts (issuers) and resources. */
@@ -54,6 +56,8 @@ export interface McpAuthServerOptions {
     returnTo: string,
   ) => Promise<void>;
   readonly clientIp: (req: IncomingMessage) => string;
+  /** Sends the user to an upstream provider before a grant, when the resource needs one. */
+  readonly upstream?: UpstreamConnectPort;
   readonly logger: SessionLogger;
   readonly lifetimes?: Partial<Lifetimes>;
   readonly rateLimits?: { readonly register?: RateLimit; readonly token?: RateLimit };
@@ -78,6 +82,8 @@ export interface McpAuthServer {
   authenticateBearer(req: IncomingMessage, route: RouteConfig): Promise<BearerOutcome>;
   /** A gateway session ended in this process (sign-out): its grants are re-checked now. */
   sessionEnded(idHash: string): void;
+  /** Revokes a grant: its access and refresh tokens stop working at once. */
+  revokeGrant(grantId: string): Promise<void>;
   /** Deletes expired OAuth records and stale registered clients. */
   sweep(): Promise<void>;
 }
@@ -111,6 +117,10 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
     },
     authenticateBearer: (req, route) => authenticateBearer({ hosts, validator, now }, req, route),
     sessionEnded: (idHash) => validator.forgetSession(idHash),
+    async revokeGrant(grantId) {
+      await storage.oauth.revokeByGrantId(grantId);
+      validator.forgetGrant(grantId);
+    },
     async sweep() {
       const at = now();
       await storage.oauth.sweep(at);
@@ -209,6 +219,7 @@ function hostDeps(
       identities: storage.identities,
       oauth: storage.oauth,
       grantLifetime: lifetimes.grant,
+      ...(options.upstream ? { upstream: options.upstream } : {}),
       csrfKey: deriveKey(options.sharedSecret, 'mcp-consent-csrf'),
       now,
       logger,

@@ -13,6 +13,7 @@ import {
 } from './errors.js';
 import type {
   ForwardOptions,
+  DeclinedAnswer,
   ForwardResult,
   ResponseHead,
   ResponseRewrite,
@@ -83,12 +84,17 @@ export class Exchange {
 
   private readonly touch = (): void => void this.idle?.refresh();
 
-  private finish(status: number, error?: UpstreamError, clientClosed = false): void {
+  private finish(
+    status: number,
+    error?: UpstreamError,
+    clientClosed = false,
+    declined?: DeclinedAnswer,
+  ): void {
     if (this.done) return;
     this.done = true;
     if (this.deadline) clearTimeout(this.deadline);
     if (this.idle) clearTimeout(this.idle);
-    this.resolve({ status, upstream: this.lastUrl, error, clientClosed });
+    this.resolve({ status, upstream: this.lastUrl, error, clientClosed, declined });
   }
 
   private cutUpstream(): void {
@@ -170,6 +176,11 @@ export class Exchange {
   }
 
   private relay(r: IncomingMessage): void {
+    if (this.o.decline?.(r)) {
+      r.resume(); // drained, so its socket goes back to the pool
+      const wwwAuthenticate = r.headers['www-authenticate'];
+      return this.finish(0, undefined, false, { status: r.statusCode ?? 0, wwwAuthenticate });
+    }
     const rewrite = this.o.onResponse?.(r);
     if (!rewrite?.holdHead && !this.sendHead(r, rewrite)) return;
     if (this.idle) r.on('data', this.touch);

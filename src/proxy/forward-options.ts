@@ -23,6 +23,12 @@ export interface ForwardOptions {
   readonly onResponse?: (upstreamRes: IncomingMessage) => ResponseRewrite | undefined;
   /** Gateway errors are JSON-RPC errors (code -32603) rather than plain JSON. */
   readonly isMcpPost: boolean;
+  /**
+   * An answer the caller handles itself (an upstream's 401 to the gateway's upstream token):
+   * true, and it is drained and dropped, nothing reaches the client, and the result carries it
+   * as `declined` so the caller can answer or forward again (the body must be replayable).
+   */
+  readonly decline?: (upstreamRes: IncomingMessage) => boolean;
 }
 
 /** The status line and header fields sent to the client. */
@@ -47,4 +53,11 @@ export interface ForwardResult {
   readonly upstream: URL | undefined;
   readonly error: UpstreamError | undefined;
   readonly clientClosed: boolean;
+  /** The upstream's answer that `decline` took: nothing was sent to the client. */
+  readonly declined?: DeclinedAnswer;
+}
+
+export interface DeclinedAnswer {
+  readonly status: number;
+  readonly wwwAuthenticate: string | undefined;
 }

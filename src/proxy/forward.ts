@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { createBalancer } from './balance.js';
 import { Exchange, type ExchangeSettings } from './exchange.js';
 import type {
+  DeclinedAnswer,
   ForwardOptions,
   ForwardResult,
   ResponseHead,
@@ -25,7 +26,7 @@ export interface ForwarderOptions {
   readonly ejectMs?: number;
 }
 
-export type { ForwardOptions, ForwardResult, ResponseHead, ResponseRewrite };
+export type { DeclinedAnswer, ForwardOptions, ForwardResult, ResponseHead, ResponseRewrite };
 
 export interface Forwarder {
   /** Streams `req` to an upstream and its answer back to `res`. Never rejects. */

@@ -6,6 +6,7 @@ import { compileRoutes, parseHost, type Scheme } from './match.js';
 function route(index: number, from: string, match: RouteConfig['match']): RouteConfig {
   return {
     index,
+    id: null,
     from: new URL(from).origin,
     to: ['http://upstream.internal'],
     name: null,

@@ -13,6 +13,13 @@ export interface BrowserOptions {
   readonly jar?: CookieJar;
   /** The consent button to press (default `allow`). */
   readonly decision?: 'allow' | 'deny';
+  /** An upstream provider the gateway sends the browser to (`upstream-provider.ts`). */
+  readonly upstream?: {
+    readonly origin: string;
+    /** The person's account at the upstream service. */
+    readonly account: string;
+    readonly decision?: 'allow' | 'deny';
+  };
 }
 
 export interface BrowserResult {
@@ -24,6 +31,10 @@ export interface BrowserResult {
   readonly hops: readonly Hop[];
   /** The consent page as served, when one was shown. */
   readonly consentPage?: Hop;
+  /** Whether the browser went through the upstream provider's consent. */
+  readonly upstreamShown: boolean;
+  /** The gateway's page after a refused upstream consent, when one was shown. */
+  readonly upstreamFailedPage?: Hop;
 }
 
 /** The hidden CSRF token of a consent page. */
@@ -43,14 +54,34 @@ export async function authorizeInBrowser(
   let consentShown = false;
   let signedIn = false;
   let consentPage: Hop | undefined;
+  let upstreamShown = false;
+  let upstreamFailedPage: Hop | undefined;
+  const { upstream } = options;
   let hop = await send(jar, start);
   for (let i = 0; i < 30; i++) {
     hops.push(hop);
     if (hop.status >= 300 && hop.status < 400) {
       const location = new URL(hop.headers.get('location') ?? '', hop.url);
-      if (location.origin !== start.origin)
-        return { location, consentShown, signedIn, hops, consentPage };
+      if (location.origin !== start.origin && location.origin !== upstream?.origin) {
+        const result = { location, consentShown, signedIn, hops, consentPage, upstreamShown };
+        return { ...result, ...(upstreamFailedPage ? { upstreamFailedPage } : {}) };
+      }
       hop = await send(jar, location);
+      continue;
+    }
+    if (upstream && hop.url.origin === upstream.origin) {
+      assert.equal(hop.status, 200, `upstream ${hop.url.pathname}: ${hop.body.slice(0, 300)}`);
+      upstreamShown = true;
+      const decision = upstream.decision ?? 'allow';
+      hop = await send(jar, hop.url, { form: { account: upstream.account, decision } });
+      continue;
+    }
+    if (hop.status === 502 && /name="decision" value="upstream_failed"/.test(hop.body)) {
+      upstreamFailedPage = hop;
+      const reason = /name="reason" value="([^"]*)"/.exec(hop.body)?.[1] ?? '';
+      hop = await send(jar, hop.url, {
+        form: { csrf: consentCsrf(hop.body), reason, decision: 'upstream_failed' },
+      });
       continue;
     }
     assert.equal(

@@ -62,6 +62,12 @@ export class BrowserOAuthProvider implements OAuthClientProvider {
   forgetTokens() {
     this.saved = undefined;
   }
+  /** The SDK asks for this when the server refused a refresh (`invalid_grant`) or the client. */
+  invalidateCredentials(scope: 'all' | 'client' | 'tokens' | 'verifier') {
+    if (scope === 'all' || scope === 'tokens') this.saved = undefined;
+    if (scope === 'all' || scope === 'client') this.info = undefined;
+    if (scope === 'all' || scope === 'verifier') this.verifier = '';
+  }
 }
 
 /** Runs the SDK's whole flow for `serverUrl`: discovery, registration, browser, code exchange. */

@@ -11,6 +11,7 @@ import type { Decision, PolicyInput, PolicyUser } from '../../policy/evaluate.js
 import type { Forwarder } from '../../proxy/forward.js';
 import type { RouteMatch } from '../../proxy/match.js';
 import type { SessionRecord } from '../../storage/types.js';
+import type { Credentials } from '../../upstream/service.js';
 import type { McpCall } from '../inspect.js';
 import type { StartSignIn } from './answer.js';
 
@@ -30,6 +31,18 @@ export interface PipelinePorts {
   readonly claimHeaderNames: ReadonlySet<string>;
   /** The external token of a request on an `mcp.server` route (absent: no OAuth server). */
   bearer?(req: IncomingMessage, route: RouteConfig): Promise<BearerOutcome>;
+  /** Revokes an MCP client's grant (its tokens stop working at once). */
+  revokeGrant?(grantId: string): Promise<void>;
+  /** The upstream token vault (absent: no route holds upstream tokens). */
+  readonly upstream?: UpstreamPort;
+}
+
+export interface UpstreamPort {
+  credentials(route: RouteConfig, sub: string): Promise<Credentials>;
+  /** The upstream refused the token of `version`: refresh once (unless done meanwhile). */
+  refreshAfterRejection(route: RouteConfig, sub: string, version: number): Promise<Credentials>;
+  /** The upstream keeps refusing a fresh token: delete it. */
+  forget(route: RouteConfig, sub: string): Promise<void>;
 }
 
 /** What the steps need to know of the request, read from it once. */
@@ -48,6 +61,8 @@ export interface RouteRequest {
 /** A request whose caller is known: the session, or undefined for nobody signed in. */
 export interface CallerRequest extends RouteRequest {
   readonly session: SessionRecord | undefined;
+  /** The grant of the bearer token presented (absent: a session cookie or nobody). */
+  readonly grantId?: string;
 }
 
 export type ExtraHeaders = OutgoingHttpHeaders;

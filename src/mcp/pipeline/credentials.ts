@@ -1,20 +1,77 @@
 /**
  * Step 4: credentials for the upstream. The client's own token never goes upstream (REFERENCE
- * §2; `upstreamRequestHeaders` removes it); what the gateway holds for this user and route goes
- * in its place.
+ * §2; `upstreamRequestHeaders` removes it); on a route with an upstream provider the user's
+ * upstream token (TI) goes in its place, refreshed when due. A user who holds none (never
+ * connected, or the provider refused the refresh) gets 401 `invalid_token` and the grant of the
+ * token they presented is revoked: their client's refresh then fails with `invalid_grant` and
+ * it authorizes again, through the provider (a bare 401 would loop on the refresh token).
  */
 import type { OutgoingHttpHeaders } from 'node:http';
-import type { RouteConfig } from '../../config/types.js';
-import type { SessionRecord } from '../../storage/types.js';
+import type { Credentials } from '../../upstream/service.js';
+import type { JsonRpcId } from '../inspect.js';
+import type { Answer } from './answer.js';
+import type { CallerRequest, PipelinePorts } from './context.js';
+import { unauthorizedAnswer } from './cors.js';
 
-/**
- * The header fields that carry the gateway's credentials for `route` on behalf of `session`.
- * None yet: issue 10 (the upstream token vault) fills this with the route's upstream OAuth
- * token (`Authorization: Bearer TI`), acquired, refreshed and decrypted per user and route.
- */
+export type CredentialsStep =
+  | {
+      readonly ok: true;
+      readonly headers: OutgoingHttpHeaders;
+      /** The stored token's version, when one was sent (a 401 to it refreshes once). */
+      readonly version?: number;
+    }
+  | { readonly ok: false; readonly answer: Answer; readonly note: string };
+
 export async function upstreamCredentials(
-  _route: RouteConfig,
-  _session: SessionRecord | undefined,
-): Promise<OutgoingHttpHeaders> {
-  return {};
+  ports: PipelinePorts,
+  ctx: CallerRequest,
+  jsonRpcId: JsonRpcId | null,
+): Promise<CredentialsStep> {
+  if (!ports.upstream || !ctx.session) return { ok: true, headers: {} };
+  const credentials = await ports.upstream.credentials(ctx.match.route, ctx.session.sub);
+  return judgeCredentials(ports, ctx, credentials, jsonRpcId);
+}
+
+/** The step's answer for what the vault gave. */
+export async function judgeCredentials(
+  ports: PipelinePorts,
+  ctx: CallerRequest,
+  credentials: Credentials,
+  jsonRpcId: JsonRpcId | null,
+): Promise<CredentialsStep> {
+  switch (credentials.kind) {
+    case 'none':
+      return { ok: true, headers: {} };
+    case 'token':
+      return {
+        ok: true,
+        headers: { authorization: `Bearer ${credentials.accessToken}` },
+        version: credentials.version,
+      };
+    case 'missing':
+      if (ctx.grantId !== undefined) await ports.revokeGrant?.(ctx.grantId);
+      return {
+        ok: false,
+        answer: unauthorizedAnswer(ctx.match.route, ctx.origin, 'invalid_token'),
+        note: 'no upstream token for this user: the client must authorize again',
+      };
+    case 'unavailable':
+      return {
+        ok: false,
+        answer: providerUnavailable(ctx, jsonRpcId),
+        note: 'upstream provider unavailable',
+      };
+  }
+}
+
+function providerUnavailable(ctx: CallerRequest, id: JsonRpcId | null): Answer {
+  const message = 'the upstream service’s authorization server is unavailable; try again later';
+  if (ctx.method === 'POST' && ctx.match.route.mcp?.kind === 'server') {
+    return { kind: 'json-rpc-error', status: 502, id, code: -32603, message };
+  }
+  return {
+    kind: 'json',
+    status: 502,
+    body: { error: 'upstream_unavailable', error_description: message },
+  };
 }

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { RouteConfig } from '../../config/types.js';
-import type { ForwardOptions } from '../../proxy/forward.js';
+import type { ForwardOptions, ForwardResult } from '../../proxy/forward.js';
 import { upstreamRequestHeaders, type RouteKind } from '../../proxy/headers.js';
 import { upstreamBases } from '../../proxy/route-urls.js';
 import { upstreamUrl } from '../../proxy/upstream-url.js';
@@ -18,6 +18,8 @@ export interface ForwardPlan {
   /** Set on an MCP POST: the body already read, and the id a gateway error answers. */
   readonly mcpPost?: { readonly body: Buffer; readonly jsonRpcErrorId: JsonRpcId | null };
   readonly transform?: ForwardOptions['onResponse'];
+  /** An upstream answer handled by the caller instead of the client (`ForwardOptions`). */
+  readonly decline?: ForwardOptions['decline'];
 }
 
 /** Pomerium's defaults for routes other than MCP routes (which stream as long as they need). */
@@ -30,7 +32,7 @@ export async function forwardUpstream(
   res: ServerResponse,
   ctx: CallerRequest,
   plan: ForwardPlan,
-): Promise<void> {
+): Promise<ForwardResult> {
   const { route, prefix } = ctx.match;
   const upstreams = upstreamBases(route).map((to) =>
     upstreamUrl(to, ctx.url, prefix, route.prefixRewrite),
@@ -45,6 +47,7 @@ export async function forwardUpstream(
     jsonRpcErrorId: plan.mcpPost?.jsonRpcErrorId ?? null,
     onResponse: plan.transform,
     isMcpPost: plan.mcpPost !== undefined,
+    ...(plan.decline ? { decline: plan.decline } : {}),
   });
   if (result.error) {
     const { error } = result;
@@ -58,6 +61,7 @@ export async function forwardUpstream(
       `upstream request failed: ${error.message}`,
     );
   }
+  return result;
 }
 
 /** The client's headers as the upstream may see them (hop-by-hop, credentials, identity out). */

@@ -25,6 +25,7 @@ export type CallerOutcome =
   | {
       readonly ok: true;
       readonly session: SessionRecord | undefined;
+      readonly grantId?: string;
       /** Set on every answer from here on (CORS for a browser client holding a token). */
       readonly responseHeaders: Headers;
     }
@@ -36,7 +37,7 @@ export function judgeCaller(facts: CallerFacts): CallerOutcome {
   const { route, origin, bearer, session } = facts;
   if (bearer.kind === 'valid') {
     const responseHeaders = origin === undefined ? {} : corsHeaders(origin);
-    return { ok: true, session: bearer.session, responseHeaders };
+    return { ok: true, session: bearer.session, grantId: bearer.grantId, responseHeaders };
   }
   if (bearer.kind === 'invalid') {
     // RFC 6750 §3.1: the client learns its token is no good (and refreshes or re-authorizes).

@@ -4,16 +4,16 @@
  *   1. identify    bearer token, else session cookie (Origin rules)        identify.ts
  *   2. read body   the whole body, inspected into JSON-RPC calls            read-body.ts
  *   3. decide      policy per call, fail-closed, batches whole              decide.ts
- *   4. credentials what the gateway holds for the upstream (issue 10)       credentials.ts
+ *   4. credentials the user's upstream token (TI), refreshed when due       credentials.ts
  *   5. assertion   X-Pomerium-Jwt-Assertion and claim headers               assertion.ts
  *   6. forward     streamed, with the tools/list transform on its answer    forward-upstream.ts
+ *      (4–6 together, with one refresh and retry on an upstream 401:        forward-with-credentials.ts)
  * Other routes (and GET/DELETE on MCP routes) skip 2 and decide once for the request.
  * Each step returns data; a refusal is an `Answer`, written by `sendAnswer` only.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteMatch } from '../../proxy/match.js';
 import { sendAnswer, type Answer } from './answer.js';
-import { identityHeaders } from './assertion.js';
 import {
   logDecision,
   routeName,
@@ -23,9 +23,8 @@ import {
   type RouteRequest,
 } from './context.js';
 import { preflightAnswer } from './cors.js';
-import { upstreamCredentials } from './credentials.js';
 import { decideCalls, decideRequest, signInFirst } from './decide.js';
-import { forwardUpstream } from './forward-upstream.js';
+import { forwardWithCredentials } from './forward-with-credentials.js';
 import { identifyCaller } from './identify.js';
 import { methodRefusal } from './methods.js';
 import { DEFAULT_MAX_REQUEST_BYTES, readCalls } from './read-body.js';
@@ -64,7 +63,11 @@ async function serveMcpRoute(
     return answer(caller.answer);
   }
   for (const [name, value] of Object.entries(caller.responseHeaders)) res.setHeader(name, value);
-  const ctx: CallerRequest = { ...request, session: caller.session };
+  const ctx: CallerRequest = {
+    ...request,
+    session: caller.session,
+    ...(caller.grantId === undefined ? {} : { grantId: caller.grantId }),
+  };
   if (ctx.method === 'POST') return serveMcpPost(ports, req, res, ctx);
   return serveWhole(ports, req, res, ctx);
 }
@@ -88,8 +91,7 @@ async function serveMcpPost(
   calls.forEach((call, i) => logDecision(ports.logger, ctx, call, verdict.decisions[i]!));
   if (!verdict.allow) return answer(verdict.answer);
   const onIssue = (issue: string) => ports.logger.warn(logFields(ctx), issue);
-  await forwardUpstream(ports, req, res, ctx, {
-    extraHeaders: await upstreamHeaders(ports, ctx),
+  await forwardWithCredentials(ports, req, res, ctx, {
     mcpPost: { body: read.body, jsonRpcErrorId: verdict.jsonRpcErrorId },
     transform: toolsListFilter(calls, verdict.decideCall, onIssue),
   });
@@ -105,17 +107,7 @@ async function serveWhole(
   const { decision, answer } = decideRequest(ctx);
   logDecision(ports.logger, ctx, null, decision);
   if (answer) return sendAnswer(req, res, answer, ports.startSignIn);
-  await forwardUpstream(ports, req, res, ctx, { extraHeaders: await upstreamHeaders(ports, ctx) });
-}
-
-/** Steps 4 and 5: what the gateway adds to the upstream request for this caller. */
-async function upstreamHeaders(
-  ports: PipelinePorts,
-  ctx: CallerRequest,
-): Promise<OutgoingHttpHeaders> {
-  const { route } = ctx.match;
-  const credentials = await upstreamCredentials(route, ctx.session);
-  return { ...credentials, ...(await identityHeaders(ports, route, ctx.session)) };
+  await forwardWithCredentials(ports, req, res, ctx, {});
 }
 
 function logFields(ctx: RouteRequest) {

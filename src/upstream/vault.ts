@@ -1,0 +1,249 @@
+/**
+ * The token vault: the upstream tokens (TI) each user holds per MCP route and upstream,
+ * sealed at rest, handed out fresh. A token is refreshed ahead of its expiry (less than
+ * min(60 s, a third of its life) left); concurrent requests for one user, route and upstream
+ * share one refresh; the rotated refresh token is written by compare-and-set on the record's
+ * version, so a refresh that lost a race (here or on another replica) takes the winner's token
+ * instead of deleting it. A refresh the provider refuses deletes the token: the user must
+ * authorize again. A provider that fails (5xx, timeout) leaves the stored token alone.
+ */
+import { deriveKey, open, seal } from '../core/crypto.js';
+import type { UpstreamTokenRecord, UpstreamTokenStore } from '../storage/types.js';
+import {
+  providerRefused,
+  type UpstreamOAuthClient,
+  type UpstreamTokenSet,
+} from './oauth-client.js';
+
+/** One user's token for one route and upstream: the vault's key. */
+export interface TokenKey {
+  readonly sub: string;
+  readonly routeKey: string;
+  readonly upstream: UpstreamOAuthClient;
+}
+
+export type TokenOutcome =
+  | { readonly kind: 'token'; readonly accessToken: string; readonly record: UpstreamTokenRecord }
+  /** Nothing stored (or it was refused and deleted): the user must authorize at the provider. */
+  | { readonly kind: 'missing'; readonly refused: boolean }
+  /** The provider could not be reached or failed: try again later. */
+  | { readonly kind: 'unavailable'; readonly error: unknown };
+
+export interface TokenStatus {
+  readonly connected: boolean;
+  readonly expiresAt: number | null;
+  readonly refreshTokenAvailable: boolean;
+}
+
+export interface VaultOptions {
+  readonly store: UpstreamTokenStore;
+  readonly sharedSecret: string;
+  readonly now?: () => number;
+  /** Told of each refresh's outcome (metrics, logs); never sees a token. */
+  readonly onRefresh?: (key: TokenKey, outcome: 'ok' | 'refused' | 'failed', err?: unknown) => void;
+}
+
+/** The most a token is refreshed ahead of its expiry. */
+const REFRESH_AHEAD_MS = 60_000;
+
+export class UpstreamVault {
+  private readonly key: Buffer;
+  private readonly now: () => number;
+  private readonly inFlight = new Map<string, Promise<TokenOutcome>>();
+
+  constructor(private readonly options: VaultOptions) {
+    this.key = deriveKey(options.sharedSecret, 'portcullis upstream tokens v1');
+    this.now = options.now ?? Date.now;
+  }
+
+  /** A token that is good for now, refreshed first when it is due. */
+  async token(key: TokenKey): Promise<TokenOutcome> {
+    const record = await this.read(key);
+    if (record === undefined) return { kind: 'missing', refused: false };
+    if (!this.due(record)) return this.opened(key, record);
+    return this.refresh(key, record.version);
+  }
+
+  /**
+   * Refreshes now (the upstream answered 401, or the user asked), unless the stored token
+   * changed since `seenVersion`: then someone else refreshed already and that token is used.
+   */
+  refresh(key: TokenKey, seenVersion?: number): Promise<TokenOutcome> {
+    const flight = flightKey(key);
+    let pending = this.inFlight.get(flight);
+    if (pending === undefined) {
+      pending = this.refreshOnce(key, seenVersion).finally(() => this.inFlight.delete(flight));
+      this.inFlight.set(flight, pending);
+    }
+    return pending;
+  }
+
+  /** Stores what a code exchange gave (replacing what the user held). */
+  async save(key: TokenKey, tokens: UpstreamTokenSet): Promise<UpstreamTokenRecord> {
+    const previous = await this.read(key);
+    const record = this.record(key, tokens, previous, null);
+    await this.options.store.put(record);
+    return record;
+  }
+
+  /** Deletes the user's token, revoking it at the provider first when it can. */
+  async disconnect(key: TokenKey): Promise<boolean> {
+    const record = await this.read(key);
+    if (record === undefined) return false;
+    if (key.upstream.canRevoke) {
+      const { refreshTokenEnc, accessTokenEnc } = record;
+      const [token, hint] = refreshTokenEnc
+        ? [this.unseal(key, refreshTokenEnc, 'refresh'), 'refresh_token' as const]
+        : [this.unseal(key, accessTokenEnc, 'access'), 'access_token' as const];
+      // Best effort: the token is forgotten here whatever the provider says.
+      await key.upstream.revoke(token, hint).catch(() => undefined);
+    }
+    return this.options.store.delete(key.sub, key.routeKey, key.upstream.upstreamKey);
+  }
+
+  /** Deletes the user's token without asking the provider (it refused the token already). */
+  async forget(key: TokenKey): Promise<void> {
+    await this.options.store.delete(key.sub, key.routeKey, key.upstream.upstreamKey);
+  }
+
+  async status(key: TokenKey): Promise<TokenStatus> {
+    const record = await this.read(key);
+    if (record === undefined) {
+      return { connected: false, expiresAt: null, refreshTokenAvailable: false };
+    }
+    const expired = record.expiresAt !== null && record.expiresAt <= this.now();
+    const refreshTokenAvailable = record.refreshTokenEnc !== null;
+    return {
+      connected: !expired || refreshTokenAvailable,
+      expiresAt: record.expiresAt,
+      refreshTokenAvailable,
+    };
+  }
+
+  private async refreshOnce(key: TokenKey, seenVersion?: number): Promise<TokenOutcome> {
+    const record = await this.read(key);
+    if (record === undefined) return { kind: 'missing', refused: false };
+    if (seenVersion !== undefined && record.version !== seenVersion && !this.due(record)) {
+      return this.opened(key, record);
+    }
+    if (record.refreshTokenEnc === null) {
+      if (!this.expired(record)) return this.opened(key, record);
+      await this.options.store.delete(
+        key.sub,
+        key.routeKey,
+        key.upstream.upstreamKey,
+        record.version,
+      );
+      return { kind: 'missing', refused: true };
+    }
+    let tokens: UpstreamTokenSet;
+    try {
+      tokens = await key.upstream.refresh(this.unseal(key, record.refreshTokenEnc, 'refresh'));
+    } catch (err) {
+      return this.refreshFailed(key, record, err);
+    }
+    const next = this.record(key, tokens, record, record.refreshTokenEnc);
+    if (await this.options.store.replace(next, record.version)) {
+      this.options.onRefresh?.(key, 'ok');
+      return this.opened(key, next);
+    }
+    // Another replica refreshed meanwhile and stored its token: that one is current.
+    return this.current(key);
+  }
+
+  private async refreshFailed(
+    key: TokenKey,
+    record: UpstreamTokenRecord,
+    err: unknown,
+  ): Promise<TokenOutcome> {
+    if (!providerRefused(err)) {
+      this.options.onRefresh?.(key, 'failed', err);
+      return { kind: 'unavailable', error: err };
+    }
+    // A rotating provider refuses all but the first of concurrent refreshes: when the record
+    // changed since it was read, the winner stored a good token, and deleting it would lose it.
+    const { store } = this.options;
+    const deleted = await store.delete(
+      key.sub,
+      key.routeKey,
+      key.upstream.upstreamKey,
+      record.version,
+    );
+    if (!deleted) return this.current(key);
+    this.options.onRefresh?.(key, 'refused', err);
+    return { kind: 'missing', refused: true };
+  }
+
+  private async current(key: TokenKey): Promise<TokenOutcome> {
+    const record = await this.read(key);
+    if (record === undefined) return { kind: 'missing', refused: true };
+    return this.opened(key, record);
+  }
+
+  private read(key: TokenKey) {
+    return this.options.store.get(key.sub, key.routeKey, key.upstream.upstreamKey);
+  }
+
+  private opened(key: TokenKey, record: UpstreamTokenRecord): TokenOutcome {
+    return {
+      kind: 'token',
+      accessToken: this.unseal(key, record.accessTokenEnc, 'access'),
+      record,
+    };
+  }
+
+  /** Due for a refresh: less than min(60 s, a third of its life) left. */
+  private due(record: UpstreamTokenRecord): boolean {
+    if (record.expiresAt === null) return false;
+    const life = record.expiresAt - record.updatedAt;
+    const ahead = Math.min(REFRESH_AHEAD_MS, Math.max(0, life) / 3);
+    return record.expiresAt - this.now() < ahead;
+  }
+
+  private expired(record: UpstreamTokenRecord): boolean {
+    return record.expiresAt !== null && record.expiresAt <= this.now();
+  }
+
+  /** The record a token set makes; a refresh without a new refresh token keeps the old one. */
+  private record(
+    key: TokenKey,
+    tokens: UpstreamTokenSet,
+    previous: UpstreamTokenRecord | undefined,
+    keptRefreshEnc: string | null,
+  ): UpstreamTokenRecord {
+    const now = this.now();
+    return {
+      sub: key.sub,
+      routeKey: key.routeKey,
+      upstreamKey: key.upstream.upstreamKey,
+      accessTokenEnc: this.sealFor(key, tokens.accessToken, 'access'),
+      refreshTokenEnc:
+        tokens.refreshToken === null
+          ? keptRefreshEnc
+          : this.sealFor(key, tokens.refreshToken, 'refresh'),
+      scopes: tokens.scopes ?? previous?.scopes ?? [],
+      expiresAt: tokens.expiresIn === undefined ? null : now + tokens.expiresIn * 1000,
+      createdAt: previous?.createdAt ?? now,
+      updatedAt: now,
+      version: (previous?.version ?? 0) + 1,
+    };
+  }
+
+  private sealFor(key: TokenKey, value: string, kind: 'access' | 'refresh'): string {
+    return seal(this.key, value, aad(key, kind));
+  }
+
+  private unseal(key: TokenKey, sealed: string, kind: 'access' | 'refresh'): string {
+    return open(this.key, sealed, aad(key, kind));
+  }
+}
+
+/** Binds a sealed token to its row and use: a value moved to another row does not open. */
+function aad(key: TokenKey, kind: 'access' | 'refresh'): string {
+  return ['upstream-token', kind, key.sub, key.routeKey, key.upstream.upstreamKey].join('\0');
+}
+
+function flightKey(key: TokenKey): string {
+  // The whole key: a single-flight keyed by less would hand one user's token to another.
+  return [key.sub, key.routeKey, key.upstream.upstreamKey].join('\0');
+}

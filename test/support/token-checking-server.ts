@@ -1,0 +1,72 @@
+/**
+ * An MCP server (the SDK's, stateless Streamable HTTP) that needs an upstream token, as the
+ * Notion or GitHub servers do: every request's `Authorization: Bearer` is checked by
+ * introspection at the upstream provider, an inactive or missing one is answered 401, and the
+ * tool `account` returns whose token it was. It records every Authorization header it saw.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+
+export interface TokenCheckingServer {
+  readonly url: string;
+  /** Every Authorization header received, in order (undefined: none). */
+  readonly authorizations: (string | undefined)[];
+  /** Requests answered 401 because the token was not active. */
+  readonly refused: number;
+  close(): Promise<void>;
+}
+
+type Introspect = (token: string) => Promise<{ active: boolean; sub?: string }>;
+
+export async function startTokenCheckingServer(
+  introspect: Introspect,
+): Promise<TokenCheckingServer> {
+  const authorizations: (string | undefined)[] = [];
+  let refused = 0;
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(500).end(String(err));
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    authorizations.push(req.headers.authorization);
+    const token = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const found = token ? await introspect(token) : { active: false };
+    if (!found.active) {
+      refused++;
+      res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end();
+      return;
+    }
+    const mcp = new McpServer({ name: 'token-checking', version: '0.0.0' });
+    mcp.registerTool('account', { description: 'Whose upstream token this is' }, async () => ({
+      content: [{ type: 'text', text: JSON.stringify({ sub: found.sub, active: true }) }],
+    }));
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
+    res.on('close', () => {
+      void transport.close();
+      void mcp.close();
+    });
+    await mcp.connect(transport);
+    await transport.handleRequest(req, res);
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    authorizations,
+    get refused() {
+      return refused;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
