@@ -74,14 +74,17 @@ test('portcullis dev runs the gateway in front of the servers, prints the user o
 });
 
 test('portcullis servers leaves out a server that cannot start and runs the others', async () => {
+  // A directory passes the settings check (it exists) but no query process can open it.
+  const notADatabase = mkdtempSync(join(tmpdir(), 'portcullis-not-a-db-'));
   const servers = run(['servers'], {
     PORT: '0',
     HOST: '127.0.0.1',
-    SQLITE_DB_FILE: '/nonexistent/db.sqlite',
+    SQLITE_DB_FILE: notADatabase,
   });
   try {
     const [, url] = await waitFor(servers, /"url":"(http:\/\/127\.0\.0\.1:\d+)"/);
-    assert.match(servers.output(), /SQLITE_DB_FILE: the database file does not exist/);
+    assert.match(servers.output(), /cannot open the database.*"factory":"createSqliteServer"/);
+    assert.match(servers.output(), /server could not start and is left out/);
     const health = (await (await fetch(`${url}/healthz`)).json()) as { servers: string[] };
     assert.deepEqual(health.servers.sort(), ['/notion', '/whoami']);
     const missing = await fetch(`${url}/sqlite`, {
@@ -94,6 +97,7 @@ test('portcullis servers leaves out a server that cannot start and runs the othe
     assert.equal(await servers.exit, 0);
   } finally {
     servers.kill('SIGKILL');
+    rmSync(notADatabase, { recursive: true, force: true });
   }
 });
 

@@ -9,10 +9,8 @@ import { seedDevUser } from '../idp/dev-user.js';
 import { startServersHost } from '../servers/host.js';
 import { defaultServerFactories } from '../servers/registry.js';
 import { prepareDemoDatabase } from '../servers/sqlite/demo.js';
-import { intFromEnv } from '../core/env.js';
+import { intFromEnv, type Env } from '../core/env.js';
 import type { Lifetimes } from '../oauth/provider.js';
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 /** What only tests set: `npm start` itself takes everything from the environment. */
 export interface DevSystemOptions {

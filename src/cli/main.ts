@@ -3,7 +3,7 @@ import { startServersHost } from '../servers/host.js';
 import { defaultServerFactories } from '../servers/registry.js';
 import { ConfigError } from '../core/errors.js';
 import { runCheck } from '../config/check.js';
-import { formatIssue } from '../config/issues.js';
+import { ConfigValidationError, formatIssue } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
 import { LOG_LEVELS } from '../config/schema.js';
 import type { LogLevel } from '../config/types.js';
@@ -50,11 +50,20 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(`portcullis: configuration error: ${err.message}`);
+      for (const line of configErrorLines(err)) console.error(line);
       return 78; // EX_CONFIG
     }
     throw err;
   }
+}
+
+/**
+ * Bad input at start-up, one line per error: `FILE:LINE key: message` for the config file,
+ * `VARIABLE: message` for the environment. No stack: the fix is in the input, not the code.
+ */
+function configErrorLines(err: ConfigError): string[] {
+  if (!(err instanceof ConfigValidationError)) return [err.message];
+  return err.issues.filter((i) => i.severity === 'error').map(formatIssue);
 }
 
 /** `portcullis dev`: the embedded system, and the banner with the user to sign in as. */

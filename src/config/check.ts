@@ -1,7 +1,6 @@
+import type { Env } from '../core/env.js';
 import { formatIssue, ConfigValidationError, type ConfigIssue } from './issues.js';
 import { analyzeConfig, readConfigText } from './load.js';
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 export interface CheckOutput {
   out(line: string): void;

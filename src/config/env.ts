@@ -3,7 +3,7 @@
  * environment variable named after the key, upper-cased (`shared_secret` → `SHARED_SECRET`).
  * A variable that is set and non-empty wins over the file.
  */
-type Env = Readonly<Record<string, string | undefined>>;
+import { splitList, type Env } from '../core/env.js';
 
 const BOOLEAN_KEYS = new Set(['insecure_server']);
 const LIST_KEYS = new Set([
@@ -80,9 +80,3 @@ function parseBool(raw: string): boolean | undefined {
   if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(raw)) return false;
   return undefined;
 }
-
-const splitList = (raw: string): string[] =>
-  raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');

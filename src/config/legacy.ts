@@ -1,3 +1,4 @@
+import { isObject } from '../core/json.js';
 import type { IssueSink, Path } from './issues.js';
 
 /** Legacy `mcp.*` keys of a server route and their names under `mcp.server`. */
@@ -13,9 +14,6 @@ const LEGACY_SERVER_KEYS: Readonly<Record<string, string>> = {
  * its successor is client mode, `mcp: {client: {}}`.
  */
 const LEGACY_CLIENT_KEY = 'pass_upstream_access_token';
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Rewrites the legacy route shape `mcp: {upstream_oauth2, pass_upstream_access_token,

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
+import type { Env } from '../core/env.js';
+import { isObject } from '../core/json.js';
 import { parsePolicy } from '../policy/parse.js';
 import { applyEnv } from './env.js';
 import {
@@ -16,8 +18,6 @@ import { ROUTE_KEYS, SETTING_KEYS, routeSchema, settingsSchema } from './schema.
 import { buildSettings } from './settings.js';
 import type { Config, RouteConfig } from './types.js';
 import { readYaml } from './yaml-source.js';
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 export interface Analysis {
   /** The config, or null when any error was found. */
@@ -58,9 +58,6 @@ export function readConfigText(file: string): string {
     ]);
   }
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Finds every problem in one pass and builds the config when there is none. */
 export function analyzeConfig(text: string, fileName: string, env: Env): Analysis {

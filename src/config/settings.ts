@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import { compileTrustedProxies } from '../net/trusted-proxies.js';
+import type { Env } from '../core/env.js';
 import type { IssueSink } from './issues.js';
 import { parseDuration } from './duration.js';
 import { KNOWN_RUNTIME_FLAGS, OIDC_PROVIDERS } from './pomerium-keys.js';
 import type { RawSettings } from './schema.js';
 import type { Config, EdgeLimits, IdpConfig, StorageConfig } from './types.js';
 
-type Env = Readonly<Record<string, string | undefined>>;
 type Settings = Omit<Config, 'source' | 'routes'>;
 
 /** Cross-key rules for the top-level settings that already have the right shape. */

@@ -1,6 +1,7 @@
 import { ConfigError } from './errors.js';
 
-type Env = Readonly<Record<string, string | undefined>>;
+/** The process environment, or a test's stand-in for it. */
+export type Env = Readonly<Record<string, string | undefined>>;
 
 /** A positive integer from `env[name]`, or `fallback` when unset or empty. */
 export function intFromEnv(env: Env, name: string, fallback: number, min = 1): number {
@@ -16,6 +17,11 @@ export function intFromEnv(env: Env, name: string, fallback: number, min = 1): n
 export function listFromEnv(env: Env, name: string, fallback: readonly string[]): string[] {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return [...fallback];
+  return splitList(raw);
+}
+
+/** `a, b,,c` → `['a', 'b', 'c']`: a comma-separated value, entries trimmed, empty ones dropped. */
+export function splitList(raw: string): string[] {
   return raw
     .split(',')
     .map((s) => s.trim())

@@ -1,11 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { lookup } from 'node:dns/promises';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { McpEndpoint, type McpCallInfo } from './mcp-endpoint.js';
 import { readBody } from '../core/body.js';
+import { ConfigError } from '../core/errors.js';
 import { isJsonMediaType } from '../core/media-type.js';
 import { sendJson, sendJsonRpcError } from '../core/respond.js';
 import {
@@ -14,6 +14,7 @@ import {
   isAllowedOrigin,
   type HostConfig,
 } from './host-config.js';
+import { listenAll } from './listen.js';
 import type { HostedServer, ServerContext, ServerFactory } from './types.js';
 
 export interface ServersHost {
@@ -31,7 +32,11 @@ interface Mounted {
   readonly endpoint: McpEndpoint;
 }
 
-/** Builds every server; one whose factory throws is logged with the reason and left out. */
+/**
+ * Builds every server. A setting one rejects (`ConfigError`) stops the start, as the host's own
+ * settings do: the operator's input is wrong, and running without the server would hide it. A
+ * server that fails otherwise (its database cannot be opened) is logged and left out.
+ */
 async function mountServers(
   ctx: ServerContext,
   factories: readonly ServerFactory[],
@@ -44,10 +49,22 @@ async function mountServers(
       mounted.set(server.path, { server, endpoint: await McpEndpoint.connect(server.mcp) });
       ctx.logger.info({ server: server.name, path: server.path }, 'server started');
     } catch (err) {
+      if (err instanceof ConfigError) {
+        await closeServers(mounted, ctx.logger);
+        throw err;
+      }
       ctx.logger.error({ err, factory: factory.name }, 'server could not start and is left out');
     }
   }
   return mounted;
+}
+
+/** Frees what the servers hold (query processes): nothing may keep a failed start alive. */
+async function closeServers(mounted: ReadonlyMap<string, Mounted>, logger: Logger): Promise<void> {
+  for (const { server, endpoint } of mounted.values()) {
+    await endpoint.close().catch(() => {});
+    await server.close().catch((err: unknown) => logger.warn({ err }, 'server close failed'));
+  }
 }
 
 /** In-flight responses, so a shutdown lets them finish and then frees idle keep-alive sockets. */
@@ -108,7 +125,12 @@ export async function startServersHost(
     });
   };
 
-  drain.listeners = await listenAll(handler, config.host, config.port);
+  try {
+    drain.listeners = await listenAll(handler, config.host, config.port);
+  } catch (err) {
+    await closeServers(mounted, logger);
+    throw err;
+  }
   const address = drain.listeners[0]!.address() as AddressInfo;
   const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${hostPart}:${address.port}`;
@@ -118,10 +140,7 @@ export async function startServersHost(
   const close = () =>
     (closing ??= (async () => {
       await drain.stop(config.shutdownTimeoutMs, logger);
-      for (const { server, endpoint } of mounted.values()) {
-        await endpoint.close().catch(() => {});
-        await server.close().catch((err: unknown) => logger.warn({ err }, 'server close failed'));
-      }
+      await closeServers(mounted, logger);
       logger.info('servers host stopped');
     })());
 
@@ -260,37 +279,4 @@ async function handleRequest(
 function requestIdOf(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
   return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
-}
-
-/**
- * Listens on every address `host` resolves to (so `localhost` covers both 127.0.0.1 and
- * ::1), all on the same port.
- */
-async function listenAll(
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-  host: string,
-  port: number,
-): Promise<Server[]> {
-  const addresses = (await lookup(host, { all: true })).map((a) => a.address);
-  const servers: Server[] = [];
-  let boundPort = port;
-  for (const address of [...new Set(addresses)]) {
-    const server = createServer({ keepAliveTimeout: 65_000 }, handler);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(boundPort, address, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    } catch (err) {
-      // A second loopback family may be missing on the machine; the first must bind.
-      if (servers.length === 0) throw err;
-      continue;
-    }
-    boundPort = (server.address() as AddressInfo).port;
-    servers.push(server);
-  }
-  return servers;
 }

@@ -59,7 +59,7 @@ export function judgeCaller(facts: CallerFacts): CallerOutcome {
 
 /** Reads the bearer outcome (and, without a token, the session) and judges them. */
 export async function identifyCaller(
-  ports: PipelinePorts,
+  ports: Pick<PipelinePorts, 'bearer' | 'authenticate'>,
   req: IncomingMessage,
   route: RouteConfig,
 ): Promise<CallerOutcome> {

@@ -8,9 +8,26 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { declaresBody } from '../../core/body.js';
 import { INVALID_REQUEST } from '../inspect.js';
 import type { Answer } from './answer.js';
+import { preflightAnswer } from './cors.js';
 
 const MCP_METHODS = new Set(['POST', 'GET', 'HEAD', 'DELETE', 'OPTIONS']);
 const ALLOW = 'GET, HEAD, POST, DELETE, OPTIONS';
+
+/**
+ * Step 0, before anything about the caller is asked: the answer to a CORS preflight (a browser
+ * sends it without credentials, so it cannot wait for them), the refusal of a method or body
+ * no MCP endpoint takes, or undefined to go on.
+ */
+export function methodAnswer(
+  method: string,
+  headers: IncomingHttpHeaders,
+  origin: string | undefined,
+): Answer | undefined {
+  if (method === 'OPTIONS') {
+    return preflightAnswer(origin, headers['access-control-request-headers']);
+  }
+  return methodRefusal(method, headers);
+}
 
 /**
  * The refusal of a request no MCP endpoint takes, or undefined: a method the transport does not
@@ -19,7 +36,7 @@ const ALLOW = 'GET, HEAD, POST, DELETE, OPTIONS';
  * would carry JSON-RPC to the upstream that per-call policy never saw (issue 8). Either way the
  * body stays unread, so the connection closes.
  */
-export function methodRefusal(method: string, headers: IncomingHttpHeaders): Answer | undefined {
+function methodRefusal(method: string, headers: IncomingHttpHeaders): Answer | undefined {
   const body = declaresBody(headers);
   const close: Record<string, string> = body ? { connection: 'close' } : {};
   const refuse = (status: number, message: string, extra: Record<string, string> = {}): Answer => ({

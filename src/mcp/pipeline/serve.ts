@@ -22,11 +22,10 @@ import {
   type PipelinePorts,
   type RouteRequest,
 } from './context.js';
-import { preflightAnswer } from './cors.js';
 import { decideCalls, decideRequest, signInFirst } from './decide.js';
 import { forwardWithCredentials } from './forward-with-credentials.js';
 import { identifyCaller } from './identify.js';
-import { methodRefusal } from './methods.js';
+import { methodAnswer } from './methods.js';
 import { DEFAULT_MAX_REQUEST_BYTES, readCalls } from './read-body.js';
 import { toolsListFilter } from './tools-list-transform.js';
 
@@ -51,12 +50,8 @@ async function serveMcpRoute(
   request: RouteRequest,
 ): Promise<void> {
   const answer = (a: Answer) => sendAnswer(req, res, a, ports.startSignIn);
-  if (request.method === 'OPTIONS') {
-    const asked = req.headers['access-control-request-headers'];
-    return answer(preflightAnswer(request.origin, asked));
-  }
-  const refused = methodRefusal(request.method, req.headers);
-  if (refused) return answer(refused);
+  const early = methodAnswer(request.method, req.headers, request.origin);
+  if (early) return answer(early);
   const caller = await identifyCaller(ports, req, request.match.route);
   if (!caller.ok) {
     if (caller.note) ports.logger.info(logFields(request), caller.note);
