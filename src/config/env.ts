@@ -9,6 +9,7 @@ const BOOLEAN_KEYS = new Set(['insecure_server']);
 const LIST_KEYS = new Set([
   'idp_scopes',
   'mcp_allowed_client_id_domains',
+  'mcp_allowed_as_metadata_domains',
   'mcp_allowed_private_hosts',
   'trusted_proxies',
 ]);
@@ -34,6 +35,7 @@ export const ENV_KEYS: readonly string[] = [
   'jwt_claims_headers',
   'log_level',
   'mcp_allowed_client_id_domains',
+  'mcp_allowed_as_metadata_domains',
   'mcp_allowed_private_hosts',
   'trusted_proxies',
   'timeout_read',

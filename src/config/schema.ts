@@ -21,6 +21,12 @@ const httpUrl = z.string().refine(
 const text = z.string().min(1, { error: 'expected a non-empty string' });
 const absPath = z.string().startsWith('/', { error: 'expected a path starting with /' });
 const strings = z.array(z.string());
+/** `example.com` (that host) or `*.example.com` (its subdomains). */
+const hostPatterns = z.array(
+  z.string().regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, {
+    error: 'expected a host name such as chatgpt.com or *.example.com',
+  }),
+);
 
 export const upstreamOauth2Schema = z.strictObject({
   client_id: text,
@@ -115,15 +121,9 @@ export const settingsSchema = z.strictObject({
   /** Peers whose X-Forwarded-* headers are believed: addresses or CIDR ranges (our extension). */
   trusted_proxies: z.array(z.string()).optional(),
   /** Hosts whose Client ID Metadata Documents MCP clients may use (`*.example.com` for subdomains). */
-  mcp_allowed_client_id_domains: z
-    .array(
-      z
-        .string()
-        .regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, {
-          error: 'expected a host name such as chatgpt.com or *.example.com',
-        }),
-    )
-    .optional(),
+  mcp_allowed_client_id_domains: hostPatterns.optional(),
+  /** Pomerium's: the authorization servers of discovered upstreams (empty: any public host). */
+  mcp_allowed_as_metadata_domains: hostPatterns.optional(),
   /**
    * Hosts the gateway may fetch from although they are at private, loopback or other
    * non-public addresses (our extension; development and tests). Exact names or IP addresses.

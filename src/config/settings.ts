@@ -48,6 +48,9 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
     mcpAllowedClientIdDomains: (raw.mcp_allowed_client_id_domains ?? []).map((d) =>
       d.toLowerCase(),
     ),
+    mcpAllowedAsMetadataDomains: (raw.mcp_allowed_as_metadata_domains ?? []).map((d) =>
+      d.toLowerCase(),
+    ),
     mcpAllowedPrivateHosts: (raw.mcp_allowed_private_hosts ?? []).map((h) => h.toLowerCase()),
   };
 }

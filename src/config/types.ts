@@ -26,6 +26,8 @@ export interface Config {
   readonly trustedProxies: readonly string[];
   /** `mcp_allowed_client_id_domains`: empty means Client ID Metadata Documents are refused. */
   readonly mcpAllowedClientIdDomains: readonly string[];
+  /** `mcp_allowed_as_metadata_domains`: discovered upstreams' authorization servers (empty: any). */
+  readonly mcpAllowedAsMetadataDomains: readonly string[];
   /** `mcp_allowed_private_hosts`: fetched although at non-public addresses (none by default). */
   readonly mcpAllowedPrivateHosts: readonly string[];
   readonly routes: readonly RouteConfig[];

@@ -7,6 +7,8 @@ import { renderPortal } from '../web/portal-page.js';
 import { sendPage } from '../web/respond.js';
 import { CALLBACK_PATH, LEGACY_CALLBACK_PATH } from '../upstream/catalog.js';
 import { upstreamCallbackEndpoint } from '../upstream/callback-endpoint.js';
+import { clientMetadataEndpoint } from '../upstream/client-metadata-endpoint.js';
+import { CLIENT_METADATA_PATH } from '../upstream/discovery.js';
 import type { GatewayParts } from './parts.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -15,7 +17,7 @@ export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<voi
 export function ownEndpoints(parts: GatewayParts): ReadonlyMap<string, Handler> {
   const { storage, logger, upstream } = parts;
   const { sessions } = parts.signIn;
-  const callback: readonly [string, Handler][] = upstream
+  const callback: [string, Handler][] = upstream
     ? [CALLBACK_PATH, LEGACY_CALLBACK_PATH].map((path) => [
         path,
         upstreamCallbackEndpoint({
@@ -26,6 +28,7 @@ export function ownEndpoints(parts: GatewayParts): ReadonlyMap<string, Handler> 
         }),
       ])
     : [];
+  if (upstream) callback.push([CLIENT_METADATA_PATH, clientMetadataEndpoint(parts.scheme)]);
   return new Map<string, Handler>([
     ...callback,
     ['/oauth2/callback', (req, res) => sessions.handleCallback(req, res)],

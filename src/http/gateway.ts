@@ -34,8 +34,10 @@ export interface GatewayOptions {
     readonly clientNeverUsedTtlMs?: number;
     readonly clientUnusedTtlMs?: number;
   };
-  /** Tuning of the upstream-token vault for tests (a clock, the provider client's fetch). */
-  readonly upstream?: Pick<UpstreamServiceOptions, 'now' | 'client'>;
+  /** Tuning of the upstream-token vault for tests (a clock, discovery's CA and resolver). */
+  readonly upstream?: Pick<UpstreamServiceOptions, 'now' | 'client'> & {
+    readonly fetch?: Omit<UpstreamServiceOptions['discovery']['fetch'], 'allowPrivateHosts'>;
+  };
   /**
    * Keep answering 503 (health checks too) after start until `markReady()`: for a caller that
    * still has start-up work the gateway depends on (`portcullis dev` creates its user).
@@ -176,14 +178,23 @@ function buildUpstream(
   storage: Storage,
   secrets: GatewaySecrets,
 ): UpstreamService | undefined {
-  const service = new UpstreamService({
-    routes: options.config.routes,
+  const { config } = options;
+  if (!config.routes.some((r) => r.mcp?.kind === 'server')) return undefined;
+  const { fetch, ...tuning } = options.upstream ?? {};
+  // The routes' own upstreams were named by the operator: their metadata is fetched wherever
+  // they are. What those upstreams name in turn passes the address guard.
+  const upstreamHosts = config.routes.flatMap((r) => r.to.map((to) => new URL(to).hostname));
+  return new UpstreamService({
+    routes: config.routes,
     storage,
     sharedSecret: secrets.sharedSecret,
     logger: options.logger,
-    ...options.upstream,
+    discovery: {
+      allowedAsDomains: config.mcpAllowedAsMetadataDomains,
+      fetch: { ...fetch, allowPrivateHosts: [...config.mcpAllowedPrivateHosts, ...upstreamHosts] },
+    },
+    ...tuning,
   });
-  return service.catalog.size > 0 ? service : undefined;
 }
 
 /** Runs the closers once, however often close() is called. */

@@ -9,7 +9,7 @@ import * as client from 'openid-client';
 import { deriveKey, open, seal } from '../core/crypto.js';
 import { isObject } from '../core/json.js';
 import type { OAuthStore, SessionRecord } from '../storage/types.js';
-import type { RouteUpstream, UpstreamCatalog } from './catalog.js';
+import type { RouteUpstream } from './catalog.js';
 import { tokenKey } from './catalog.js';
 import type { UpstreamVault } from './vault.js';
 
@@ -43,7 +43,8 @@ export type CallbackOutcome =
 
 export interface AuthorizerOptions {
   readonly oauth: OAuthStore;
-  readonly catalog: UpstreamCatalog;
+  /** The route's upstream a stored authorization names, when it still has that upstream. */
+  readonly find: (routeKey: string, upstreamKey: string) => RouteUpstream | undefined;
   readonly vault: UpstreamVault;
   readonly sharedSecret: string;
   readonly now?: () => number;
@@ -98,7 +99,7 @@ export class UpstreamAuthorizer {
     if (pending === undefined) {
       return refused('invalid_request', 'this connection attempt is unknown, used or expired');
     }
-    const entry = this.options.catalog.find(pending.routeKey, pending.upstreamKey);
+    const entry = this.options.find(pending.routeKey, pending.upstreamKey);
     if (entry === undefined) {
       return refused('invalid_request', 'the route no longer uses this provider');
     }

@@ -1,23 +1,35 @@
 /**
  * The upstream-token part of the gateway, as the rest of it uses it: the credentials step of
  * the route pipeline, the authorization of MCP clients (send the user to the provider before
- * the grant), the callback, and the connection state apps and the portal show.
+ * the grant), the callback, and the connection state apps and the portal show. A route's
+ * upstream is configured (`upstream_oauth2.endpoint`: `catalog.ts`) or found (`discovery.ts`).
  */
 import type { Logger } from 'pino';
 import type { RouteConfig } from '../config/types.js';
-import type { OAuthStore, SessionRecord, UpstreamTokenStore } from '../storage/types.js';
+import type {
+  OAuthStore,
+  SessionRecord,
+  UpstreamClientStore,
+  UpstreamTokenStore,
+} from '../storage/types.js';
 import { UpstreamAuthorizer, type CallbackOutcome } from './authorization.js';
 import { tokenKey, UpstreamCatalog, type RouteUpstream } from './catalog.js';
+import { UpstreamDiscovery, type DiscoveryOptions } from './discovery.js';
 import type { ClientOptions } from './oauth-client.js';
 import { UpstreamVault, type TokenOutcome, type TokenStatus } from './vault.js';
 
 export interface UpstreamServiceOptions {
   readonly routes: readonly RouteConfig[];
-  readonly storage: { readonly oauth: OAuthStore; readonly upstreamTokens: UpstreamTokenStore };
+  readonly storage: {
+    readonly oauth: OAuthStore;
+    readonly upstreamTokens: UpstreamTokenStore;
+    readonly upstreamClients: UpstreamClientStore;
+  };
   readonly sharedSecret: string;
   readonly logger: Logger;
   readonly now?: () => number;
   readonly client?: ClientOptions;
+  readonly discovery: Pick<DiscoveryOptions, 'allowedAsDomains' | 'fetch'>;
 }
 
 /** What the credentials step gets for one request. */
@@ -35,14 +47,26 @@ export interface ServerConnection extends TokenStatus {
 
 export class UpstreamService {
   readonly catalog: UpstreamCatalog;
+  readonly discovery: UpstreamDiscovery;
   readonly vault: UpstreamVault;
   readonly authorizer: UpstreamAuthorizer;
+  private readonly byResource = new Map<string, RouteConfig>();
   private readonly logger: Logger;
 
   constructor(options: UpstreamServiceOptions) {
     const { storage, sharedSecret, now, logger } = options;
     this.logger = logger;
     this.catalog = new UpstreamCatalog(options.routes, options.client);
+    for (const route of options.routes) {
+      if (route.mcp?.kind === 'server') this.byResource.set(route.mcp.resourceUrl, route);
+    }
+    this.discovery = new UpstreamDiscovery({
+      ...options.discovery,
+      clients: storage.upstreamClients,
+      sharedSecret,
+      logger,
+      ...(now ? { now } : {}),
+    });
     this.vault = new UpstreamVault({
       store: storage.upstreamTokens,
       sharedSecret,
@@ -56,30 +80,56 @@ export class UpstreamService {
     });
     this.authorizer = new UpstreamAuthorizer({
       oauth: storage.oauth,
-      catalog: this.catalog,
+      find: (routeKey, upstreamKey) => this.find(routeKey, upstreamKey),
       vault: this.vault,
       sharedSecret,
       ...(now ? { now } : {}),
     });
   }
 
+  /** The route's upstream as known now, without I/O (the request path asks this). */
+  entryFor(route: RouteConfig): RouteUpstream | undefined {
+    return this.catalog.forRoute(route) ?? this.discovery.found(route);
+  }
+
+  /** Whether requests to `route` carry an upstream token (no I/O). */
+  holdsTokens(route: RouteConfig): boolean {
+    return this.entryFor(route) !== undefined;
+  }
+
+  /** Whether an upstream 401 may teach the gateway that `route` needs upstream OAuth. */
+  mayDiscover(route: RouteConfig): boolean {
+    return UpstreamDiscovery.candidate(route) && this.discovery.found(route) === undefined;
+  }
+
   /** The upstream token for this user on this route, refreshed when due. */
   async credentials(route: RouteConfig, sub: string): Promise<Credentials> {
-    const entry = this.catalog.forRoute(route);
+    const entry = this.entryFor(route);
     if (entry === undefined) return { kind: 'none' };
     return fromOutcome(await this.vault.token(tokenKey(entry, sub)));
   }
 
   /** After the upstream refused the token it was given (401): one refresh, unless done already. */
   async refreshAfterRejection(route: RouteConfig, sub: string, version: number) {
-    const entry = this.catalog.forRoute(route);
+    const entry = this.entryFor(route);
     if (entry === undefined) return { kind: 'none' } as const;
     return fromOutcome(await this.vault.refresh(tokenKey(entry, sub), version));
   }
 
+  /**
+   * The upstream answered 401 with `resource_metadata` to a request that carried no upstream
+   * token: find its authorization server. True when the route now has an upstream.
+   */
+  async learn(route: RouteConfig, wwwAuthenticate: string | undefined): Promise<boolean> {
+    const named = /resource_metadata="([^"]+)"/.exec(wwwAuthenticate ?? '')?.[1];
+    const entry = await this.discovery.resolve(route, named);
+    if (entry) this.logger.info({ route: entry.routeKey }, 'upstream OAuth discovered');
+    return entry !== undefined;
+  }
+
   /** The token the upstream keeps refusing: forgotten, so the user authorizes again. */
   async forget(route: RouteConfig, sub: string): Promise<void> {
-    const entry = this.catalog.forRoute(route);
+    const entry = this.entryFor(route);
     if (entry === undefined) return;
     await this.vault.forget(tokenKey(entry, sub));
     this.logger.info(
@@ -90,14 +140,16 @@ export class UpstreamService {
 
   /**
    * Before an MCP client is granted `resource`: the provider's authorization URL when the user
-   * holds no token for it yet, else undefined.
+   * holds no token for it yet, else undefined. A route whose upstream may be protected is asked
+   * here (its metadata), so the user connects before the first call.
    */
   async connectFirst(
     session: SessionRecord,
     resource: string,
     back: { readonly returnTo: string; readonly errorParam: string },
   ): Promise<URL | undefined> {
-    const entry = this.catalog.forResource(resource);
+    const route = this.byResource.get(resource);
+    const entry = route && (await this.resolve(route));
     if (entry === undefined) return undefined;
     const status = await this.vault.status(tokenKey(entry, session.sub));
     if (status.connected) return undefined;
@@ -110,15 +162,24 @@ export class UpstreamService {
 
   /** The user's connection to `route`'s upstream (`/.pomerium/mcp/routes`). */
   async connection(route: RouteConfig, sub: string): Promise<ServerConnection> {
-    const entry = this.catalog.forRoute(route);
+    const entry = await this.resolve(route);
     if (entry === undefined) {
       return { needsOauth: false, connected: true, expiresAt: null, refreshTokenAvailable: false };
     }
     return { needsOauth: true, ...(await this.vault.status(tokenKey(entry, sub))) };
   }
 
-  entryFor(route: RouteConfig): RouteUpstream | undefined {
-    return this.catalog.forRoute(route);
+  /** The route's upstream, found first when it may be discovered. */
+  async resolve(route: RouteConfig): Promise<RouteUpstream | undefined> {
+    const known = this.entryFor(route);
+    if (known || !UpstreamDiscovery.candidate(route)) return known;
+    return this.discovery.resolve(route);
+  }
+
+  private find(routeKey: string, upstreamKey: string): RouteUpstream | undefined {
+    const matches = (e: RouteUpstream) =>
+      e.routeKey === routeKey && e.client.upstreamKey === upstreamKey;
+    return this.catalog.all().find(matches) ?? this.discovery.all().find(matches);
   }
 }
 

@@ -38,6 +38,12 @@ export interface PipelinePorts {
 }
 
 export interface UpstreamPort {
+  /** Whether requests to `route` carry an upstream token (no I/O). */
+  holdsTokens(route: RouteConfig): boolean;
+  /** Whether an upstream 401 with `resource_metadata` may reveal that `route` needs one. */
+  mayDiscover(route: RouteConfig): boolean;
+  /** Finds the upstream's OAuth from such a 401; true when the route now holds tokens. */
+  learn(route: RouteConfig, wwwAuthenticate: string | undefined): Promise<boolean>;
   credentials(route: RouteConfig, sub: string): Promise<Credentials>;
   /** The upstream refused the token of `version`: refresh once (unless done meanwhile). */
   refreshAfterRejection(route: RouteConfig, sub: string, version: number): Promise<Credentials>;

@@ -27,8 +27,11 @@ export async function upstreamCredentials(
   ctx: CallerRequest,
   jsonRpcId: JsonRpcId | null,
 ): Promise<CredentialsStep> {
-  if (!ports.upstream || !ctx.session) return { ok: true, headers: {} };
-  const credentials = await ports.upstream.credentials(ctx.match.route, ctx.session.sub);
+  const { upstream } = ports;
+  if (!upstream || !ctx.session || !upstream.holdsTokens(ctx.match.route)) {
+    return { ok: true, headers: {} };
+  }
+  const credentials = await upstream.credentials(ctx.match.route, ctx.session.sub);
   return judgeCredentials(ports, ctx, credentials, jsonRpcId);
 }
 

@@ -3,14 +3,23 @@
  * upstream token and the upstream answers 401 to it, that answer is not passed on: the token is
  * refreshed once and the request sent again (its body was read, so it can be); a second 401
  * to a fresh token is the same as a refused refresh (the token is deleted, the client's grant
- * revoked, the client told `invalid_token`).
+ * revoked, the client told `invalid_token`). A 401 with `resource_metadata` on a route that
+ * sent no token teaches the gateway that the upstream has its own OAuth (discovery): the
+ * request goes again with the user's token, or the client is sent to authorize through it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendAnswer } from './answer.js';
+import type { DeclinedAnswer } from '../../proxy/forward.js';
+import { sendAnswer, type Answer } from './answer.js';
 import { identityHeaders } from './assertion.js';
 import { routeName, type CallerRequest, type PipelinePorts } from './context.js';
 import { judgeCredentials, upstreamCredentials, type CredentialsStep } from './credentials.js';
 import { forwardUpstream, type ForwardPlan } from './forward-upstream.js';
+
+type Sent = CredentialsStep & { ok: true };
+
+const rejected = (r: IncomingMessage) => r.statusCode === 401;
+const challenged = (r: IncomingMessage) =>
+  r.statusCode === 401 && /resource_metadata=/i.test(r.headers['www-authenticate'] ?? '');
 
 export async function forwardWithCredentials(
   ports: PipelinePorts,
@@ -21,28 +30,67 @@ export async function forwardWithCredentials(
 ): Promise<void> {
   const jsonRpcId = plan.mcpPost?.jsonRpcErrorId ?? null;
   const first = await upstreamCredentials(ports, ctx, jsonRpcId);
-  if (!first.ok) return refuse(ports, req, res, ctx, first);
+  if (!first.ok) return refuse(ports, req, res, ctx, first.answer, first.note);
   const identity = await identityHeaders(ports, ctx.match.route, ctx.session);
-  // A body still in the request stream cannot be sent twice: only read bodies are retried.
-  const replayable = plan.mcpPost !== undefined || ctx.method === 'GET' || ctx.method === 'HEAD';
-  const retry = first.version !== undefined && replayable && ports.upstream && ctx.session;
-  const send = (credentials: CredentialsStep & { ok: true }, decline: boolean) =>
+  const send = (credentials: Sent, decline?: (r: IncomingMessage) => boolean) =>
     forwardUpstream(ports, req, res, ctx, {
       ...plan,
       extraHeaders: { ...credentials.headers, ...identity },
-      ...(decline ? { decline: (r: IncomingMessage) => r.statusCode === 401 } : {}),
+      ...(decline ? { decline } : {}),
     });
-  if (!retry || first.version === undefined) return void (await send(first, false));
-  if (!(await send(first, true)).declined) return;
+  // A body still in the request stream cannot be sent twice: only read bodies are retried.
+  const replayable = plan.mcpPost !== undefined || ctx.method === 'GET' || ctx.method === 'HEAD';
+  const { upstream } = ports;
+  if (!replayable || !upstream || !ctx.session) return void (await send(first));
   const { route } = ctx.match;
   const { sub } = ctx.session;
-  const refreshed = await ports.upstream.refreshAfterRejection(route, sub, first.version);
+  let sent = first;
+  if (first.version === undefined) {
+    if (!upstream.mayDiscover(route)) return void (await send(first));
+    const declined = (await send(first, challenged)).declined;
+    if (!declined) return;
+    const next = await afterChallenge(ports, ctx, declined, jsonRpcId);
+    if (!next.ok) return refuse(ports, req, res, ctx, next.answer, next.note);
+    sent = next;
+  }
+  if (!(await send(sent, rejected)).declined) return;
+  if (sent.version === undefined) {
+    const answer = challengeUnmet(ctx, jsonRpcId);
+    return refuse(ports, req, res, ctx, answer, 'the upstream refused the request without a token');
+  }
+  const refreshed = await upstream.refreshAfterRejection(route, sub, sent.version);
   const second = await judgeCredentials(ports, ctx, refreshed, jsonRpcId);
-  if (!second.ok) return refuse(ports, req, res, ctx, second);
-  if (!(await send(second, true)).declined) return;
-  await ports.upstream.forget(route, sub);
+  if (!second.ok) return refuse(ports, req, res, ctx, second.answer, second.note);
+  if (!(await send(second, rejected)).declined) return;
+  await upstream.forget(route, sub);
   const gone = await judgeCredentials(ports, ctx, { kind: 'missing' }, jsonRpcId);
-  if (!gone.ok) return refuse(ports, req, res, ctx, gone);
+  if (!gone.ok) return refuse(ports, req, res, ctx, gone.answer, gone.note);
+}
+
+/** The upstream asked for its own OAuth: find it, then the user's token for it. */
+async function afterChallenge(
+  ports: PipelinePorts,
+  ctx: CallerRequest,
+  declined: DeclinedAnswer,
+  jsonRpcId: Parameters<typeof judgeCredentials>[3],
+): Promise<CredentialsStep> {
+  const { route } = ctx.match;
+  if (!(await ports.upstream?.learn(route, declined.wwwAuthenticate))) {
+    return { ok: false, answer: challengeUnmet(ctx, jsonRpcId), note: 'upstream discovery failed' };
+  }
+  return upstreamCredentials(ports, ctx, jsonRpcId);
+}
+
+/** The upstream wants authorization the gateway could not arrange (its log says why). */
+function challengeUnmet(ctx: CallerRequest, id: Parameters<typeof judgeCredentials>[3]): Answer {
+  const message = 'the upstream server requires an authorization the gateway could not obtain';
+  if (ctx.method === 'POST')
+    return { kind: 'json-rpc-error', status: 502, id, code: -32603, message };
+  return {
+    kind: 'json',
+    status: 502,
+    body: { error: 'upstream_unauthorized', error_description: message },
+  };
 }
 
 function refuse(
@@ -50,11 +98,12 @@ function refuse(
   req: IncomingMessage,
   res: ServerResponse,
   ctx: CallerRequest,
-  step: CredentialsStep & { ok: false },
+  answer: Answer,
+  note: string,
 ): Promise<void> {
   ports.logger.info(
     { req_id: ctx.requestId, route: routeName(ctx.match.route), sub: ctx.session?.sub },
-    step.note,
+    note,
   );
-  return sendAnswer(req, res, step.answer, ports.startSignIn);
+  return sendAnswer(req, res, answer, ports.startSignIn);
 }
