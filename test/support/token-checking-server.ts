@@ -18,10 +18,22 @@ export interface TokenCheckingServer {
   close(): Promise<void>;
 }
 
-type Introspect = (token: string) => Promise<{ active: boolean; sub?: string }>;
+type Introspect = (token: string) => Promise<{ active: boolean; sub?: string; aud?: unknown }>;
 
+export interface ProtectedResourceOptions {
+  /** The MCP endpoint's path, e.g. `/mcp`: its URL is the protected resource. */
+  readonly path: string;
+  /** Its authorization server, published in RFC 9728 metadata (read at each request). */
+  issuer: string;
+}
+
+/**
+ * With `protectedResource`, the server is a remote MCP server with its own OAuth: it publishes
+ * RFC 9728 metadata at the path-aware well-known URL and names it in every 401.
+ */
 export async function startTokenCheckingServer(
   introspect: Introspect,
+  protectedResource?: ProtectedResourceOptions,
 ): Promise<TokenCheckingServer> {
   const authorizations: (string | undefined)[] = [];
   let refused = 0;
@@ -31,18 +43,42 @@ export async function startTokenCheckingServer(
     });
   });
 
+  let origin = '';
+  const metadataPath = `/.well-known/oauth-protected-resource${protectedResource?.path ?? ''}`;
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (protectedResource && req.url === metadataPath) {
+      const body = JSON.stringify({
+        resource: `${origin}${protectedResource.path}`,
+        authorization_servers: [protectedResource.issuer],
+        scopes_supported: ['read'],
+        bearer_methods_supported: ['header'],
+      });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      return;
+    }
     authorizations.push(req.headers.authorization);
     const token = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
     const found = token ? await introspect(token) : { active: false };
     if (!found.active) {
       refused++;
-      res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end();
+      const challenge = protectedResource
+        ? `Bearer resource_metadata="${origin}${metadataPath}"`
+        : 'Bearer error="invalid_token"';
+      res.writeHead(401, { 'www-authenticate': challenge }).end();
       return;
     }
     const mcp = new McpServer({ name: 'token-checking', version: '0.0.0' });
     mcp.registerTool('account', { description: 'Whose upstream token this is' }, async () => ({
-      content: [{ type: 'text', text: JSON.stringify({ sub: found.sub, active: true }) }],
+      content: [
+        {
+          type: 'text',
+          text: JSON.stringify({
+            sub: found.sub,
+            active: true,
+            ...(found.aud === undefined ? {} : { aud: found.aud }),
+          }),
+        },
+      ],
     }));
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
@@ -57,8 +93,9 @@ export async function startTokenCheckingServer(
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: origin,
     authorizations,
     get refused() {
       return refused;

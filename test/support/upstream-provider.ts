@@ -24,12 +24,16 @@ export interface UpstreamProvider {
   readonly refreshes: number;
   /** Refused token requests (e.g. a rotated refresh token used again). */
   readonly refusedRefreshes: number;
+  /** Dynamic registrations so far. */
+  readonly registrations: number;
   /** Authorization requests as received (their query). */
   readonly authorizations: URLSearchParams[];
   /** What the token endpoint received: its Authorization header and form. */
   readonly tokenRequests: { authorization: string | undefined; form: URLSearchParams }[];
   /** RFC 7662 introspection of `token` with the gateway's client. */
-  introspect(token: string): Promise<{ active: boolean; sub?: string; client_id?: string }>;
+  introspect(
+    token: string,
+  ): Promise<{ active: boolean; sub?: string; client_id?: string; aud?: unknown }>;
   /** Revokes every grant of `account` (the user disconnected at the service). */
   revokeAccount(account: string): Promise<void>;
   /** The token endpoint answers 503 while set (a provider outage). */
@@ -41,6 +45,12 @@ export interface UpstreamProviderOptions {
   readonly redirectUris: readonly string[];
   /** Access token lifetime, seconds (default 5). */
   readonly accessTokenTtl?: number;
+  /**
+   * An authorization server for a remote MCP server instead (discovery): open dynamic
+   * registration, RFC 8414 metadata, and access tokens audience-bound (RFC 8707) to this
+   * resource, which every authorization and token request must name.
+   */
+  readonly mcpResource?: string;
 }
 
 export async function startUpstreamProvider(
@@ -60,7 +70,10 @@ export async function startUpstreamProvider(
       {
         client_id: clientId,
         client_secret: clientSecret,
-        redirect_uris: [...options.redirectUris],
+        // Discovery tests register the gateway dynamically; this client then only introspects.
+        redirect_uris: options.redirectUris.length
+          ? [...options.redirectUris]
+          : ['https://introspection-only.invalid/cb'],
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
       },
@@ -69,8 +82,10 @@ export async function startUpstreamProvider(
     scopes: ['read', 'write', 'offline_access'],
     features: {
       devInteractions: { enabled: false },
-      introspection: { enabled: true },
+      // The MCP server behind asks, whichever client the token was issued to.
+      introspection: { enabled: true, allowedPolicy: async () => true },
       revocation: { enabled: true },
+      ...(options.mcpResource ? mcpFeatures(options.mcpResource) : {}),
     },
     pkce: { required: () => true },
     ttl: { AccessToken: options.accessTokenTtl ?? 5, RefreshToken: 3600, Grant: 3600 },
@@ -84,6 +99,7 @@ export async function startUpstreamProvider(
     routes: { authorization: '/oauth/authorize', token: '/oauth/token' },
   });
   const state = {
+    registrations: 0,
     refreshes: 0,
     refusedRefreshes: 0,
     outage: false,
@@ -98,12 +114,21 @@ export async function startUpstreamProvider(
     const params = (ctx as { oidc: { params?: { grant_type?: string } } }).oidc.params;
     if (params?.grant_type === 'refresh_token') state.refusedRefreshes++;
   });
+  provider.on('registration_create.success', () => void state.registrations++);
   const callback = provider.callback();
   handler = (req, res) => {
     const path = (req.url ?? '').split('?')[0] ?? '';
     const interactionUid = /^\/interaction\/([\w-]+)$/.exec(path)?.[1];
     if (interactionUid) {
       interaction(req, res, interactionUid).catch(() => res.writeHead(500).end());
+      return;
+    }
+    if (path === '/.well-known/oauth-authorization-server' && options.mcpResource) {
+      // RFC 8414's URL, with what oidc-provider publishes at OpenID discovery's.
+      fetch(`${issuer}/.well-known/openid-configuration`)
+        .then((r) => r.text())
+        .then((body) => res.writeHead(200, { 'content-type': 'application/json' }).end(body))
+        .catch(() => res.writeHead(500).end());
       return;
     }
     if (path === '/oauth/authorize') {
@@ -162,6 +187,8 @@ export async function startUpstreamProvider(
     const clientIdOf = String(details.params.client_id);
     const grant = new provider.Grant({ accountId, clientId: clientIdOf });
     grant.addOIDCScope(String(details.params.scope ?? 'read'));
+    if (options.mcpResource)
+      grant.addResourceScope(options.mcpResource, String(details.params.scope ?? 'read'));
     const grantId = await grant.save();
     const ids = grants.get(accountId) ?? new Set<string>();
     ids.add(grantId);
@@ -185,6 +212,9 @@ export async function startUpstreamProvider(
     get refusedRefreshes() {
       return state.refusedRefreshes;
     },
+    get registrations() {
+      return state.registrations;
+    },
     authorizations: state.authorizations,
     tokenRequests: state.tokenRequests,
     get outage() {
@@ -202,7 +232,12 @@ export async function startUpstreamProvider(
         },
         body: new URLSearchParams({ token }).toString(),
       });
-      return (await res.json()) as { active: boolean; sub?: string; client_id?: string };
+      return (await res.json()) as {
+        active: boolean;
+        sub?: string;
+        client_id?: string;
+        aud?: unknown;
+      };
     },
     async revokeAccount(account) {
       for (const grantId of grants.get(account) ?? []) {
@@ -218,5 +253,21 @@ export async function startUpstreamProvider(
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** Registration open to anyone (as hosted MCP servers have it) and resource indicators. */
+function mcpFeatures(resource: string) {
+  return {
+    registration: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => resource,
+      useGrantedResource: () => true,
+      getResourceServerInfo: (_ctx: unknown, indicator: string) => {
+        if (indicator !== resource) throw new Error(`unknown resource ${indicator}`);
+        return { scope: 'read write', audience: resource, accessTokenFormat: 'opaque' };
+      },
+    },
   };
 }
