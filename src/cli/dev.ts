@@ -4,18 +4,26 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { parseConfig } from '../config/load.js';
 import { randomId } from '../core/crypto.js';
-import { startGateway } from '../http/gateway.js';
+import { startGateway, type GatewayOptions } from '../http/gateway.js';
 import { seedDevUser } from '../idp/dev-user.js';
 import { startServersHost } from '../servers/host.js';
 import { defaultServerFactories } from '../servers/registry.js';
 import { prepareDemoDatabase } from '../servers/sqlite/demo.js';
 import { intFromEnv, type Env } from '../core/env.js';
 import type { Lifetimes } from '../oauth/provider.js';
+import {
+  notionMcpYaml,
+  notionOAuthFromEnv,
+  upstreamCallbackUrl,
+  type NotionOAuthSettings,
+} from './dev-notion.js';
 
 /** What only tests set: `npm start` itself takes everything from the environment. */
 export interface DevSystemOptions {
   /** OAuth token lifetimes in seconds (e.g. a short access token to make clients refresh). */
   readonly lifetimes?: Partial<Lifetimes>;
+  /** The upstream-token vault's clock (tests bring upstream tokens due without waiting). */
+  readonly upstream?: GatewayOptions['upstream'];
 }
 
 export interface DevSystem {
@@ -24,6 +32,8 @@ export interface DevSystem {
   readonly mcpUrls: readonly string[];
   /** The servers host the gateway fronts (loopback, ephemeral port). */
   readonly serversUrl: string;
+  /** The redirect URI to register at Notion, when `/notion` is on (NOTION_CLIENT_ID/SECRET). */
+  readonly notionCallbackUrl: string | null;
   readonly user: { readonly email: string; readonly generatedPassword: string | null };
   close(): Promise<void>;
 }
@@ -44,12 +54,12 @@ export async function startDevSystem(
   const requested = intFromEnv(env, 'PORT', 8080, 0);
   const port = requested === 0 ? await freePort() : requested;
   const origin = `http://localhost:${port}`;
+  const notion = notionOAuthFromEnv(env);
 
   const servers = await startDevServers(env, dataDir, port, logger);
   try {
-    const routes = servers.servers
-      .filter((name) => name !== 'notion') // needs Notion OAuth credentials (upstream tokens)
-      .map((name) => devRoute(origin, servers.url, name));
+    const names = servers.servers.filter((name) => name !== 'notion' || notion !== undefined);
+    const routes = names.map((name) => devRoute(origin, servers.url, name, notion));
     const { config } = parseConfig(
       devConfigYaml(port, dataDir, secrets, routes),
       '(portcullis dev)',
@@ -61,6 +71,7 @@ export async function startDevSystem(
       // Ready means ready: no 200 from /healthz, and no sign-in, before the user exists.
       holdReadiness: true,
       ...(options.lifetimes && { oauth: { lifetimes: options.lifetimes } }),
+      ...(options.upstream && { upstream: options.upstream }),
     });
     let user;
     try {
@@ -74,6 +85,7 @@ export async function startDevSystem(
       url: origin,
       mcpUrls: config.routes.flatMap((r) => (r.mcp?.kind === 'server' ? [r.mcp.resourceUrl] : [])),
       serversUrl: servers.url,
+      notionCallbackUrl: names.includes('notion') ? upstreamCallbackUrl(origin) : null,
       user,
       close: async () => {
         await gateway.close();
@@ -128,7 +140,12 @@ function devConfigYaml(
   ].join('\n');
 }
 
-function devRoute(origin: string, serversUrl: string, name: string): string {
+function devRoute(
+  origin: string,
+  serversUrl: string,
+  name: string,
+  notion: NotionOAuthSettings | undefined,
+): string {
   const lines = [
     `  - from: ${origin}`,
     `    path: /${name}`,
@@ -149,7 +166,8 @@ function devRoute(origin: string, serversUrl: string, name: string): string {
   } else if (name === 'whoami') {
     lines.push('    description: Who the gateway says you are');
   }
-  lines.push('    mcp:', '      server: {}');
+  if (name === 'notion' && notion) lines.push(...notionMcpYaml(notion));
+  else lines.push('    mcp:', '      server: {}');
   return lines.join('\n');
 }
 

@@ -80,11 +80,20 @@ async function startDev(logger: Logger) {
       password,
       'MCP servers (for your MCP client):',
       ...system.mcpUrls.map((u) => `  ${u}`),
+      ...notionBanner(system.notionCallbackUrl),
       'Press Ctrl+C to stop.',
       '',
     ].join('\n'),
   );
   return system;
+}
+
+/** What the Notion integration needs registered, or how to turn `/notion` on. */
+function notionBanner(callbackUrl: string | null): string[] {
+  if (callbackUrl === null) {
+    return ['/notion is off: set NOTION_CLIENT_ID and NOTION_CLIENT_SECRET (docs/notion.md).'];
+  }
+  return ['Notion: register this redirect URI in your Notion integration:', `  ${callbackUrl}`];
 }
 
 /** `portcullis gateway --config FILE`. */

@@ -27,6 +27,10 @@ export async function startTestDevSystem(options: {
   port?: number;
   /** OAuth token lifetimes (seconds). */
   lifetimes?: DevSystemOptions['lifetimes'];
+  /** The upstream-token vault's clock. */
+  upstream?: DevSystemOptions['upstream'];
+  /** More environment (e.g. NOTION_CLIENT_ID); the variables above win. */
+  env?: Readonly<Record<string, string>>;
 }): Promise<TestDevSystem> {
   const dataDir = mkdtempSync(join(tmpdir(), `${options.dirPrefix ?? 'portcullis-dev'}-`));
   const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true });
@@ -34,13 +38,14 @@ export async function startTestDevSystem(options: {
   try {
     system = await startDevSystem(
       {
+        ...options.env,
         PORT: String(options.port ?? 0),
         PORTCULLIS_DATA_DIR: dataDir,
         PORTCULLIS_DEV_EMAIL: options.email,
         PORTCULLIS_DEV_PASSWORD: options.password,
       },
       silentLogger,
-      { lifetimes: options.lifetimes },
+      { lifetimes: options.lifetimes, upstream: options.upstream },
     );
   } catch (err) {
     removeDataDir();
