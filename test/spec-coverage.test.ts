@@ -91,6 +91,18 @@ describe('spec coverage: the MCP authorization server', () => {
   const basic = (id: string, secret: string) =>
     `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
+  /** A public client's refresh, naming each of `resources`. */
+  async function refresh(clientId: string, refreshToken: string, resources: readonly string[]) {
+    const form = new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      client_id: clientId,
+    });
+    for (const resource of resources) form.append('resource', resource);
+    const res = await fetch(`${gw.origin}/.pomerium/mcp/token`, { method: 'POST', body: form });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
   describe('discovery (RFC 9728, RFC 8414)', () => {
     it('discovery documents are application/json and omit empty arrays (RFC 9728 §3.2, RFC 8414 §3.2)', async () => {
       for (const path of [
@@ -106,6 +118,13 @@ describe('spec coverage: the MCP authorization server', () => {
           assert.ok(!Array.isArray(value) || value.length > 0, `${path}: ${name} is empty`);
         }
       }
+    });
+
+    it('the bare protected resource metadata URL is not a path’s resource’s (RFC 9728 §3.3)', async () => {
+      const res = await fetch(`${gw.origin}/.well-known/oauth-protected-resource`);
+      assert.equal(res.status, 404);
+      const own = await fetch(`${gw.origin}/.well-known/oauth-protected-resource/whoami`);
+      assert.equal(((await own.json()) as { resource?: string }).resource, gw.resource('/whoami'));
     });
 
     it('the server metadata has what RFC 8414 §2 requires, with signing algorithms for private_key_jwt', async () => {
@@ -220,6 +239,39 @@ describe('spec coverage: the MCP authorization server', () => {
       });
       assert.equal(hop.location?.searchParams.get('error'), 'invalid_target');
     });
+
+    it('without resource, a host with several MCP servers answers invalid_target at the redirect URI, before sign-in (RFC 8707 §2)', async () => {
+      const state = 'no-resource';
+      const hop = await firstHop({
+        client_id: clientId,
+        redirect_uri: redirect,
+        resource: undefined,
+        state,
+      });
+      assert.equal(hop.status, 303);
+      assert.equal(hop.location?.origin, new URL(redirect).origin, 'not the sign-in page');
+      assert.equal(hop.location?.searchParams.get('error'), 'invalid_target');
+      assert.equal(hop.location?.searchParams.get('state'), state);
+      assert.equal(hop.location?.searchParams.get('iss'), gw.origin);
+    });
+
+    it('a resource with its scheme and host in capitals is the same MCP server; its path is not (MCP Canonical Server URI)', async () => {
+      const shouted = gw.resource('/sqlite').replace('http://localhost', 'HTTP://LOCALHOST');
+      const a = await authorizeCode(gw, { clientId, redirectUri: redirect, resource: shouted });
+      const t = await exchange(gw, a, shouted);
+      assert.equal(t.status, 200, JSON.stringify(t.body));
+      const access = String(t.body.access_token);
+      assert.equal((await mcpWithToken(gw, '/sqlite', access)).status, 200);
+      assert.equal((await mcpWithToken(gw, '/whoami', access)).status, 401);
+      const refreshed = await refresh(clientId, String(t.body.refresh_token), [shouted]);
+      assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+      const path = await firstHop({
+        client_id: clientId,
+        redirect_uri: redirect,
+        resource: `${gw.origin}/SQLITE`,
+      });
+      assert.equal(path.location?.searchParams.get('error'), 'invalid_target');
+    });
   });
 
   describe('the token endpoint (RFC 6749, OAuth 2.1, RFC 7636, RFC 8707)', () => {
@@ -321,17 +373,25 @@ describe('spec coverage: the MCP authorization server', () => {
       assert.equal(own.status, 200, JSON.stringify(own.body));
     });
 
-    it('a refresh token is not exchanged for a token for another MCP server (RFC 8707 §2.2)', async () => {
+    it('a refresh token is not exchanged for a token for another resource, and stays good (RFC 8707 §2.2)', async () => {
       const t = await exchange(gw, await authorizeCode(gw, { clientId, redirectUri: redirect }));
-      const res = await tokenRequest(gw.origin, {
-        grant_type: 'refresh_token',
-        refresh_token: String(t.body.refresh_token),
-        client_id: clientId,
-        resource: gw.resource('/whoami'),
-      });
-      assert.equal(res.status, 400);
-      assert.equal(res.body.error, 'invalid_target');
-      assert.equal(res.body.access_token, undefined);
+      const refreshToken = String(t.body.refresh_token);
+      for (const resources of [
+        [gw.resource('/whoami')],
+        ['https://elsewhere.example/mcp'],
+        [gw.resource('/sqlite'), gw.resource('/sqlite')],
+      ]) {
+        const res = await refresh(clientId, refreshToken, resources);
+        assert.equal(res.status, 400, resources.join(' '));
+        assert.equal(res.body.error, 'invalid_target', resources.join(' '));
+        assert.equal(res.body.access_token, undefined);
+      }
+      // Not spent by the refusals: its next refresh is no replay, and the grant lives on.
+      const own = await refresh(clientId, refreshToken, [gw.resource('/sqlite')]);
+      assert.equal(own.status, 200, JSON.stringify(own.body));
+      assert.equal((await mcpWithToken(gw, '/sqlite', String(t.body.access_token))).status, 200);
+      const next = await refresh(clientId, String(own.body.refresh_token), []);
+      assert.equal(next.status, 200, JSON.stringify(next.body));
     });
   });
 
@@ -387,14 +447,16 @@ describe('spec coverage: the MCP authorization server', () => {
         { authorization: basic(intruder.clientId, intruder.secret) },
       );
       assert.equal(foreign.status, 400);
-      assert.ok(((await foreign.json()) as { error?: string }).error);
+      assert.equal(((await foreign.json()) as { error?: string }).error, 'invalid_grant');
       const unauthenticated = await revoke(
         { token: access },
         { authorization: basic(owner.clientId, `${owner.secret}x`) },
       );
       assert.equal(unauthenticated.status, 401);
-      // A public client is anyone who knows a client_id: it is answered as for an unknown token.
-      assert.equal((await revoke({ token: access, client_id: clientId })).status, 200);
+      // A public client is told as well (RFC 7009 §2.1), with the same error.
+      const byPublic = await revoke({ token: access, client_id: clientId });
+      assert.equal(byPublic.status, 400);
+      assert.equal(((await byPublic.json()) as { error?: string }).error, 'invalid_grant');
       assert.equal((await mcpWithToken(gw, '/sqlite', access)).status, 200, 'still live');
       const own = await revoke(
         { token: access },
@@ -500,6 +562,57 @@ describe('spec coverage: the MCP authorization server', () => {
       docs.serve('/spec/array.json', [document(list)]);
       await assertPage(list, listed, 'an array');
     });
+  });
+});
+
+describe('spec coverage: a host with one MCP server, at its root', () => {
+  let gw: OAuthTestGateway;
+  before(async () => {
+    gw = await startOAuthGateway(
+      {},
+      '',
+      (origin, upstreamUrl) => `
+  - from: ${origin}
+    to: ${upstreamUrl}/whoami
+    name: Root
+    allow_any_authenticated_user: true
+    mcp: { server: {} }
+`,
+    );
+  });
+  after(async () => {
+    await gw?.close();
+  });
+
+  it('serves the root resource’s metadata at the bare URL (RFC 9728 §3.1, §3.3)', async () => {
+    const res = await fetch(`${gw.origin}/.well-known/oauth-protected-resource`);
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { resource?: string }).resource, gw.origin);
+  });
+
+  it('an authorization request without resource is for the one MCP server (RFC 8707 §2)', async () => {
+    const redirect = 'http://127.0.0.1:54161/cb';
+    const reg = await register(gw.origin, publicClient(redirect));
+    const { verifier, challenge } = pkce();
+    const run = await authorizeInBrowser(
+      authorizationUrl(gw.origin, {
+        client_id: reg.clientId,
+        redirect_uri: redirect,
+        code_challenge: challenge,
+      }),
+      { email: OAUTH_EMAIL, password: OAUTH_PASSWORD, jar: gw.jar },
+    );
+    const code = run.location.searchParams.get('code');
+    assert.ok(code, run.location.href);
+    const t = await tokenRequest(gw.origin, {
+      grant_type: 'authorization_code',
+      code,
+      code_verifier: verifier,
+      redirect_uri: redirect,
+      client_id: reg.clientId,
+    });
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    assert.equal((await mcpWithToken(gw, '/', String(t.body.access_token))).status, 200);
   });
 });
 

@@ -54,6 +54,7 @@ export function isSilent(params: Readonly<Record<string, unknown>>): boolean {
 export interface AuthorizationChecks {
   readonly InvalidScope: new (description: string, scope: string) => Error;
   readonly InvalidRequest: new (description: string) => Error;
+  readonly InvalidTarget: new (description: string) => Error;
 }
 
 /**
@@ -74,6 +75,15 @@ export function authorizationParamsValidator(errors: AuthorizationChecks) {
       throw new errors.InvalidScope(
         'openid is not supported: this server issues access tokens for MCP servers, not ID tokens',
         'openid',
+      );
+    }
+    // RFC 8707 §2: without `resource` a host with several MCP servers cannot tell which one
+    // is meant (one with a single server has it filled in by `defaultResource` already). The
+    // client is told now, at its redirect URI, rather than the user after signing in.
+    const resource = ctx.oidc.params?.resource;
+    if (!resource || (Array.isArray(resource) && resource.length === 0)) {
+      throw new errors.InvalidTarget(
+        'resource is required: this host serves several MCP servers; name one of them',
       );
     }
   };

@@ -34,7 +34,16 @@ test('metadata documents and path lookup', () => {
     resourceForMetadataPath('/.well-known/oauth-protected-resource/whoami', both),
     whoami,
   );
-  assert.equal(resourceForMetadataPath('/.well-known/oauth-protected-resource', both), sqlite);
+  // RFC 9728 §3.3: the bare URL is a root resource's, and no other's.
+  assert.equal(resourceForMetadataPath('/.well-known/oauth-protected-resource', both), undefined);
+  assert.equal(resourceForMetadataPath('/.well-known/oauth-protected-resource/', both), undefined);
+  const root = { resource: 'https://mcp.example.com', name: 'root' };
+  for (const path of [
+    '/.well-known/oauth-protected-resource',
+    '/.well-known/oauth-protected-resource/',
+  ]) {
+    assert.equal(resourceForMetadataPath(path, [sqlite, root]), root, path);
+  }
   assert.equal(
     resourceForMetadataPath('/.well-known/oauth-protected-resource/nope', both),
     undefined,

@@ -41,19 +41,18 @@ export function protectedResourceMetadata(resource: McpResource, issuer: string)
 }
 
 /**
- * Which resource a metadata request is about: the path-aware form names the resource's path;
- * the bare form means the host's only resource, or the first one (root metadata is a
- * fallback clients use when they have no path; RFC 9728 §3.1).
+ * Which resource a metadata request is about: the one whose metadata URL it is (RFC 9728
+ * §3.1). The bare form is the URL of a resource at the host's root only: a document served
+ * there for a resource under a path would carry a `resource` other than the one the URL was
+ * built from, which §3.3 tells clients to discard. Clients that fall back to it (the MCP SDK,
+ * after the path-aware URL) never need it here, since every resource's own URL answers.
  */
 export function resourceForMetadataPath(
   path: string,
   resources: readonly McpResource[],
 ): McpResource | undefined {
   if (!path.startsWith(PRM_PATH)) return undefined;
-  const rest = path.slice(PRM_PATH.length);
-  if (rest === '' || rest === '/') {
-    return resources.find((r) => new URL(r.resource).pathname === '/') ?? resources[0];
-  }
+  const rest = path.slice(PRM_PATH.length) === '/' ? '' : path.slice(PRM_PATH.length);
   return resources.find((r) => resourceMetadataUrl(r.resource).endsWith(PRM_PATH + rest));
 }
 

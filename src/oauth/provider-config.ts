@@ -106,7 +106,13 @@ export function providerConfiguration(settings: ProviderSettings): Record<string
     },
     issueRefreshToken: (_ctx: unknown, client: ClientInstance) =>
       client.grantTypeAllowed('refresh_token'),
-    rotateRefreshToken: () => true,
+    // Always rotated (MCP "Token Theft"). oidc-provider asks this after client authentication
+    // and replay detection, just before it spends the old token, and resolves `resource` only
+    // once it is spent: checked here, a wrong resource leaves the token good.
+    rotateRefreshToken: (ctx: ProviderContext) => {
+      checkRefreshResource(ctx, settings.errors);
+      return true;
+    },
     expiresWithSession: () => false,
     renderError,
     ttl: ttl(settings.lifetimes),
@@ -122,7 +128,7 @@ function features(settings: ProviderSettings): Record<string, unknown> {
     userinfo: { enabled: false },
     rpInitiatedLogout: { enabled: false },
     pushedAuthorizationRequests: { enabled: false },
-    revocation: { enabled: true },
+    revocation: { enabled: true, allowedPolicy: revocationAllowed(errors) },
     registration: {
       enabled: settings.dynamicRegistration,
       issueRegistrationAccessToken: false,
@@ -168,6 +174,39 @@ function ttl(lifetimes: Lifetimes): Record<string, number> {
     Interaction: lifetimes.interaction,
     Session: lifetimes.interaction,
     IdToken: lifetimes.accessToken,
+  };
+}
+
+/**
+ * RFC 8707 §2.2: a refresh may name only the resource its grant was for, and a single one.
+ * Refused here, the refresh token stays good: a client that named the wrong MCP server (or
+ * one spelled otherwise than `resource-indicator.ts` accepts) refreshes again, instead of
+ * having its next, correct refresh taken for a replay that revokes the grant.
+ */
+function checkRefreshResource(ctx: ProviderContext, errors: OidcErrors): void {
+  const requested = ctx.oidc.params?.resource;
+  // None: the provider uses the grant's own (`useGrantedResource`).
+  if (requested === undefined || requested === '') return;
+  const granted = ctx.oidc.entities?.RefreshToken?.resourceIndicators;
+  if (typeof requested !== 'string' || granted === undefined || !granted.has(requested)) {
+    throw new errors.InvalidTarget('the refresh token was not issued for this resource');
+  }
+}
+
+/**
+ * RFC 7009 §2.1: a token issued to another client is not revoked, and "the client is informed
+ * of the error", public clients too (oidc-provider's default answers a public client 200, as
+ * for an unknown token, and a confidential one `invalid_request`). RFC 7009 §2.2.1 takes its
+ * codes from RFC 6749 §5.2, where `invalid_grant` is the one for a grant or refresh token
+ * "issued to another client": the same answer for both kinds of client. It tells a caller no
+ * more than the token's resource server already would (a live token works there).
+ */
+function revocationAllowed(errors: OidcErrors) {
+  return (_ctx: unknown, client: ClientInstance, token: { clientId?: string }): boolean => {
+    if (token.clientId !== client.clientId) {
+      throw new errors.InvalidGrant('the token was not issued to this client');
+    }
+    return true;
   };
 }
 

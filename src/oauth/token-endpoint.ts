@@ -1,8 +1,9 @@
 /**
  * The token endpoint (RFC 6749 §3.2), in front of oidc-provider's: rate-limited per client
- * address, size-capped, and a code or refresh token whose grant's gateway session is gone is
- * refused with `invalid_grant` (and the grant revoked) before the provider sees it. Everything
- * else (client authentication, PKCE, the grant itself) is the provider's.
+ * address, size-capped, a code or refresh token whose grant's gateway session is gone is
+ * refused with `invalid_grant` (and the grant revoked) before the provider sees it, and
+ * `resource` is given in the host's own spelling (`resource-indicator.ts`). Everything else
+ * (client authentication, PKCE, the grant itself) is the provider's.
  */
 import type { IncomingMessage } from 'node:http';
 import { isFormMediaType } from '../core/media-type.js';
@@ -11,6 +12,7 @@ import { InvalidGrant, InvalidRequest } from './errors.js';
 import type { OAuthEndpoint } from './hosts.js';
 import { checkRateLimit, type RateLimiter } from './rate-limit.js';
 import { readRequestBody } from './request-body.js';
+import { canonicalResourceParams } from './resource-indicator.js';
 
 /** Token requests are small; a `private_key_jwt` assertion fits many times over. */
 export const MAX_TOKEN_REQUEST_BYTES = 64 * 1024;
@@ -28,17 +30,16 @@ export function tokenEndpoint(deps: TokenDeps): OAuthEndpoint {
     // Only a POST is a token request; the provider answers anything else.
     if (req.method !== 'POST') return host.oidc.serve(req, res, { url: providerUrl });
     checkRateLimit(deps.limiter, deps.clientIp(req));
-    const body = await readRequestBody(
+    let body = await readRequestBody(
       req,
       MAX_TOKEN_REQUEST_BYTES,
       (options) => new InvalidRequest('the token request is too large', options),
     );
     if (isFormMediaType(req.headers['content-type'])) {
-      await checkGrantSignedIn(
-        host.oidc.provider,
-        new URLSearchParams(body.toString('utf8')),
-        deps,
-      );
+      const form = new URLSearchParams(body.toString('utf8'));
+      await checkGrantSignedIn(host.oidc.provider, form, deps);
+      const resources = host.resources.map((r) => r.resource);
+      if (canonicalResourceParams(form, resources)) body = Buffer.from(form.toString(), 'utf8');
     }
     return host.oidc.serve(req, res, { url: providerUrl, body });
   };

@@ -21,6 +21,11 @@ export interface ProviderContext {
     readonly params?: Record<string, unknown>;
     /** The action being served (`discovery`, `authorization`…), set once routing ran. */
     readonly route?: string;
+    /** What the request was found to be about, as the action found it. */
+    readonly entities?: {
+      /** The refresh token presented, once the refresh grant has checked it is the client's. */
+      readonly RefreshToken?: { readonly resourceIndicators: ReadonlySet<string> };
+    };
   };
 }
 
@@ -132,6 +137,8 @@ export interface OidcErrors {
   InvalidClient: new (description?: string) => Error;
   InvalidRequest: new (description?: string) => Error;
   InvalidScope: new (description: string, scope: string) => Error;
+  /** Answered with a generic description; `detail` goes to the logs only. */
+  InvalidGrant: new (detail?: string) => Error;
 }
 
 interface OidcProviderModule {

@@ -27,10 +27,35 @@ export interface OAuthTestGateway {
   close(): Promise<void>;
 }
 
-/** A gateway (memory storage, built-in sign-in) with MCP routes `/sqlite` and `/whoami`. */
+/** The routes of `startOAuthGateway`, as YAML under `routes:`, for the gateway's `origin`. */
+export type RoutesYaml = (origin: string, upstreamUrl: string) => string;
+
+/** MCP routes `/sqlite` and `/whoami` on one host. */
+const TWO_SERVERS: RoutesYaml = (origin, upstreamUrl) => `
+  - from: ${origin}
+    prefix: /sqlite
+    to: ${upstreamUrl}/sqlite
+    name: DB
+    pass_identity_headers: true
+    allow_any_authenticated_user: true
+    mcp: { server: {} }
+  - from: ${origin}
+    prefix: /whoami
+    to: ${upstreamUrl}/whoami
+    name: Who
+    pass_identity_headers: true
+    allow_any_authenticated_user: true
+    mcp: { server: {} }
+`;
+
+/**
+ * A gateway (memory storage, built-in sign-in) with MCP routes `/sqlite` and `/whoami`, or
+ * the `routes` given.
+ */
 export async function startOAuthGateway(
   oauth: GatewayOptions['oauth'] = {},
   extraYaml = '',
+  routes: RoutesYaml = TWO_SERVERS,
 ): Promise<OAuthTestGateway> {
   const upstream = await startJsonRpcUpstream();
   const port = await freePort();
@@ -42,22 +67,7 @@ databroker_storage_type: memory
 builtin_users:
   - { email: ${OAUTH_EMAIL}, name: Ada, groups: [admins], password_hash: '${hash}' }
 ${extraYaml}
-routes:
-  - from: ${origin}
-    prefix: /sqlite
-    to: ${upstream.url}/sqlite
-    name: DB
-    pass_identity_headers: true
-    allow_any_authenticated_user: true
-    mcp: { server: {} }
-  - from: ${origin}
-    prefix: /whoami
-    to: ${upstream.url}/whoami
-    name: Who
-    pass_identity_headers: true
-    allow_any_authenticated_user: true
-    mcp: { server: {} }
-`;
+routes:${routes(origin, upstream.url)}`;
   const { config } = parseConfig(yaml, 'oauth-test.yaml', {});
   const logs = captureLogs();
   const gateway = await startGateway({ config, logger: logs.logger, oauth });
