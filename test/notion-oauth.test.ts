@@ -24,18 +24,16 @@ import {
 import { IDS } from './fixtures/notion/workspace.js';
 
 /**
- * The user name and password of an HTTP Basic header. openid-client form-encodes both before
- * Base64 as RFC 6749 §2.3.1 says (a UUID's `-` becomes `%2D`); Notion's examples Base64 them
- * as they are. Decoding covers both.
+ * The user name and password of an HTTP Basic header, as sent: Notion's examples Base64 the
+ * raw `client_id:client_secret` (a UUID and `secret_…`). RFC 6749 §2.3.1's form-encoding leaves
+ * those characters alone; an encoder that turned `-` into `%2D` would fail here (and at Notion).
  */
 function basicCredentials(header: string | undefined): string[] {
   const match = /^Basic (.+)$/.exec(header ?? '');
   assert.ok(match, `not HTTP Basic: ${header}`);
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  return [decoded.slice(0, colon), decoded.slice(colon + 1)].map((part) =>
-    decodeURIComponent(part.replace(/\+/g, ' ')),
-  );
+  return [decoded.slice(0, colon), decoded.slice(colon + 1)];
 }
 
 const EMAIL = 'nora@example.com';

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { parseConfig } from '../src/config/load.js';
@@ -93,10 +94,23 @@ routes:
 
   let alice: BrowserOAuthProvider;
 
-  async function connect(path: string, oauth: BrowserOAuthProvider): Promise<Client> {
+  /** `pool`: fresh connections (sockets to a gateway that was stopped are gone). */
+  async function connect(path: string, oauth: BrowserOAuthProvider, pool?: Agent): Promise<Client> {
     const client = new Client({ name: 'discovery-test', version: '0.0.0' });
+    const fetchVia = pool
+      ? {
+          fetch: ((url: string | URL, init?: RequestInit) =>
+            undiciFetch(url, {
+              ...(init as Parameters<typeof undiciFetch>[1]),
+              dispatcher: pool,
+            })) as unknown as typeof fetch,
+        }
+      : {};
     await client.connect(
-      new StreamableHTTPClientTransport(new URL(`${origin}${path}`), { authProvider: oauth }),
+      new StreamableHTTPClientTransport(new URL(`${origin}${path}`), {
+        authProvider: oauth,
+        ...fetchVia,
+      }),
     );
     return client;
   }
@@ -135,7 +149,8 @@ routes:
     gateway = await start();
     const refusedBefore = remote.refused;
     // Its first request (initialize) goes without a token and is answered 401: it learns.
-    const client = await connect('/remote', alice);
+    const pool = new Agent();
+    const client = await connect('/remote', alice, pool);
     assert.equal(remote.refused, refusedBefore + 1, 'first sent without a token, then with it');
     assert.equal((await account(client)).sub, 'alice-remote');
     assert.equal(provider.registrations, 1, 'the stored registration is used');
@@ -143,6 +158,7 @@ routes:
     assert.equal(remote.refused, refusedBefore + 1, 'known from then on');
     assert.match(logs.text(), /upstream OAuth discovered/);
     await client.close();
+    await pool.close();
   });
 
   it('an authorization server outside mcp_allowed_as_metadata_domains is never called', async () => {

@@ -148,7 +148,26 @@ export function clientAuth(
   style: 'header' | 'params' | null,
 ): client.ClientAuth {
   if (secret === null) return client.None();
-  return style === 'params' ? client.ClientSecretPost(secret) : client.ClientSecretBasic(secret);
+  return style === 'params' ? client.ClientSecretPost(secret) : basicAuth(secret);
+}
+
+/**
+ * HTTP Basic with the id and secret form-encoded first (RFC 6749 §2.3.1) the way Go's oauth2
+ * does it, leaving RFC 3986's unreserved `-._~` alone. openid-client's own encodes those too,
+ * which providers that compare the raw `id:secret` (Notion documents it so: UUID ids, secrets
+ * with `_`) refuse as `invalid_client`.
+ */
+function basicAuth(secret: string): client.ClientAuth {
+  return (_as, metadata, _body, headers) => {
+    const pair = `${formEncode(metadata.client_id)}:${formEncode(secret)}`;
+    headers.set('authorization', `Basic ${Buffer.from(pair, 'utf8').toString('base64')}`);
+  };
+}
+
+function formEncode(value: string): string {
+  return encodeURIComponent(value)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, '+');
 }
 
 function tokenSet(
