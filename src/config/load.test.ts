@@ -322,32 +322,18 @@ test('legacy pass_upstream_access_token alone is a client route (its successor, 
   );
 });
 
-test('static upstream_oauth2 is built; upstream discovery keys are warned about until built', () => {
-  const route = (server: string) =>
-    issues(
-      base(
-        'routes:\n  - from: https://n.example.com\n    to: http://n\n    allow_any_authenticated_user: true\n' +
-          `    mcp:\n      server:\n${server}`,
-      ),
-    );
-  const endpoint = '          endpoint: {auth_url: https://x/a, token_url: https://x/t}\n';
-  const built = route(`        upstream_oauth2:\n          client_id: c\n${endpoint}`);
-  assert.deepEqual(built.errors, []);
+test('upstream_oauth2 (with or without endpoint) and authorization_server_url are built, not warned about', () => {
+  const { errors, warnings } = issues(
+    base(
+      'routes:\n  - from: https://n.example.com\n    to: http://n\n    allow_any_authenticated_user: true\n' +
+        '    mcp:\n      server:\n        authorization_server_url: https://auth.example.com\n' +
+        '        upstream_oauth2:\n          client_id: c\n',
+    ),
+  );
+  assert.deepEqual(errors, []);
   assert.deepEqual(
-    built.warnings.filter((w) => w.includes('routes')),
+    warnings.filter((w) => w.includes('routes')),
     [],
-    'a static upstream is not warned about',
-  );
-  const discovered = route(
-    '        authorization_server_url: https://auth.example.com\n' +
-      '        upstream_oauth2:\n          client_id: c\n',
-  );
-  assert.deepEqual(discovered.errors, []);
-  const unsupported = (key: string, line: number) =>
-    `c.yaml:${line} routes[0].mcp.server.${key}: upstream discovery is not supported yet: give upstream_oauth2.endpoint (auth_url, token_url), or the server behind gets no Authorization header`;
-  assert.deepEqual(
-    discovered.warnings.filter((w) => w.includes('routes')),
-    [unsupported('authorization_server_url', 11), unsupported('upstream_oauth2', 12)],
   );
 });
 

@@ -158,7 +158,6 @@ function buildMcp(
     return { kind: 'client' };
   }
   const server = raw.server ?? {};
-  warnUnbuiltUpstreamKeys(server, [...path, 'server'], sink);
   const serverPath = server.path ?? '/';
   if (!from || !match) return undefined;
   if (match.kind === 'regex') {
@@ -178,25 +177,6 @@ function buildMcp(
     upstreamOauth2: server.upstream_oauth2 ? upstream(server.upstream_oauth2) : null,
     authorizationServerUrl: server.authorization_server_url ?? null,
   };
-}
-
-/**
- * Upstream discovery (no `endpoint`) is parsed so configs stay valid but not acted on yet;
- * a static `upstream_oauth2` (with `endpoint`) is built.
- */
-function warnUnbuiltUpstreamKeys(
-  server: NonNullable<NonNullable<RawRoute['mcp']>['server']>,
-  at: Path,
-  sink: IssueSink,
-): void {
-  const why =
-    'upstream discovery is not supported yet: give upstream_oauth2.endpoint (auth_url, token_url), or the server behind gets no Authorization header';
-  if (server.authorization_server_url !== undefined) {
-    sink.warn([...at, 'authorization_server_url'], why);
-  }
-  if (server.upstream_oauth2 !== undefined && server.upstream_oauth2.endpoint === undefined) {
-    sink.warn([...at, 'upstream_oauth2'], why);
-  }
 }
 
 function upstream(
