@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { hostAllowed } from './cimd.js';
-import { canonicalHost, checkedAddress, isPublicAddress, type Lookup } from './fetch-guard.js';
+import { canonicalHost, checkedAddress, isPublicAddress, type Lookup } from '../net/fetch-guard.js';
 
 test('client ID metadata document hosts: exact names and *. suffixes', () => {
   assert.equal(hostAllowed('chatgpt.com', ['chatgpt.com']), true);

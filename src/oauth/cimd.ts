@@ -10,7 +10,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { rootCertificates } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { canonicalHost, guardedConnector, type Lookup } from './fetch-guard.js';
+import { readCapped } from '../net/capped-body.js';
+import { canonicalHost, guardedConnector, type Lookup } from '../net/fetch-guard.js';
 
 /** `chatgpt.com` matches that host only; `*.example.com` matches its subdomains (not itself). */
 export function hostAllowed(hostname: string, patterns: readonly string[]): boolean {
@@ -89,17 +90,7 @@ async function snapshot(agent: Agent, url: string, init: FetchInit): Promise<Sna
     // shows oidc-provider's detail, which is this error's message. Clients see neither.
     throw err instanceof TypeError && err.cause instanceof Error ? err.cause : err;
   });
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of res.body ?? []) {
-    size += chunk.byteLength;
-    if (size > MAX_FETCH_BYTES) {
-      await res.body?.cancel();
-      throw new Error('response too large');
-    }
-    chunks.push(chunk);
-  }
-  const body = Buffer.concat(chunks);
+  const body = await readCapped(res as unknown as Response, MAX_FETCH_BYTES);
   const headers = [...res.headers].filter(
     ([name]) => name !== 'content-length' && name !== 'content-encoding',
   );

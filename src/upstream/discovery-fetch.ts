@@ -9,7 +9,8 @@
 import { rootCertificates } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { hostAllowed, MAX_FETCH_BYTES } from '../oauth/cimd.js';
-import { canonicalHost, guardedConnector, type Lookup } from '../oauth/fetch-guard.js';
+import { readCapped } from '../net/capped-body.js';
+import { canonicalHost, guardedConnector, type Lookup } from '../net/fetch-guard.js';
 
 export interface DiscoveryFetchOptions {
   /**
@@ -103,15 +104,9 @@ export function authorizationServerAllowed(url: URL, patterns: readonly string[]
 }
 
 async function cappedText(res: Response): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of res.body ?? []) {
-    size += chunk.byteLength;
-    if (size > MAX_FETCH_BYTES) {
-      await res.body?.cancel();
-      throw new DiscoveryError(`${res.url} is larger than ${MAX_FETCH_BYTES} bytes`);
-    }
-    chunks.push(chunk);
+  try {
+    return (await readCapped(res, MAX_FETCH_BYTES)).toString('utf8');
+  } catch (err) {
+    throw new DiscoveryError(`${res.url}: ${(err as Error).message}`, { cause: err });
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
