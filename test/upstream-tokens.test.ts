@@ -74,6 +74,7 @@ routes:
           client_id: ${provider.clientId}
           client_secret: ${provider.clientSecret}
           scopes: [read]
+          # write is asked for only when the server says it needs it (403 insufficient_scope)
           authorization_url_params: { owner: user }
           endpoint:
             auth_url: ${provider.authUrl}
@@ -227,6 +228,25 @@ routes:
     assert.deepEqual(await account(aliceClient), { sub: 'alice-at-service', active: true });
     const tokens = alice.tokens();
     clientTokens.push(tokens?.access_token ?? '', tokens?.refresh_token ?? '');
+  });
+
+  it('an upstream 403 insufficient_scope: the client re-authorizes and the provider is asked for the scopes named', async () => {
+    await assert.rejects(
+      aliceClient.callTool({ name: 'write_note', arguments: {} }),
+      UnauthorizedError,
+    );
+    assert.equal(provider.authorizations.at(-1)?.get('scope'), 'read write');
+    const code = alice.lastRun?.location.searchParams.get('code');
+    assert.ok(code);
+    await aliceClient.close();
+    const transport = new StreamableHTTPClientTransport(new URL(`${origin}/notes`), {
+      authProvider: alice,
+    });
+    await transport.finishAuth(code);
+    aliceClient = new Client({ name: 'upstream-test', version: '0.0.0' });
+    await aliceClient.connect(transport);
+    const written = await aliceClient.callTool({ name: 'write_note', arguments: {} });
+    assert.equal(firstText(written), 'written');
   });
 
   it('a refusal at the provider ends in a clear page and an OAuth error to the client', async () => {

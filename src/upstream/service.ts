@@ -16,6 +16,7 @@ import { UpstreamAuthorizer, type CallbackOutcome } from './authorization.js';
 import { tokenKey, UpstreamCatalog, type RouteUpstream } from './catalog.js';
 import { UpstreamDiscovery, type DiscoveryOptions } from './discovery.js';
 import type { ClientOptions } from './oauth-client.js';
+import { WantedScopes } from './wanted-scopes.js';
 import { UpstreamVault, type TokenOutcome, type TokenStatus } from './vault.js';
 
 export interface UpstreamServiceOptions {
@@ -50,6 +51,7 @@ export class UpstreamService {
   readonly discovery: UpstreamDiscovery;
   readonly vault: UpstreamVault;
   readonly authorizer: UpstreamAuthorizer;
+  private readonly scopes: WantedScopes;
   private readonly byResource = new Map<string, RouteConfig>();
   private readonly logger: Logger;
 
@@ -78,6 +80,7 @@ export class UpstreamService {
         else logger.warn({ ...fields, err }, 'upstream token refresh failed');
       },
     });
+    this.scopes = new WantedScopes(storage.oauth, now ?? Date.now);
     this.authorizer = new UpstreamAuthorizer({
       oauth: storage.oauth,
       find: (routeKey, upstreamKey) => this.find(routeKey, upstreamKey),
@@ -127,6 +130,20 @@ export class UpstreamService {
     return entry !== undefined;
   }
 
+  /**
+   * The upstream answered 403 `insufficient_scope` to the user's token: it is forgotten, and
+   * the next authorization asks the provider for the scopes the answer named as well.
+   */
+  async stepUp(route: RouteConfig, sub: string, wwwAuthenticate: string | undefined) {
+    const entry = this.entryFor(route);
+    if (entry === undefined) return;
+    const named = /scope="([^"]*)"/.exec(wwwAuthenticate ?? '')?.[1] ?? '';
+    const scopes = named.split(' ').filter((s) => /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s));
+    await this.scopes.remember(entry, sub, scopes);
+    await this.vault.forget(tokenKey(entry, sub));
+    this.logger.info({ sub, route: entry.routeKey, scopes }, 'upstream asked for more scopes');
+  }
+
   /** The token the upstream keeps refusing: forgotten, so the user authorizes again. */
   async forget(route: RouteConfig, sub: string): Promise<void> {
     const entry = this.entryFor(route);
@@ -153,7 +170,8 @@ export class UpstreamService {
     if (entry === undefined) return undefined;
     const status = await this.vault.status(tokenKey(entry, session.sub));
     if (status.connected) return undefined;
-    return this.authorizer.begin(entry, session, back);
+    const extra = await this.scopes.wanted(entry, session.sub);
+    return this.authorizer.begin(entry, session, back, extra);
   }
 
   complete(callbackUrl: URL, session: SessionRecord | undefined): Promise<CallbackOutcome> {

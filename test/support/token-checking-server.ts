@@ -18,7 +18,9 @@ export interface TokenCheckingServer {
   close(): Promise<void>;
 }
 
-type Introspect = (token: string) => Promise<{ active: boolean; sub?: string; aud?: unknown }>;
+type Introspect = (
+  token: string,
+) => Promise<{ active: boolean; sub?: string; aud?: unknown; scope?: string }>;
 
 export interface ProtectedResourceOptions {
   /** The MCP endpoint's path, e.g. `/mcp`: its URL is the protected resource. */
@@ -67,7 +69,23 @@ export async function startTokenCheckingServer(
       res.writeHead(401, { 'www-authenticate': challenge }).end();
       return;
     }
+    const body = await readJson(req);
+    // `write_note` needs the `write` scope: without it, RFC 6750's 403 naming what it needs.
+    const call = body as { method?: string; params?: { name?: string } } | undefined;
+    const scopes = String((found as { scope?: string }).scope ?? '').split(' ');
+    if (
+      call?.method === 'tools/call' &&
+      call.params?.name === 'write_note' &&
+      !scopes.includes('write')
+    ) {
+      const challenge = 'Bearer error="insufficient_scope", scope="read write"';
+      res.writeHead(403, { 'www-authenticate': challenge }).end();
+      return;
+    }
     const mcp = new McpServer({ name: 'token-checking', version: '0.0.0' });
+    mcp.registerTool('write_note', { description: 'Needs the write scope' }, async () => ({
+      content: [{ type: 'text', text: 'written' }],
+    }));
     mcp.registerTool('account', { description: 'Whose upstream token this is' }, async () => ({
       content: [
         {
@@ -89,7 +107,7 @@ export async function startTokenCheckingServer(
       void mcp.close();
     });
     await mcp.connect(transport);
-    await transport.handleRequest(req, res);
+    await transport.handleRequest(req, res, body);
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -106,4 +124,15 @@ export async function startTokenCheckingServer(
         server.close(() => resolve());
       }),
   };
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  if (req.method !== 'POST') return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
 }

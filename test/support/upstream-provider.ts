@@ -33,7 +33,7 @@ export interface UpstreamProvider {
   /** RFC 7662 introspection of `token` with the gateway's client. */
   introspect(
     token: string,
-  ): Promise<{ active: boolean; sub?: string; client_id?: string; aud?: unknown }>;
+  ): Promise<{ active: boolean; sub?: string; client_id?: string; aud?: unknown; scope?: string }>;
   /** Revokes every grant of `account` (the user disconnected at the service). */
   revokeAccount(account: string): Promise<void>;
   /** The token endpoint answers 503 while set (a provider outage). */
@@ -237,6 +237,7 @@ export async function startUpstreamProvider(
         sub?: string;
         client_id?: string;
         aud?: unknown;
+        scope?: string;
       };
     },
     async revokeAccount(account) {

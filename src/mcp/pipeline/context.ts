@@ -47,6 +47,8 @@ export interface UpstreamPort {
   credentials(route: RouteConfig, sub: string): Promise<Credentials>;
   /** The upstream refused the token of `version`: refresh once (unless done meanwhile). */
   refreshAfterRejection(route: RouteConfig, sub: string, version: number): Promise<Credentials>;
+  /** The upstream wants more scopes than the token has: forget it, ask for them next time. */
+  stepUp(route: RouteConfig, sub: string, wwwAuthenticate: string | undefined): Promise<void>;
   /** The upstream keeps refusing a fresh token: delete it. */
   forget(route: RouteConfig, sub: string): Promise<void>;
 }

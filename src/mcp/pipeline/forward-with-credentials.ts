@@ -3,7 +3,8 @@
  * upstream token and the upstream answers 401 to it, that answer is not passed on: the token is
  * refreshed once and the request sent again (its body was read, so it can be); a second 401
  * to a fresh token is the same as a refused refresh (the token is deleted, the client's grant
- * revoked, the client told `invalid_token`). A 401 with `resource_metadata` on a route that
+ * revoked, the client told `invalid_token`); a 403 `insufficient_scope` does the same and the
+ * next authorization asks the provider for the scopes it named. A 401 with `resource_metadata` on a route that
  * sent no token teaches the gateway that the upstream has its own OAuth (discovery): the
  * request goes again with the user's token, or the client is sent to authorize through it.
  */
@@ -17,7 +18,10 @@ import { forwardUpstream, type ForwardPlan } from './forward-upstream.js';
 
 type Sent = CredentialsStep & { ok: true };
 
-const rejected = (r: IncomingMessage) => r.statusCode === 401;
+/** The upstream refused the token: expired or revoked (401), or short of scopes (403). */
+const rejected = (r: IncomingMessage) =>
+  r.statusCode === 401 ||
+  (r.statusCode === 403 && /insufficient_scope/.test(r.headers['www-authenticate'] ?? ''));
 const challenged = (r: IncomingMessage) =>
   r.statusCode === 401 && /resource_metadata=/i.test(r.headers['www-authenticate'] ?? '');
 
@@ -53,7 +57,14 @@ export async function forwardWithCredentials(
     if (!next.ok) return refuse(ports, req, res, ctx, next.answer, next.note);
     sent = next;
   }
-  if (!(await send(sent, rejected)).declined) return;
+  const refusal = (await send(sent, rejected)).declined;
+  if (!refusal) return;
+  if (refusal.status === 403) {
+    // RFC 6750 §3.1: the client re-authorizes, and the gateway asks the provider for more.
+    await upstream.stepUp(route, sub, refusal.wwwAuthenticate);
+    const more = await judgeCredentials(ports, ctx, { kind: 'missing' }, jsonRpcId);
+    if (!more.ok) return refuse(ports, req, res, ctx, more.answer, 'upstream needs more scopes');
+  }
   if (sent.version === undefined) {
     const answer = challengeUnmet(ctx, jsonRpcId);
     return refuse(ports, req, res, ctx, answer, 'the upstream refused the request without a token');
@@ -61,8 +72,10 @@ export async function forwardWithCredentials(
   const refreshed = await upstream.refreshAfterRejection(route, sub, sent.version);
   const second = await judgeCredentials(ports, ctx, refreshed, jsonRpcId);
   if (!second.ok) return refuse(ports, req, res, ctx, second.answer, second.note);
-  if (!(await send(second, rejected)).declined) return;
-  await upstream.forget(route, sub);
+  const again = (await send(second, rejected)).declined;
+  if (!again) return;
+  if (again.status === 403) await upstream.stepUp(route, sub, again.wwwAuthenticate);
+  else await upstream.forget(route, sub);
   const gone = await judgeCredentials(ports, ctx, { kind: 'missing' }, jsonRpcId);
   if (!gone.ok) return refuse(ports, req, res, ctx, gone.answer, gone.note);
 }
