@@ -2,9 +2,10 @@
  * The OAuth server for MCP clients, measured:
  * 1. the whole authorization flow as an MCP client and a browser play it over HTTP (register →
  *    authorize → sign-in → consent → token), each step timed, median of N;
- * 2. tools/call through the gateway with token validation (a Bearer route) against the same
- *    proxy without it (a public route), same bare upstream, interleaved A B A B (REFERENCE §9):
- *    the gateway's CPU µs per request and req/s.
+ * 2. tools/call through the gateway with token validation (a Bearer route), with validation
+ *    and the user's upstream token (a static `upstream_oauth2` route: decrypted from the vault
+ *    and sent), and without either (a public route), same bare upstream, interleaved
+ *    (REFERENCE §9): the gateway's CPU µs per request and req/s.
  *
  * Knobs: OAUTH_BENCH_FLOWS (default 10), OAUTH_BENCH_SECONDS (8), OAUTH_BENCH_ROUNDS (3).
  */
@@ -14,6 +15,7 @@ import { CookieJar } from '../test/support/cookie-jar.js';
 import { authorizeInBrowser } from '../test/support/oauth-browser.js';
 import { MCP_HEADERS, toolsCallBody } from './lib/mcp-call.js';
 import { measureRun, median, waitForQuiet, type Measured } from './lib/measure.js';
+import { startUpstreamProvider, type UpstreamProvider } from '../test/support/upstream-provider.js';
 import { startOAuthGateway, type OAuthGateway } from './lib/oauth-gateway.js';
 import { LIB_DIST, freePort, startService } from './lib/spawn.js';
 import { fmt, printTable } from './lib/table.js';
@@ -44,8 +46,16 @@ async function postJson(url: string, body: unknown): Promise<Record<string, unkn
   return json;
 }
 
-/** One authorization as a new client and a browser without a session would go through it. */
-async function oneFlow(gw: OAuthGateway, n: number): Promise<FlowTimes> {
+/**
+ * One authorization as a new client and a browser without a session would go through it; on
+ * `/upstream` the browser also goes through the upstream provider's consent.
+ */
+async function oneFlow(
+  gw: OAuthGateway,
+  n: number,
+  path = '/bearer',
+  upstream?: UpstreamProvider,
+): Promise<FlowTimes> {
   const t0 = performance.now();
   const client = await postJson(`${gw.origin}/.pomerium/mcp/register`, {
     // A distinct name: identical registrations are deduplicated and consent remembered.
@@ -58,7 +68,7 @@ async function oneFlow(gw: OAuthGateway, n: number): Promise<FlowTimes> {
   const t1 = performance.now();
   const verifier = randomBytes(32).toString('base64url');
   const url = new URL(`${gw.origin}/.pomerium/mcp/authorize`);
-  const resource = `${gw.origin}/bearer`;
+  const resource = `${gw.origin}${path}`;
   for (const [k, v] of Object.entries({
     response_type: 'code',
     client_id: String(client.client_id),
@@ -74,6 +84,7 @@ async function oneFlow(gw: OAuthGateway, n: number): Promise<FlowTimes> {
     email: gw.email,
     password: gw.password,
     jar: new CookieJar(),
+    ...(upstream ? { upstream: { origin: upstream.issuer, account: `bench-${n}` } } : {}),
   });
   const code = run.location.searchParams.get('code');
   if (!code || !run.signedIn || !run.consentShown) {
@@ -124,7 +135,13 @@ export async function run(): Promise<void> {
     { PORT: String(upstreamPort) },
     upstreamPort,
   );
-  const gw = await startOAuthGateway(`http://127.0.0.1:${upstreamPort}/mcp`);
+  const port = await freePort();
+  // The upstream provider's tokens outlive the run: no refresh is measured, only their use.
+  const provider = await startUpstreamProvider({
+    redirectUris: [`http://localhost:${port}/.pomerium/mcp/client/oauth/callback`],
+    accessTokenTtl: 3600,
+  });
+  const gw = await startOAuthGateway(`http://127.0.0.1:${upstreamPort}/mcp`, port, provider);
   try {
     await oneFlow(gw, -1); // warm-up: first-use compilation, key derivation
     const flows: FlowTimes[] = [];
@@ -148,8 +165,14 @@ export async function run(): Promise<void> {
       return;
     }
     const token = flows.at(-1)?.accessToken ?? '';
+    const withUpstream = (await oneFlow(gw, FLOWS, '/upstream', provider)).accessToken;
     const configs = [
       { label: 'bearer (token validated)', path: '/bearer', auth: `Bearer ${token}` },
+      {
+        label: 'bearer + upstream token',
+        path: '/upstream',
+        auth: `Bearer ${withUpstream}`,
+      },
       { label: 'public (no validation)', path: '/public', auth: undefined },
     ];
     const host = `localhost:${gw.port}`;
@@ -191,8 +214,12 @@ export async function run(): Promise<void> {
         ['route', 'gateway CPU µs/req', 'req/s', 'p99'],
         configs.map((c, i) => [c.label, cpu[i]!.toFixed(1), fmt.int(rps[i]!), fmt.ms(p99[i]!)]),
       );
+      const [bearer, upstreamRoute, open] = cpu as [number, number, number];
       console.log(
-        `bearer / public: CPU ${fmt.ratio(cpu[0]! / cpu[1]!)}, req/s ${fmt.ratio(rps[0]! / rps[1]!)}; token validation costs ${(cpu[0]! - cpu[1]!).toFixed(1)} µs/req`,
+        `bearer / public: CPU ${fmt.ratio(bearer / open)}, req/s ${fmt.ratio(rps[0]! / rps[2]!)}; token validation costs ${(bearer - open).toFixed(1)} µs/req`,
+      );
+      console.log(
+        `bearer + upstream token / bearer: CPU ${fmt.ratio(upstreamRoute / bearer)}; the upstream token costs ${(upstreamRoute - bearer).toFixed(1)} µs/req`,
       );
     } finally {
       for (const s of scripts) s.remove();
@@ -200,5 +227,6 @@ export async function run(): Promise<void> {
   } finally {
     await gw.stop();
     await upstream.stop();
+    await provider.close();
   }
 }

@@ -18,6 +18,8 @@ export interface BenchRoute {
   readonly to: string;
   /** Public: no sign-in and no identity assertion; else any signed-in user, with one. */
   readonly access: 'public' | 'authenticated';
+  /** The route's `mcp` value as YAML flow text (default `{ server: {} }`). */
+  readonly mcp?: string;
 }
 
 export interface GatewayProcess {
@@ -43,8 +45,10 @@ export async function startGatewayProcess(
   logLevel: string,
   /** Extra node options, e.g. `--cpu-prof`. */
   nodeOptions: readonly string[] = [],
+  /** The port to listen on (routes that name the gateway's own URL need it first). */
+  givenPort?: number,
 ): Promise<GatewayProcess> {
-  const port = await freePort();
+  const port = givenPort ?? (await freePort());
   const origin = `http://localhost:${port}`;
   const password = randomBytes(12).toString('base64url');
   const secret = () => randomBytes(32).toString('base64');
@@ -65,7 +69,7 @@ export async function startGatewayProcess(
       r.access === 'public'
         ? '    allow_public_unauthenticated_access: true'
         : '    allow_any_authenticated_user: true',
-      '    mcp: { server: {} }',
+      `    mcp: ${r.mcp ?? '{ server: {} }'}`,
     ]),
   ].join('\n');
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-gateway-'));
