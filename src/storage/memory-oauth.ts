@@ -1,4 +1,5 @@
 /** The OAuth server's stores in this process's memory (see `memory.ts`). */
+import { bytewise, compositeKey, copy, deleteWhere } from './memory-rows.js';
 import { assertLookup, keepsPlainId, oauthKey, payloadRefs } from './oauth-keys.js';
 import type {
   ConsentRecord,
@@ -10,8 +11,6 @@ import type {
   OAuthRecord,
   OAuthStore,
 } from './types.js';
-
-const copy = <T>(value: T): T => structuredClone(value);
 
 interface OAuthRow extends OAuthRecord, ReturnType<typeof payloadRefs> {
   readonly model: string;
@@ -70,30 +69,26 @@ export function memoryOAuth(): OAuthStore {
       rows.delete(oauthKey(model, id));
     },
     async revokeByGrantId(grantId) {
-      for (const [key, row] of rows) if (row.grantId === grantId) rows.delete(key);
+      deleteWhere(rows, (row) => row.grantId === grantId);
     },
     async sweep(now) {
-      let n = 0;
-      for (const [key, row] of rows) if (!live(row, now) && rows.delete(key)) n++;
-      return n;
+      return deleteWhere(rows, (row) => !live(row, now));
     },
   };
 }
 
 /** Oldest first, ties by id: the client an identical re-registration gets back. */
 const byAge = (a: OAuthClientRecord, b: OAuthClientRecord) =>
-  a.createdAt - b.createdAt || (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0);
+  a.createdAt - b.createdAt || bytewise(a.clientId, b.clientId);
 
 export function memoryOAuthClients(): OAuthClientStore {
   const rows = new Map<string, OAuthClientRecord>();
   return {
     async get(clientId) {
-      const row = rows.get(clientId);
-      return row === undefined ? undefined : copy(row);
+      return copy(rows.get(clientId));
     },
     async findByFingerprint(fingerprint) {
-      const row = [...rows.values()].filter((c) => c.fingerprint === fingerprint).sort(byAge)[0];
-      return row === undefined ? undefined : copy(row);
+      return copy([...rows.values()].filter((c) => c.fingerprint === fingerprint).sort(byAge)[0]);
     },
     async put(client) {
       rows.set(client.clientId, copy(client));
@@ -109,35 +104,27 @@ export function memoryOAuthClients(): OAuthClientStore {
       }
     },
     async sweep(neverUsedBefore, unusedBefore) {
-      let n = 0;
-      for (const [clientId, c] of rows) {
-        const stale =
-          c.lastUsedAt === null ? c.createdAt < neverUsedBefore : c.lastUsedAt < unusedBefore;
-        if (stale && rows.delete(clientId)) n++;
-      }
-      return n;
+      return deleteWhere(rows, (c) =>
+        c.lastUsedAt === null ? c.createdAt < neverUsedBefore : c.lastUsedAt < unusedBefore,
+      );
     },
   };
 }
 
-const consentKey = (sub: string, resource: string, clientKey: string) =>
-  JSON.stringify([sub, resource, clientKey]);
-
 /** Newest first, then by resource and client key. */
 const byGrantedAt = (a: ConsentRecord, b: ConsentRecord) =>
   b.grantedAt - a.grantedAt ||
-  (a.resource < b.resource ? -1 : a.resource > b.resource ? 1 : 0) ||
-  (a.clientKey < b.clientKey ? -1 : a.clientKey > b.clientKey ? 1 : 0);
+  bytewise(a.resource, b.resource) ||
+  bytewise(a.clientKey, b.clientKey);
 
 export function memoryConsents(): ConsentStore {
   const rows = new Map<string, ConsentRecord>();
   return {
     async get(sub, resource, clientKey) {
-      const row = rows.get(consentKey(sub, resource, clientKey));
-      return row === undefined ? undefined : copy(row);
+      return copy(rows.get(compositeKey(sub, resource, clientKey)));
     },
     async put(consent) {
-      rows.set(consentKey(consent.sub, consent.resource, consent.clientKey), copy(consent));
+      rows.set(compositeKey(consent.sub, consent.resource, consent.clientKey), copy(consent));
     },
     async listBySub(sub) {
       return [...rows.values()]
@@ -146,7 +133,7 @@ export function memoryConsents(): ConsentStore {
         .map(copy);
     },
     async delete(sub, resource, clientKey) {
-      rows.delete(consentKey(sub, resource, clientKey));
+      rows.delete(compositeKey(sub, resource, clientKey));
     },
   };
 }
@@ -155,8 +142,7 @@ export function memoryIdentities(): IdentityStore {
   const rows = new Map<string, IdentityRecord>();
   return {
     async get(sub) {
-      const row = rows.get(sub);
-      return row === undefined ? undefined : copy(row);
+      return copy(rows.get(sub));
     },
     async put(identity) {
       rows.set(identity.sub, copy(identity));

@@ -1,4 +1,5 @@
 /** The upstream stores (tokens, the gateway's clients, leases) in memory (see `memory.ts`). */
+import { bytewise, compositeKey, copy } from './memory-rows.js';
 import { assertNewerVersion } from './upstream-version.js';
 import type {
   LeaseStore,
@@ -8,18 +9,13 @@ import type {
   UpstreamTokenStore,
 } from './types.js';
 
-const copy = <T>(value: T): T => structuredClone(value);
-const bytewise = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-const tokenKey = (sub: string, routeKey: string, upstreamKey: string) =>
-  JSON.stringify([sub, routeKey, upstreamKey]);
-const keyOf = (t: UpstreamTokenRecord) => tokenKey(t.sub, t.routeKey, t.upstreamKey);
+const keyOf = (t: UpstreamTokenRecord) => compositeKey(t.sub, t.routeKey, t.upstreamKey);
 
 export function memoryUpstreamTokens(): UpstreamTokenStore {
   const rows = new Map<string, UpstreamTokenRecord>();
   return {
     async get(sub, routeKey, upstreamKey) {
-      const row = rows.get(tokenKey(sub, routeKey, upstreamKey));
-      return row === undefined ? undefined : copy(row);
+      return copy(rows.get(compositeKey(sub, routeKey, upstreamKey)));
     },
     async put(token) {
       rows.set(keyOf(token), copy(token));
@@ -32,7 +28,7 @@ export function memoryUpstreamTokens(): UpstreamTokenStore {
       return true;
     },
     async delete(sub, routeKey, upstreamKey, expectedVersion) {
-      const key = tokenKey(sub, routeKey, upstreamKey);
+      const key = compositeKey(sub, routeKey, upstreamKey);
       const row = rows.get(key);
       if (row === undefined) return false;
       if (expectedVersion !== undefined && row.version !== expectedVersion) return false;
@@ -49,20 +45,18 @@ export function memoryUpstreamTokens(): UpstreamTokenStore {
 
 export function memoryUpstreamClients(): UpstreamClientStore {
   const rows = new Map<string, UpstreamClientRecord>();
-  const clientKey = (issuer: string, redirectUri: string) => JSON.stringify([issuer, redirectUri]);
   return {
     async get(issuer, redirectUri) {
-      const row = rows.get(clientKey(issuer, redirectUri));
-      return row === undefined ? undefined : copy(row);
+      return copy(rows.get(compositeKey(issuer, redirectUri)));
     },
     async putIfAbsent(client) {
-      const key = clientKey(client.issuer, client.redirectUri);
+      const key = compositeKey(client.issuer, client.redirectUri);
       const row = rows.get(key) ?? copy(client);
       rows.set(key, row);
       return copy(row);
     },
     async delete(issuer, redirectUri) {
-      rows.delete(clientKey(issuer, redirectUri));
+      rows.delete(compositeKey(issuer, redirectUri));
     },
   };
 }

@@ -5,6 +5,7 @@ import {
   memoryOAuth,
   memoryOAuthClients,
 } from './memory-oauth.js';
+import { bytewise, copy, deleteWhere } from './memory-rows.js';
 import { memoryLeases, memoryUpstreamClients, memoryUpstreamTokens } from './memory-upstream.js';
 import type {
   LoginAttemptStore,
@@ -57,8 +58,6 @@ export function createMemoryStorage(): Storage {
   };
 }
 
-const copy = <T>(value: T): T => structuredClone(value);
-
 function memorySessions(): SessionStore {
   const rows = new Map<string, SessionRecord>();
   return {
@@ -73,11 +72,7 @@ function memorySessions(): SessionStore {
       rows.delete(idHash);
     },
     async sweep(now) {
-      let n = 0;
-      for (const [id, row] of rows) {
-        if (row.expiresAt <= now && rows.delete(id)) n++;
-      }
-      return n;
+      return deleteWhere(rows, (row) => row.expiresAt <= now);
     },
   };
 }
@@ -85,7 +80,7 @@ function memorySessions(): SessionStore {
 /** Newest first; equal times fall back to `kid` so every replica picks the same "newest". */
 function compareKeys(a: SigningKeyRecord, b: SigningKeyRecord): number {
   if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
-  return a.kid < b.kid ? 1 : a.kid > b.kid ? -1 : 0;
+  return bytewise(b.kid, a.kid);
 }
 
 function memorySigningKeys(): SigningKeyStore {
@@ -103,11 +98,7 @@ function memorySigningKeys(): SigningKeyStore {
       if (row !== undefined && row.retiredAt === null) rows.set(kid, { ...row, retiredAt: at });
     },
     async prune(before) {
-      let n = 0;
-      for (const [kid, row] of rows) {
-        if (row.retiredAt !== null && row.retiredAt < before && rows.delete(kid)) n++;
-      }
-      return n;
+      return deleteWhere(rows, (row) => row.retiredAt !== null && row.retiredAt < before);
     },
   };
 }
@@ -116,17 +107,14 @@ function memoryUsers(): UserStore {
   const rows = new Map<string, UserRecord>();
   return {
     async get(email) {
-      const row = rows.get(email.toLowerCase());
-      return row === undefined ? undefined : copy(row);
+      return copy(rows.get(email.toLowerCase()));
     },
     async put(user) {
       const email = user.email.toLowerCase();
       rows.set(email, copy({ ...user, email }));
     },
     async list() {
-      return [...rows.entries()]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([, row]) => copy(row));
+      return [...rows.entries()].sort(([a], [b]) => bytewise(a, b)).map(([, row]) => copy(row));
     },
   };
 }

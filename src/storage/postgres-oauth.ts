@@ -1,23 +1,20 @@
 /** The OAuth server's stores in PostgreSQL (see `postgres.ts`; schema in docs/storage.md). */
 import { assertLookup, keepsPlainId, oauthKey, payloadRefs } from './oauth-keys.js';
 import type { PgDb } from './postgres-db.js';
+import { postgresRows, type PostgresRow } from './rows.js';
 import type {
-  ConsentRecord,
   ConsentStore,
-  IdentityRecord,
   IdentityStore,
-  OAuthClientRecord,
   OAuthClientStore,
   OAuthRecord,
   OAuthStore,
 } from './types.js';
 
-interface OAuthRow {
-  id: string | null;
-  payload: Record<string, unknown>;
-  expires_at: number | null;
-  consumed_at: number | null;
-}
+/** The columns `COLUMNS` selects. */
+type SelectedOAuthRow = Pick<
+  PostgresRow<'oauth_records'>,
+  'id' | 'payload' | 'expires_at' | 'consumed_at'
+>;
 
 const COLUMNS = 'id, payload, expires_at, consumed_at';
 /** `$2` is `now`. */
@@ -31,12 +28,12 @@ async function findOAuthBy(
   value: string,
   now: number,
 ): Promise<{ id: string; record: OAuthRecord } | undefined> {
-  const [row] = await db.rows<OAuthRow>(
+  const [row] = await db.rows<SelectedOAuthRow>(
     `SELECT ${COLUMNS} FROM oauth_records
     WHERE model = $1 AND ${column} = $3 AND id IS NOT NULL AND ${LIVE} LIMIT 1`,
     [model, now, value],
   );
-  return row?.id == null ? undefined : { id: row.id, record: toOAuthRecord(row) };
+  return row?.id == null ? undefined : { id: row.id, record: postgresRows.toOAuthRecord(row) };
 }
 
 // A consumed record stays consumed: re-saving a used code must not make it usable.
@@ -62,11 +59,11 @@ export function pgOAuth(db: PgDb): OAuthStore {
       ]);
     },
     async find(model, id, now) {
-      const [row] = await db.rows<OAuthRow>(
+      const [row] = await db.rows<SelectedOAuthRow>(
         `SELECT ${COLUMNS} FROM oauth_records WHERE id_hash = $1 AND ${LIVE}`,
         [oauthKey(model, id), now],
       );
-      return row === undefined ? undefined : toOAuthRecord(row);
+      return row === undefined ? undefined : postgresRows.toOAuthRecord(row);
     },
     async findByUid(model, uid, now) {
       assertLookup('findByUid', model);
@@ -94,22 +91,10 @@ export function pgOAuth(db: PgDb): OAuthStore {
   };
 }
 
-function toOAuthRecord(row: OAuthRow): OAuthRecord {
-  return { payload: row.payload, expiresAt: row.expires_at, consumedAt: row.consumed_at };
-}
-
-interface OAuthClientRow {
-  client_id: string;
-  metadata: Record<string, unknown>;
-  fingerprint: string;
-  created_at: number;
-  last_used_at: number | null;
-}
-
 export function pgOAuthClients(db: PgDb): OAuthClientStore {
   const one = async (sql: string, param: string) => {
-    const [row] = await db.rows<OAuthClientRow>(sql, [param]);
-    return row === undefined ? undefined : toClient(row);
+    const [row] = await db.rows<PostgresRow<'oauth_clients'>>(sql, [param]);
+    return row === undefined ? undefined : postgresRows.toOAuthClient(row);
   };
   return {
     get: (clientId) => one('SELECT * FROM oauth_clients WHERE client_id = $1', clientId),
@@ -150,33 +135,14 @@ export function pgOAuthClients(db: PgDb): OAuthClientStore {
   };
 }
 
-function toClient(row: OAuthClientRow): OAuthClientRecord {
-  return {
-    clientId: row.client_id,
-    metadata: row.metadata,
-    fingerprint: row.fingerprint,
-    createdAt: row.created_at,
-    lastUsedAt: row.last_used_at,
-  };
-}
-
-interface ConsentRow {
-  sub: string;
-  resource: string;
-  client_key: string;
-  client_name: string;
-  scopes: string[];
-  granted_at: number;
-}
-
 export function pgConsents(db: PgDb): ConsentStore {
   return {
     async get(sub, resource, clientKey) {
-      const [row] = await db.rows<ConsentRow>(
+      const [row] = await db.rows<PostgresRow<'consents'>>(
         'SELECT * FROM consents WHERE sub = $1 AND resource = $2 AND client_key = $3',
         [sub, resource, clientKey],
       );
-      return row === undefined ? undefined : toConsent(row);
+      return row === undefined ? undefined : postgresRows.toConsent(row);
     },
     async put(c) {
       await db.run(
@@ -188,11 +154,11 @@ export function pgConsents(db: PgDb): ConsentStore {
       );
     },
     async listBySub(sub) {
-      const rows = await db.rows<ConsentRow>(
+      const rows = await db.rows<PostgresRow<'consents'>>(
         'SELECT * FROM consents WHERE sub = $1 ORDER BY granted_at DESC, resource, client_key',
         [sub],
       );
-      return rows.map(toConsent);
+      return rows.map(postgresRows.toConsent);
     },
     async delete(sub, resource, clientKey) {
       await db.run('DELETE FROM consents WHERE sub = $1 AND resource = $2 AND client_key = $3', [
@@ -204,31 +170,14 @@ export function pgConsents(db: PgDb): ConsentStore {
   };
 }
 
-function toConsent(row: ConsentRow): ConsentRecord {
-  return {
-    sub: row.sub,
-    resource: row.resource,
-    clientKey: row.client_key,
-    clientName: row.client_name,
-    scopes: row.scopes,
-    grantedAt: row.granted_at,
-  };
-}
-
-interface IdentityRow {
-  sub: string;
-  email: string | null;
-  name: string | null;
-  groups: string[];
-  claims: Record<string, unknown>;
-  updated_at: number;
-}
-
 export function pgIdentities(db: PgDb): IdentityStore {
   return {
     async get(sub) {
-      const [row] = await db.rows<IdentityRow>('SELECT * FROM identities WHERE sub = $1', [sub]);
-      return row === undefined ? undefined : toIdentity(row);
+      const [row] = await db.rows<PostgresRow<'identities'>>(
+        'SELECT * FROM identities WHERE sub = $1',
+        [sub],
+      );
+      return row === undefined ? undefined : postgresRows.toIdentity(row);
     },
     async put(i) {
       await db.run(
@@ -239,16 +188,5 @@ export function pgIdentities(db: PgDb): IdentityStore {
         [i.sub, i.email, i.name, JSON.stringify(i.groups), JSON.stringify(i.claims), i.updatedAt],
       );
     },
-  };
-}
-
-function toIdentity(row: IdentityRow): IdentityRecord {
-  return {
-    sub: row.sub,
-    email: row.email,
-    name: row.name,
-    groups: row.groups,
-    claims: row.claims,
-    updatedAt: row.updated_at,
   };
 }

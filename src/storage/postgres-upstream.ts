@@ -5,27 +5,14 @@
  * evaluated again on its committed version, so a compare and set or a lease never wins twice.
  */
 import type { PgDb } from './postgres-db.js';
+import { postgresRows, type PostgresRow } from './rows.js';
 import { assertNewerVersion } from './upstream-version.js';
 import type {
   LeaseStore,
-  UpstreamClientRecord,
   UpstreamClientStore,
   UpstreamTokenRecord,
   UpstreamTokenStore,
 } from './types.js';
-
-interface UpstreamTokenRow {
-  sub: string;
-  route_key: string;
-  upstream_key: string;
-  access_token_enc: string;
-  refresh_token_enc: string | null;
-  scopes: string[];
-  expires_at: number | null;
-  created_at: number;
-  updated_at: number;
-  version: number;
-}
 
 const TOKEN_KEY = 'sub = $1 AND route_key = $2 AND upstream_key = $3';
 
@@ -58,11 +45,11 @@ const tokenParams = (t: UpstreamTokenRecord) => [
 export function pgUpstreamTokens(db: PgDb): UpstreamTokenStore {
   return {
     async get(sub, routeKey, upstreamKey) {
-      const [row] = await db.rows<UpstreamTokenRow>(
+      const [row] = await db.rows<PostgresRow<'upstream_tokens'>>(
         `SELECT * FROM upstream_tokens WHERE ${TOKEN_KEY}`,
         [sub, routeKey, upstreamKey],
       );
-      return row === undefined ? undefined : toToken(row);
+      return row === undefined ? undefined : postgresRows.toUpstreamToken(row);
     },
     async put(token) {
       await db.run(PUT_TOKEN, tokenParams(token));
@@ -83,37 +70,13 @@ export function pgUpstreamTokens(db: PgDb): UpstreamTokenStore {
       return deleted === 1;
     },
     async listBySub(sub) {
-      const rows = await db.rows<UpstreamTokenRow>(
+      const rows = await db.rows<PostgresRow<'upstream_tokens'>>(
         'SELECT * FROM upstream_tokens WHERE sub = $1 ORDER BY route_key, upstream_key',
         [sub],
       );
-      return rows.map(toToken);
+      return rows.map(postgresRows.toUpstreamToken);
     },
   };
-}
-
-function toToken(row: UpstreamTokenRow): UpstreamTokenRecord {
-  return {
-    sub: row.sub,
-    routeKey: row.route_key,
-    upstreamKey: row.upstream_key,
-    accessTokenEnc: row.access_token_enc,
-    refreshTokenEnc: row.refresh_token_enc,
-    scopes: row.scopes,
-    expiresAt: row.expires_at,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    version: row.version,
-  };
-}
-
-interface UpstreamClientRow {
-  issuer: string;
-  redirect_uri: string;
-  client_id: string;
-  client_secret_enc: string | null;
-  token_endpoint_auth_method: string;
-  created_at: number;
 }
 
 const INSERT_CLIENT = `INSERT INTO upstream_clients (issuer, redirect_uri, client_id,
@@ -125,8 +88,11 @@ const GET_CLIENT = 'SELECT * FROM upstream_clients WHERE issuer = $1 AND redirec
 export function pgUpstreamClients(db: PgDb): UpstreamClientStore {
   return {
     async get(issuer, redirectUri) {
-      const [row] = await db.rows<UpstreamClientRow>(GET_CLIENT, [issuer, redirectUri]);
-      return row === undefined ? undefined : toUpstreamClient(row);
+      const [row] = await db.rows<PostgresRow<'upstream_clients'>>(GET_CLIENT, [
+        issuer,
+        redirectUri,
+      ]);
+      return row === undefined ? undefined : postgresRows.toUpstreamClient(row);
     },
     async putIfAbsent(c) {
       const params = [
@@ -141,12 +107,12 @@ export function pgUpstreamClients(db: PgDb): UpstreamClientStore {
       // committed, which its insert then skips and its read cannot see. A delete between the
       // two (the stored client given up on) sends the insert round again.
       for (let attempt = 1; ; attempt++) {
-        const [inserted] = await db.rows<UpstreamClientRow>(INSERT_CLIENT, params);
+        const [inserted] = await db.rows<PostgresRow<'upstream_clients'>>(INSERT_CLIENT, params);
         const [row] =
           inserted !== undefined
             ? [inserted]
-            : await db.rows<UpstreamClientRow>(GET_CLIENT, [c.issuer, c.redirectUri]);
-        if (row !== undefined) return toUpstreamClient(row);
+            : await db.rows<PostgresRow<'upstream_clients'>>(GET_CLIENT, [c.issuer, c.redirectUri]);
+        if (row !== undefined) return postgresRows.toUpstreamClient(row);
         if (attempt === 3) throw new Error('putIfAbsent: the stored client kept being deleted');
       }
     },
@@ -156,17 +122,6 @@ export function pgUpstreamClients(db: PgDb): UpstreamClientStore {
         redirectUri,
       ]);
     },
-  };
-}
-
-function toUpstreamClient(row: UpstreamClientRow): UpstreamClientRecord {
-  return {
-    issuer: row.issuer,
-    redirectUri: row.redirect_uri,
-    clientId: row.client_id,
-    clientSecretEnc: row.client_secret_enc,
-    tokenEndpointAuthMethod: row.token_endpoint_auth_method,
-    createdAt: row.created_at,
   };
 }
 

@@ -4,14 +4,12 @@ import { migratePostgres } from './postgres-migrations.js';
 import type { PgDb } from './postgres-db.js';
 import { pgConsents, pgIdentities, pgOAuth, pgOAuthClients } from './postgres-oauth.js';
 import { pgLeases, pgUpstreamClients, pgUpstreamTokens } from './postgres-upstream.js';
+import { postgresRows, type PostgresRow } from './rows.js';
 import type {
   LoginAttemptStore,
-  SessionRecord,
   SessionStore,
-  SigningKeyRecord,
   SigningKeyStore,
   Storage,
-  UserRecord,
   UserStore,
 } from './types.js';
 
@@ -110,19 +108,6 @@ function warn(err: Error): void {
   process.emitWarning(`PostgreSQL storage: an idle connection failed: ${err.message}`);
 }
 
-interface SessionRow {
-  id_hash: string;
-  sub: string;
-  email: string | null;
-  name: string | null;
-  groups: string[];
-  claims: Record<string, unknown>;
-  idp_refresh_token_enc: string | null;
-  idp_expires_at: number;
-  created_at: number;
-  expires_at: number;
-}
-
 function pgSessions(db: PgDb): SessionStore {
   return {
     async put(s) {
@@ -150,11 +135,11 @@ function pgSessions(db: PgDb): SessionStore {
       );
     },
     async get(idHash, now) {
-      const [row] = await db.rows<SessionRow>(
+      const [row] = await db.rows<PostgresRow<'sessions'>>(
         'SELECT * FROM sessions WHERE id_hash = $1 AND expires_at > $2',
         [idHash, now],
       );
-      return row === undefined ? undefined : toSession(row);
+      return row === undefined ? undefined : postgresRows.toSession(row);
     },
     async delete(idHash) {
       await db.run('DELETE FROM sessions WHERE id_hash = $1', [idHash]);
@@ -165,37 +150,13 @@ function pgSessions(db: PgDb): SessionStore {
   };
 }
 
-function toSession(row: SessionRow): SessionRecord {
-  return {
-    idHash: row.id_hash,
-    sub: row.sub,
-    email: row.email,
-    name: row.name,
-    groups: row.groups,
-    claims: row.claims,
-    idpRefreshTokenEnc: row.idp_refresh_token_enc,
-    idpExpiresAt: row.idp_expires_at,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-  };
-}
-
-interface SigningKeyRow {
-  kid: string;
-  alg: 'ES256';
-  public_jwk: string;
-  private_jwk_enc: string;
-  created_at: number;
-  retired_at: number | null;
-}
-
 function pgSigningKeys(db: PgDb): SigningKeyStore {
   return {
     async list() {
-      const rows = await db.rows<SigningKeyRow>(
+      const rows = await db.rows<PostgresRow<'signing_keys'>>(
         'SELECT * FROM signing_keys ORDER BY created_at DESC, kid DESC',
       );
-      return rows.map(toSigningKey);
+      return rows.map(postgresRows.toSigningKey);
     },
     async add(k) {
       await db.run(
@@ -219,32 +180,13 @@ function pgSigningKeys(db: PgDb): SigningKeyStore {
   };
 }
 
-function toSigningKey(row: SigningKeyRow): SigningKeyRecord {
-  return {
-    kid: row.kid,
-    alg: row.alg,
-    publicJwk: row.public_jwk,
-    privateJwkEnc: row.private_jwk_enc,
-    createdAt: row.created_at,
-    retiredAt: row.retired_at,
-  };
-}
-
-interface UserRow {
-  email: string;
-  name: string | null;
-  groups: string[];
-  password_hash: string;
-  created_at: number;
-}
-
 function pgUsers(db: PgDb): UserStore {
   return {
     async get(email) {
-      const [row] = await db.rows<UserRow>('SELECT * FROM users WHERE email = $1', [
+      const [row] = await db.rows<PostgresRow<'users'>>('SELECT * FROM users WHERE email = $1', [
         email.toLowerCase(),
       ]);
-      return row === undefined ? undefined : toUser(row);
+      return row === undefined ? undefined : postgresRows.toUser(row);
     },
     async put(u) {
       await db.run(
@@ -256,18 +198,10 @@ function pgUsers(db: PgDb): UserStore {
       );
     },
     async list() {
-      return (await db.rows<UserRow>('SELECT * FROM users ORDER BY email')).map(toUser);
+      return (await db.rows<PostgresRow<'users'>>('SELECT * FROM users ORDER BY email')).map(
+        postgresRows.toUser,
+      );
     },
-  };
-}
-
-function toUser(row: UserRow): UserRecord {
-  return {
-    email: row.email,
-    name: row.name,
-    groups: row.groups,
-    passwordHash: row.password_hash,
-    createdAt: row.created_at,
   };
 }
 

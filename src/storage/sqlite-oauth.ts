@@ -1,28 +1,14 @@
 /** The OAuth server's stores in SQLite (see `sqlite.ts`; schema in docs/storage.md). */
 import type { Database, Statement } from 'better-sqlite3';
 import { assertLookup, keepsPlainId, oauthKey, payloadRefs } from './oauth-keys.js';
+import { sqliteRows, type SqliteRow } from './rows.js';
 import type {
-  ConsentRecord,
   ConsentStore,
-  IdentityRecord,
   IdentityStore,
-  OAuthClientRecord,
   OAuthClientStore,
   OAuthRecord,
   OAuthStore,
 } from './types.js';
-
-interface OAuthRow {
-  id_hash: string;
-  model: string;
-  id: string | null;
-  payload: string;
-  grant_id: string | null;
-  uid: string | null;
-  user_code: string | null;
-  expires_at: number | null;
-  consumed_at: number | null;
-}
 
 const LIVE = '(expires_at IS NULL OR expires_at > @now)';
 
@@ -56,8 +42,8 @@ function findOAuthBy(
   value: string,
   now: number,
 ): { id: string; record: OAuthRecord } | undefined {
-  const row = stmt.get({ model, value, now }) as OAuthRow | undefined;
-  return row?.id == null ? undefined : { id: row.id, record: toOAuthRecord(row) };
+  const row = stmt.get({ model, value, now }) as SqliteRow<'oauth_records'> | undefined;
+  return row?.id == null ? undefined : { id: row.id, record: sqliteRows.toOAuthRecord(row) };
 }
 
 export function sqliteOAuth(db: Database): OAuthStore {
@@ -75,11 +61,12 @@ export function sqliteOAuth(db: Database): OAuthStore {
         user_code: refs.userCode,
         expires_at: expiresAt,
         consumed_at: null,
-      } satisfies OAuthRow);
+      } satisfies SqliteRow<'oauth_records'>);
     },
     async find(model, id, now) {
-      const row = find.get({ key: oauthKey(model, id), now }) as OAuthRow | undefined;
-      return row === undefined ? undefined : toOAuthRecord(row);
+      const row = find.get({ key: oauthKey(model, id), now }) as
+        SqliteRow<'oauth_records'> | undefined;
+      return row === undefined ? undefined : sqliteRows.toOAuthRecord(row);
     },
     async findByUid(model, uid, now) {
       assertLookup('findByUid', model);
@@ -104,22 +91,6 @@ export function sqliteOAuth(db: Database): OAuthStore {
   };
 }
 
-function toOAuthRecord(row: OAuthRow): OAuthRecord {
-  return {
-    payload: JSON.parse(row.payload) as Record<string, unknown>,
-    expiresAt: row.expires_at,
-    consumedAt: row.consumed_at,
-  };
-}
-
-interface OAuthClientRow {
-  client_id: string;
-  metadata: string;
-  fingerprint: string;
-  created_at: number;
-  last_used_at: number | null;
-}
-
 export function sqliteOAuthClients(db: Database): OAuthClientStore {
   const get = db.prepare('SELECT * FROM oauth_clients WHERE client_id = ?');
   // The oldest wins, so every replica hands an identical re-registration the same client.
@@ -137,12 +108,12 @@ export function sqliteOAuthClients(db: Database): OAuthClientStore {
     WHERE (last_used_at IS NULL AND created_at < @neverUsedBefore) OR last_used_at < @unusedBefore`);
   return {
     async get(clientId) {
-      const row = get.get(clientId) as OAuthClientRow | undefined;
-      return row === undefined ? undefined : toClient(row);
+      const row = get.get(clientId) as SqliteRow<'oauth_clients'> | undefined;
+      return row === undefined ? undefined : sqliteRows.toOAuthClient(row);
     },
     async findByFingerprint(fingerprint) {
-      const row = byFingerprint.get(fingerprint) as OAuthClientRow | undefined;
-      return row === undefined ? undefined : toClient(row);
+      const row = byFingerprint.get(fingerprint) as SqliteRow<'oauth_clients'> | undefined;
+      return row === undefined ? undefined : sqliteRows.toOAuthClient(row);
     },
     async put(c) {
       put.run({
@@ -151,7 +122,7 @@ export function sqliteOAuthClients(db: Database): OAuthClientStore {
         fingerprint: c.fingerprint,
         created_at: c.createdAt,
         last_used_at: c.lastUsedAt,
-      } satisfies OAuthClientRow);
+      } satisfies SqliteRow<'oauth_clients'>);
     },
     async delete(clientId) {
       del.run(clientId);
@@ -163,25 +134,6 @@ export function sqliteOAuthClients(db: Database): OAuthClientStore {
       return sweep.run({ neverUsedBefore, unusedBefore }).changes;
     },
   };
-}
-
-function toClient(row: OAuthClientRow): OAuthClientRecord {
-  return {
-    clientId: row.client_id,
-    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
-    fingerprint: row.fingerprint,
-    createdAt: row.created_at,
-    lastUsedAt: row.last_used_at,
-  };
-}
-
-interface ConsentRow {
-  sub: string;
-  resource: string;
-  client_key: string;
-  client_name: string;
-  scopes: string;
-  granted_at: number;
 }
 
 export function sqliteConsents(db: Database): ConsentStore {
@@ -197,8 +149,8 @@ export function sqliteConsents(db: Database): ConsentStore {
   const del = db.prepare('DELETE FROM consents WHERE sub = ? AND resource = ? AND client_key = ?');
   return {
     async get(sub, resource, clientKey) {
-      const row = get.get(sub, resource, clientKey) as ConsentRow | undefined;
-      return row === undefined ? undefined : toConsent(row);
+      const row = get.get(sub, resource, clientKey) as SqliteRow<'consents'> | undefined;
+      return row === undefined ? undefined : sqliteRows.toConsent(row);
     },
     async put(c) {
       put.run({
@@ -208,35 +160,15 @@ export function sqliteConsents(db: Database): ConsentStore {
         client_name: c.clientName,
         scopes: JSON.stringify(c.scopes),
         granted_at: c.grantedAt,
-      } satisfies ConsentRow);
+      } satisfies SqliteRow<'consents'>);
     },
     async listBySub(sub) {
-      return (list.all(sub) as ConsentRow[]).map(toConsent);
+      return (list.all(sub) as SqliteRow<'consents'>[]).map(sqliteRows.toConsent);
     },
     async delete(sub, resource, clientKey) {
       del.run(sub, resource, clientKey);
     },
   };
-}
-
-function toConsent(row: ConsentRow): ConsentRecord {
-  return {
-    sub: row.sub,
-    resource: row.resource,
-    clientKey: row.client_key,
-    clientName: row.client_name,
-    scopes: JSON.parse(row.scopes) as string[],
-    grantedAt: row.granted_at,
-  };
-}
-
-interface IdentityRow {
-  sub: string;
-  email: string | null;
-  name: string | null;
-  groups: string;
-  claims: string;
-  updated_at: number;
 }
 
 export function sqliteIdentities(db: Database): IdentityStore {
@@ -246,8 +178,8 @@ export function sqliteIdentities(db: Database): IdentityStore {
     VALUES (@sub, @email, @name, @groups, @claims, @updated_at)`);
   return {
     async get(sub) {
-      const row = get.get(sub) as IdentityRow | undefined;
-      return row === undefined ? undefined : toIdentity(row);
+      const row = get.get(sub) as SqliteRow<'identities'> | undefined;
+      return row === undefined ? undefined : sqliteRows.toIdentity(row);
     },
     async put(i) {
       put.run({
@@ -257,18 +189,7 @@ export function sqliteIdentities(db: Database): IdentityStore {
         groups: JSON.stringify(i.groups),
         claims: JSON.stringify(i.claims),
         updated_at: i.updatedAt,
-      } satisfies IdentityRow);
+      } satisfies SqliteRow<'identities'>);
     },
-  };
-}
-
-function toIdentity(row: IdentityRow): IdentityRecord {
-  return {
-    sub: row.sub,
-    email: row.email,
-    name: row.name,
-    groups: JSON.parse(row.groups) as string[],
-    claims: JSON.parse(row.claims) as Record<string, unknown>,
-    updatedAt: row.updated_at,
   };
 }

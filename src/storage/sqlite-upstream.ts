@@ -4,6 +4,7 @@
  * lock serialises it against every other connection to the file.
  */
 import type { Database } from 'better-sqlite3';
+import { sqliteRows, type SqliteRow } from './rows.js';
 import { assertNewerVersion } from './upstream-version.js';
 import type {
   LeaseStore,
@@ -12,19 +13,6 @@ import type {
   UpstreamTokenRecord,
   UpstreamTokenStore,
 } from './types.js';
-
-interface UpstreamTokenRow {
-  sub: string;
-  route_key: string;
-  upstream_key: string;
-  access_token_enc: string;
-  refresh_token_enc: string | null;
-  scopes: string;
-  expires_at: number | null;
-  created_at: number;
-  updated_at: number;
-  version: number;
-}
 
 const TOKEN_KEY = 'sub = @sub AND route_key = @route_key AND upstream_key = @upstream_key';
 
@@ -60,8 +48,9 @@ export function sqliteUpstreamTokens(db: Database): UpstreamTokenStore {
   });
   return {
     async get(sub, routeKey, upstreamKey) {
-      const row = stmt.get.get(key(sub, routeKey, upstreamKey)) as UpstreamTokenRow | undefined;
-      return row === undefined ? undefined : toToken(row);
+      const row = stmt.get.get(key(sub, routeKey, upstreamKey)) as
+        SqliteRow<'upstream_tokens'> | undefined;
+      return row === undefined ? undefined : sqliteRows.toUpstreamToken(row);
     },
     async put(token) {
       stmt.put.run(toTokenRow(token));
@@ -79,12 +68,12 @@ export function sqliteUpstreamTokens(db: Database): UpstreamTokenStore {
       return changes === 1;
     },
     async listBySub(sub) {
-      return (stmt.list.all(sub) as UpstreamTokenRow[]).map(toToken);
+      return (stmt.list.all(sub) as SqliteRow<'upstream_tokens'>[]).map(sqliteRows.toUpstreamToken);
     },
   };
 }
 
-function toTokenRow(t: UpstreamTokenRecord): UpstreamTokenRow {
+function toTokenRow(t: UpstreamTokenRecord): SqliteRow<'upstream_tokens'> {
   return {
     sub: t.sub,
     route_key: t.routeKey,
@@ -97,30 +86,6 @@ function toTokenRow(t: UpstreamTokenRecord): UpstreamTokenRow {
     updated_at: t.updatedAt,
     version: t.version,
   };
-}
-
-function toToken(row: UpstreamTokenRow): UpstreamTokenRecord {
-  return {
-    sub: row.sub,
-    routeKey: row.route_key,
-    upstreamKey: row.upstream_key,
-    accessTokenEnc: row.access_token_enc,
-    refreshTokenEnc: row.refresh_token_enc,
-    scopes: JSON.parse(row.scopes) as string[],
-    expiresAt: row.expires_at,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    version: row.version,
-  };
-}
-
-interface UpstreamClientRow {
-  issuer: string;
-  redirect_uri: string;
-  client_id: string;
-  client_secret_enc: string | null;
-  token_endpoint_auth_method: string;
-  created_at: number;
 }
 
 export function sqliteUpstreamClients(db: Database): UpstreamClientStore {
@@ -140,31 +105,20 @@ export function sqliteUpstreamClients(db: Database): UpstreamClientStore {
       client_secret_enc: c.clientSecretEnc,
       token_endpoint_auth_method: c.tokenEndpointAuthMethod,
       created_at: c.createdAt,
-    } satisfies UpstreamClientRow);
-    return get.get(c.issuer, c.redirectUri) as UpstreamClientRow;
+    } satisfies SqliteRow<'upstream_clients'>);
+    return get.get(c.issuer, c.redirectUri) as SqliteRow<'upstream_clients'>;
   });
   return {
     async get(issuer, redirectUri) {
-      const row = get.get(issuer, redirectUri) as UpstreamClientRow | undefined;
-      return row === undefined ? undefined : toUpstreamClient(row);
+      const row = get.get(issuer, redirectUri) as SqliteRow<'upstream_clients'> | undefined;
+      return row === undefined ? undefined : sqliteRows.toUpstreamClient(row);
     },
     async putIfAbsent(client) {
-      return toUpstreamClient(putIfAbsent.immediate(client));
+      return sqliteRows.toUpstreamClient(putIfAbsent.immediate(client));
     },
     async delete(issuer, redirectUri) {
       del.run(issuer, redirectUri);
     },
-  };
-}
-
-function toUpstreamClient(row: UpstreamClientRow): UpstreamClientRecord {
-  return {
-    issuer: row.issuer,
-    redirectUri: row.redirect_uri,
-    clientId: row.client_id,
-    clientSecretEnc: row.client_secret_enc,
-    tokenEndpointAuthMethod: row.token_endpoint_auth_method,
-    createdAt: row.created_at,
   };
 }
 

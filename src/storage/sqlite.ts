@@ -9,14 +9,12 @@ import {
   sqliteOAuthClients,
 } from './sqlite-oauth.js';
 import { sqliteLeases, sqliteUpstreamClients, sqliteUpstreamTokens } from './sqlite-upstream.js';
+import { sqliteRows, type SqliteRow } from './rows.js';
 import type {
   LoginAttemptStore,
-  SessionRecord,
   SessionStore,
-  SigningKeyRecord,
   SigningKeyStore,
   Storage,
-  UserRecord,
   UserStore,
 } from './types.js';
 
@@ -75,19 +73,6 @@ function prepareFile(file: string): void {
   chmodSync(file, 0o600);
 }
 
-interface SessionRow {
-  id_hash: string;
-  sub: string;
-  email: string | null;
-  name: string | null;
-  groups: string;
-  claims: string;
-  idp_refresh_token_enc: string | null;
-  idp_expires_at: number;
-  created_at: number;
-  expires_at: number;
-}
-
 function sqliteSessions(db: Database): SessionStore {
   const put = db.prepare(`INSERT OR REPLACE INTO sessions
     (id_hash, sub, email, name, groups, claims, idp_refresh_token_enc, idp_expires_at, created_at, expires_at)
@@ -108,11 +93,11 @@ function sqliteSessions(db: Database): SessionStore {
         idp_expires_at: s.idpExpiresAt,
         created_at: s.createdAt,
         expires_at: s.expiresAt,
-      } satisfies SessionRow);
+      } satisfies SqliteRow<'sessions'>);
     },
     async get(idHash, now) {
-      const row = get.get(idHash, now) as SessionRow | undefined;
-      return row === undefined ? undefined : toSession(row);
+      const row = get.get(idHash, now) as SqliteRow<'sessions'> | undefined;
+      return row === undefined ? undefined : sqliteRows.toSession(row);
     },
     async delete(idHash) {
       del.run(idHash);
@@ -121,30 +106,6 @@ function sqliteSessions(db: Database): SessionStore {
       return sweep.run(now).changes;
     },
   };
-}
-
-function toSession(row: SessionRow): SessionRecord {
-  return {
-    idHash: row.id_hash,
-    sub: row.sub,
-    email: row.email,
-    name: row.name,
-    groups: JSON.parse(row.groups) as string[],
-    claims: JSON.parse(row.claims) as Record<string, unknown>,
-    idpRefreshTokenEnc: row.idp_refresh_token_enc,
-    idpExpiresAt: row.idp_expires_at,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-  };
-}
-
-interface SigningKeyRow {
-  kid: string;
-  alg: 'ES256';
-  public_jwk: string;
-  private_jwk_enc: string;
-  created_at: number;
-  retired_at: number | null;
 }
 
 function sqliteSigningKeys(db: Database): SigningKeyStore {
@@ -162,7 +123,7 @@ function sqliteSigningKeys(db: Database): SigningKeyStore {
   );
   return {
     async list() {
-      return (list.all() as SigningKeyRow[]).map(toSigningKey);
+      return (list.all() as SqliteRow<'signing_keys'>[]).map(sqliteRows.toSigningKey);
     },
     async add(k) {
       add.run({
@@ -172,7 +133,7 @@ function sqliteSigningKeys(db: Database): SigningKeyStore {
         private_jwk_enc: k.privateJwkEnc,
         created_at: k.createdAt,
         retired_at: k.retiredAt,
-      } satisfies SigningKeyRow);
+      } satisfies SqliteRow<'signing_keys'>);
     },
     async retire(kid, at) {
       retire.run(at, kid);
@@ -183,25 +144,6 @@ function sqliteSigningKeys(db: Database): SigningKeyStore {
   };
 }
 
-function toSigningKey(row: SigningKeyRow): SigningKeyRecord {
-  return {
-    kid: row.kid,
-    alg: row.alg,
-    publicJwk: row.public_jwk,
-    privateJwkEnc: row.private_jwk_enc,
-    createdAt: row.created_at,
-    retiredAt: row.retired_at,
-  };
-}
-
-interface UserRow {
-  email: string;
-  name: string | null;
-  groups: string;
-  password_hash: string;
-  created_at: number;
-}
-
 function sqliteUsers(db: Database): UserStore {
   const get = db.prepare('SELECT * FROM users WHERE email = ?');
   const put =
@@ -210,8 +152,8 @@ function sqliteUsers(db: Database): UserStore {
   const list = db.prepare('SELECT * FROM users ORDER BY email');
   return {
     async get(email) {
-      const row = get.get(email.toLowerCase()) as UserRow | undefined;
-      return row === undefined ? undefined : toUser(row);
+      const row = get.get(email.toLowerCase()) as SqliteRow<'users'> | undefined;
+      return row === undefined ? undefined : sqliteRows.toUser(row);
     },
     async put(u) {
       put.run({
@@ -220,21 +162,11 @@ function sqliteUsers(db: Database): UserStore {
         groups: JSON.stringify(u.groups),
         password_hash: u.passwordHash,
         created_at: u.createdAt,
-      } satisfies UserRow);
+      } satisfies SqliteRow<'users'>);
     },
     async list() {
-      return (list.all() as UserRow[]).map(toUser);
+      return (list.all() as SqliteRow<'users'>[]).map(sqliteRows.toUser);
     },
-  };
-}
-
-function toUser(row: UserRow): UserRecord {
-  return {
-    email: row.email,
-    name: row.name,
-    groups: JSON.parse(row.groups) as string[],
-    passwordHash: row.password_hash,
-    createdAt: row.created_at,
   };
 }
 
