@@ -5,7 +5,9 @@
  * `/public` (`allow_public_unauthenticated_access`: no validation). Logging at warn: the
  * per-request decision lines (info) would cost every route alike and blur the differences.
  */
+import { join } from 'node:path';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { CACHE_DIR } from './spawn.js';
 
 export type OAuthGateway = GatewayProcess;
 
@@ -40,7 +42,10 @@ export function startOAuthGateway(
       { path: '/public', to: upstreamUrl, access: 'public' },
     ],
     'warn',
-    [],
+    // BENCH_GATEWAY_PROFILE=1: a V8 CPU profile in .bench/profiles when the gateway stops.
+    process.env.BENCH_GATEWAY_PROFILE === '1'
+      ? ['--cpu-prof', '--cpu-prof-dir', join(CACHE_DIR, 'profiles')]
+      : [],
     port,
   );
 }

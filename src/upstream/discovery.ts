@@ -191,13 +191,12 @@ export class UpstreamDiscovery {
         ];
     for (const url of candidates) {
       const doc = await this.http.json(url);
-      if (doc === undefined) continue;
-      const resource = typeof doc.resource === 'string' ? doc.resource.replace(/\/$/, '') : '';
+      // `resource` is required (RFC 9728 §2): a JSON answer without one is no such document.
+      if (doc === undefined || typeof doc.resource !== 'string') continue;
+      const resource = doc.resource.replace(/\/$/, '');
       const allowed = [upstream.href.replace(/\/$/, ''), upstream.origin];
       if (!allowed.includes(resource)) {
-        throw new DiscoveryError(
-          `${url.href} describes ${JSON.stringify(doc.resource)}, not ${upstream.href}`,
-        );
+        throw new DiscoveryError(`${url.href} describes ${doc.resource}, not ${upstream.href}`);
       }
       return doc;
     }

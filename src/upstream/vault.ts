@@ -45,11 +45,23 @@ export interface VaultOptions {
 
 /** The most a token is refreshed ahead of its expiry. */
 const REFRESH_AHEAD_MS = 60_000;
+/**
+ * How long an opened token is used from memory before storage is read again: as the bearer
+ * cache, so another replica's disconnect or refresh is seen within this (this one's at once).
+ */
+const OPENED_CACHE_MS = 5_000;
+const OPENED_CACHE_MAX = 10_000;
+
+interface Opened {
+  readonly outcome: TokenOutcome & { kind: 'token' };
+  readonly until: number;
+}
 
 export class UpstreamVault {
   private readonly key: Buffer;
   private readonly now: () => number;
   private readonly inFlight = new Map<string, Promise<TokenOutcome>>();
+  private readonly openedCache = new Map<string, Opened>();
 
   constructor(private readonly options: VaultOptions) {
     this.key = deriveKey(options.sharedSecret, 'portcullis upstream tokens v1');
@@ -58,6 +70,10 @@ export class UpstreamVault {
 
   /** A token that is good for now, refreshed first when it is due. */
   async token(key: TokenKey): Promise<TokenOutcome> {
+    const cached = this.openedCache.get(flightKey(key));
+    if (cached !== undefined && cached.until > this.now() && !this.due(cached.outcome.record)) {
+      return cached.outcome;
+    }
     const record = await this.read(key);
     if (record === undefined) return { kind: 'missing', refused: false };
     if (!this.due(record)) return this.opened(key, record);
@@ -82,12 +98,14 @@ export class UpstreamVault {
   async save(key: TokenKey, tokens: UpstreamTokenSet): Promise<UpstreamTokenRecord> {
     const previous = await this.read(key);
     const record = this.record(key, tokens, previous, null);
+    this.openedCache.delete(flightKey(key));
     await this.options.store.put(record);
     return record;
   }
 
   /** Deletes the user's token, revoking it at the provider first when it can. */
   async disconnect(key: TokenKey): Promise<boolean> {
+    this.openedCache.delete(flightKey(key));
     const record = await this.read(key);
     if (record === undefined) return false;
     if (key.upstream.canRevoke) {
@@ -103,6 +121,7 @@ export class UpstreamVault {
 
   /** Deletes the user's token without asking the provider (it refused the token already). */
   async forget(key: TokenKey): Promise<void> {
+    this.openedCache.delete(flightKey(key));
     await this.options.store.delete(key.sub, key.routeKey, key.upstream.upstreamKey);
   }
 
@@ -121,6 +140,7 @@ export class UpstreamVault {
   }
 
   private async refreshOnce(key: TokenKey, seenVersion?: number): Promise<TokenOutcome> {
+    this.openedCache.delete(flightKey(key));
     const record = await this.read(key);
     if (record === undefined) return { kind: 'missing', refused: false };
     if (seenVersion !== undefined && record.version !== seenVersion && !this.due(record)) {
@@ -170,6 +190,7 @@ export class UpstreamVault {
       record.version,
     );
     if (!deleted) return this.current(key);
+    this.openedCache.delete(flightKey(key));
     this.options.onRefresh?.(key, 'refused', err);
     return { kind: 'missing', refused: true };
   }
@@ -184,12 +205,14 @@ export class UpstreamVault {
     return this.options.store.get(key.sub, key.routeKey, key.upstream.upstreamKey);
   }
 
+  /** The record's access token, kept opened in memory for a few seconds. */
   private opened(key: TokenKey, record: UpstreamTokenRecord): TokenOutcome {
-    return {
-      kind: 'token',
-      accessToken: this.unseal(key, record.accessTokenEnc, 'access'),
-      record,
-    };
+    const accessToken = this.unseal(key, record.accessTokenEnc, 'access');
+    const outcome = { kind: 'token', accessToken, record } as const;
+    const cache = this.openedCache;
+    if (cache.size >= OPENED_CACHE_MAX) cache.delete(cache.keys().next().value as string);
+    cache.set(flightKey(key), { outcome, until: this.now() + OPENED_CACHE_MS });
+    return outcome;
   }
 
   /** Due for a refresh: less than min(60 s, a third of its life) left. */
