@@ -80,6 +80,9 @@ async function startDev(logger: Logger) {
       password,
       'MCP servers (for your MCP client):',
       ...system.mcpUrls.map((u) => `  ${u}`),
+      ...(system.appUrl
+        ? ['An app behind an mcp.client route (client mode):', `  ${system.appUrl}`]
+        : []),
       'Press Ctrl+C to stop.',
       '',
     ].join('\n'),
