@@ -15,7 +15,7 @@ import Sqlite from 'better-sqlite3';
 import { parseConfig } from '../src/config/load.js';
 import { hashPassword } from '../src/core/crypto.js';
 import { startGateway, type Gateway } from '../src/http/gateway.js';
-import { CookieJar, send as browse, type Hop } from './support/cookie-jar.js';
+import { CookieJar, follow, send as browse, type Hop } from './support/cookie-jar.js';
 import { startExampleApp, type ExampleApp } from './support/example-app.js';
 import {
   captureLogs,
@@ -224,9 +224,11 @@ routes:
   });
 
   it('one token per session, reused; another session gets its own', async () => {
+    // A fresh session: its first token has its whole life ahead, so the next request reuses it.
+    const again = await signIn(origin, ALICE, PASSWORD);
     const before = appTokens.length;
-    await toApp(alice);
-    await toApp(alice);
+    await toApp(again);
+    await toApp(again);
     assert.equal(appTokens.length, before + 2);
     assert.equal(appTokens.at(-1), appTokens.at(-2), 'not minted per request');
     const bob = await signIn(origin, BOB, PASSWORD);
@@ -546,6 +548,41 @@ routes:
     assert.equal(last.url.origin + last.url.pathname, url('/app/'));
     assert.match(last.url.searchParams.get('connect_error') ?? '', /access_denied/);
     assert.match(last.body, /Connecting failed/);
+  });
+
+  it('connect before sign-in: signs in, then goes on where it was sent', async () => {
+    const jar = new CookieJar();
+    const start = new URL(url('/.pomerium/mcp/connect'));
+    const back = url('/app/?after=sign-in');
+    start.search = new URLSearchParams({ redirect_url: back, route: url('/open') }).toString();
+    const form = (await follow(jar, start)).at(-1)!;
+    assert.equal(form.status, 200, form.body);
+    assert.match(form.url.pathname, /^\/\.pomerium\/idp\//);
+    const hops = await follow(jar, form.url, { form: { email: ALICE, password: PASSWORD } });
+    assert.ok(
+      hops.some((h) => h.url.pathname === '/.pomerium/mcp/connect'),
+      'back at connect',
+    );
+    const last = hops.at(-1)!;
+    assert.equal(last.url.href, back);
+    assert.equal(last.status, 200, 'the app, signed in');
+  });
+
+  it('refresh refused by the provider: the token is deleted, the app is told to connect again', async () => {
+    const jar = new CookieJar();
+    jar.set('localhost', SESSION_COOKIE, alice);
+    const start = new URL(url('/.pomerium/mcp/connect'));
+    start.search = new URLSearchParams({
+      redirect_url: url('/app/'),
+      route: url('/notes'),
+    }).toString();
+    await throughProvider(jar, start, 'alice-at-service');
+    assert.equal(serversOf(await toApp(alice)).find((s) => s.name === 'Notes')?.connected, true);
+    await provider.revokeAccount('alice-at-service');
+    const res = await action('refresh', JSON.stringify({ routes: [url('/notes')] }));
+    const body = JSON.parse(res.body) as { servers: ServerEntry[]; errors: Record<string, string> };
+    assert.match(body.errors[url('/notes')] ?? '', /refused the refresh: connect again/);
+    assert.equal(body.servers.find((s) => s.name === 'Notes')?.connected, false);
   });
 
   it('the token is refused once it expires; the app’s next request brings a new one', async () => {
