@@ -124,6 +124,25 @@ describe('npm start: gateway, built-in sign-in and servers host', () => {
     assert.equal(res.status, 403);
   });
 
+  it('the example app at /app (client mode) lists the servers and calls whoami with its token', async () => {
+    assert.equal(system.appUrl, `${system.url}/app`);
+    const context = await browser.newContext();
+    const [name, value] = cookie.split('=') as [string, string];
+    await context.addCookies([{ name, value, url: system.url, httpOnly: true, sameSite: 'Lax' }]);
+    const page = await context.newPage();
+    await page.goto(system.appUrl);
+    await page.getByRole('heading', { name: 'Your MCP servers' }).waitFor();
+    const list = (await page.textContent('ul')) ?? '';
+    assert.match(list, new RegExp(`${system.url}/sqlite.*: connected`));
+    assert.match(list, new RegExp(`${system.url}/whoami.*: connected`));
+    await page.locator('li', { hasText: '/whoami' }).getByRole('link', { name: 'Tools' }).click();
+    await page.getByRole('heading', { name: 'whoami', exact: true, level: 2 }).waitFor();
+    await page.getByRole('button', { name: 'Call' }).click();
+    const result = (await page.locator('pre').textContent()) ?? '';
+    assert.match(result, new RegExp(EMAIL), 'the tool saw the signed-in user, through the token');
+    await context.close();
+  });
+
   it('/.pomerium/user returns the signed-in user', async () => {
     const res = await fetch(`${system.url}/.pomerium/user`, { headers: { cookie } });
     assert.equal(res.status, 200);

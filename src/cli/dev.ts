@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { parseConfig } from '../config/load.js';
 import { randomId } from '../core/crypto.js';
@@ -30,6 +31,8 @@ export interface DevSystem {
   /** The gateway's public base URL, e.g. `http://localhost:8080`. */
   readonly url: string;
   readonly mcpUrls: readonly string[];
+  /** The example app behind its `mcp.client` route (undefined: not in this checkout). */
+  readonly appUrl: string | undefined;
   /** The servers host the gateway fronts (loopback, ephemeral port). */
   readonly serversUrl: string;
   /** The redirect URI to register at Notion, when `/notion` is on (NOTION_CLIENT_ID/SECRET). */
@@ -56,12 +59,10 @@ export async function startDevSystem(
   const origin = `http://localhost:${port}`;
   const notion = notionOAuthFromEnv(env);
 
-  const servers = await startDevServers(env, dataDir, port, logger);
+  const backends = await startBackends(env, dataDir, port, logger, notion);
   try {
-    const names = servers.servers.filter((name) => name !== 'notion' || notion !== undefined);
-    const routes = names.map((name) => devRoute(origin, servers.url, name, notion));
     const { config } = parseConfig(
-      devConfigYaml(port, dataDir, secrets, routes),
+      devConfigYaml(port, dataDir, secrets, backends.routes(origin)),
       '(portcullis dev)',
       {},
     );
@@ -84,18 +85,91 @@ export async function startDevSystem(
     return {
       url: origin,
       mcpUrls: config.routes.flatMap((r) => (r.mcp?.kind === 'server' ? [r.mcp.resourceUrl] : [])),
-      serversUrl: servers.url,
-      notionCallbackUrl: names.includes('notion') ? upstreamCallbackUrl(origin) : null,
+      appUrl: backends.appUrl ? `${origin}${APP_PATH}` : undefined,
+      serversUrl: backends.serversUrl,
+      notionCallbackUrl: backends.notionOn ? upstreamCallbackUrl(origin) : null,
       user,
       close: async () => {
         await gateway.close();
-        await servers.close();
+        await backends.close();
       },
     };
+  } catch (err) {
+    await backends.close();
+    throw err;
+  }
+}
+
+/** Where `npm start` serves the example app (`examples/client-app`), behind `mcp.client`. */
+const APP_PATH = '/app';
+
+/** What the gateway fronts: the servers host and the example app, both on loopback. */
+async function startBackends(
+  env: Env,
+  dataDir: string,
+  port: number,
+  logger: Logger,
+  notion: NotionOAuthSettings | undefined,
+) {
+  const servers = await startDevServers(env, dataDir, port, logger);
+  // /notion needs Notion OAuth credentials (upstream tokens): on only with them.
+  const names = servers.servers.filter((name) => name !== 'notion' || notion !== undefined);
+  let app: ExampleApp | undefined;
+  try {
+    app = await startExampleApp(logger);
   } catch (err) {
     await servers.close();
     throw err;
   }
+  return {
+    serversUrl: servers.url,
+    appUrl: app?.url,
+    notionOn: names.includes('notion'),
+    routes: (origin: string) => [
+      ...names.map((name) => devRoute(origin, servers.url, name, notion)),
+      ...(app ? [appRoute(origin, app.url)] : []),
+    ],
+    close: async () => {
+      await app?.close();
+      await servers.close();
+    },
+  };
+}
+
+interface ExampleApp {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The example app, in this process on an ephemeral loopback port. It is plain JavaScript
+ * beside the package (`examples/`), loaded from the checkout: absent, `/app` is left out.
+ */
+async function startExampleApp(logger: Logger): Promise<ExampleApp | undefined> {
+  // dist/src/cli/dev.js (the build) or src/cli/dev.ts (a TypeScript loader).
+  const file = ['../../../', '../../']
+    .map((up) => new URL(`${up}examples/client-app/app.mjs`, import.meta.url))
+    .find((url) => existsSync(fileURLToPath(url)));
+  if (file === undefined) {
+    logger.warn('examples/client-app is not here: npm start serves no example app at /app');
+    return undefined;
+  }
+  const { startClientApp } = (await import(file.href)) as {
+    startClientApp(options: { host: string; basePath: string }): Promise<ExampleApp>;
+  };
+  return startClientApp({ host: '127.0.0.1', basePath: APP_PATH });
+}
+
+function appRoute(origin: string, appUrl: string): string {
+  return [
+    `  - from: ${origin}`,
+    `    prefix: ${APP_PATH}`,
+    `    to: ${appUrl}`,
+    '    name: Example app',
+    '    allow_any_authenticated_user: true',
+    '    mcp:',
+    '      client: {}',
+  ].join('\n');
 }
 
 /** The servers host on an ephemeral loopback port, trusting the gateway on `port`. */

@@ -81,6 +81,9 @@ async function startDev(logger: Logger) {
       'MCP servers (for your MCP client):',
       ...system.mcpUrls.map((u) => `  ${u}`),
       ...notionBanner(system.notionCallbackUrl),
+      ...(system.appUrl
+        ? ['An app behind an mcp.client route (client mode):', `  ${system.appUrl}`]
+        : []),
       'Press Ctrl+C to stop.',
       '',
     ].join('\n'),

@@ -151,10 +151,6 @@ function buildMcp(
     return undefined;
   }
   if (hasClient) {
-    sink.warn(
-      [...path, 'client'],
-      'client mode is not supported yet: the app behind this route is proxied with sign-in but receives no token',
-    );
     return { kind: 'client' };
   }
   const server = raw.server ?? {};
@@ -192,6 +188,7 @@ function upstream(
           authUrl: raw.endpoint.auth_url,
           tokenUrl: raw.endpoint.token_url,
           authStyle: raw.endpoint.auth_style ?? null,
+          revocationUrl: raw.endpoint.revocation_url ?? null,
         }
       : null,
   };

@@ -39,6 +39,8 @@ export const upstreamOauth2Schema = z.strictObject({
       auth_url: httpUrl,
       token_url: httpUrl,
       auth_style: z.enum(['header', 'params']).optional(),
+      /** Ours (Pomerium's endpoint has none): RFC 7009, for disconnect to revoke at the provider. */
+      revocation_url: httpUrl.optional(),
     })
     .optional(),
 });

@@ -121,5 +121,7 @@ export interface UpstreamOauth2Config {
     readonly authUrl: string;
     readonly tokenUrl: string;
     readonly authStyle: 'header' | 'params' | null;
+    /** RFC 7009 revocation endpoint (ours; null: tokens are deleted without revoking). */
+    readonly revocationUrl: string | null;
   } | null;
 }

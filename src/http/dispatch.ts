@@ -107,7 +107,7 @@ function dispatchTable(parts: GatewayParts): readonly Lookup[] {
 }
 
 function pipelinePorts(parts: GatewayParts): PipelinePorts {
-  const { config, signer, mcpAuth, upstream } = parts;
+  const { config, signer, mcpAuth, upstream, clientTokens } = parts;
   const { sessions } = parts.signIn;
   return {
     forwarder: parts.forwarder,
@@ -126,5 +126,6 @@ function pipelinePorts(parts: GatewayParts): PipelinePorts {
         }
       : {}),
     ...(upstream ? { upstream } : {}),
+    ...(clientTokens ? { clientToken: (session) => clientTokens.tokenFor(session) } : {}),
   };
 }

@@ -1,5 +1,6 @@
 /** The gateway's own endpoints (Pomerium's paths) and the portal, as dispatch-table handlers. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { appEndpoints } from '../apps/endpoints.js';
 import { createJwksHandler, JWKS_PATH } from '../assertion/jwks-handler.js';
 import type { Config } from '../config/types.js';
 import { sendJson } from '../core/respond.js';
@@ -15,7 +16,7 @@ export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<voi
 
 /** Served ahead of any route, by exact path. */
 export function ownEndpoints(parts: GatewayParts): ReadonlyMap<string, Handler> {
-  const { storage, logger, upstream } = parts;
+  const { storage, logger, upstream, mcpAuth } = parts;
   const { sessions } = parts.signIn;
   const callback: [string, Handler][] = upstream
     ? [CALLBACK_PATH, LEGACY_CALLBACK_PATH].map((path) => [
@@ -29,8 +30,18 @@ export function ownEndpoints(parts: GatewayParts): ReadonlyMap<string, Handler> 
       ])
     : [];
   if (upstream) callback.push([CLIENT_METADATA_PATH, clientMetadataEndpoint(parts.scheme)]);
+  const apps = appEndpoints({
+    routes: parts.config.routes,
+    scheme: parts.scheme,
+    logger,
+    authenticate: (req) => sessions.authenticate(req),
+    startSignIn: (req, res, returnTo) => sessions.startSignIn(req, res, returnTo),
+    ...(mcpAuth ? { clientBearer: (req) => mcpAuth.authenticateClientToken(req) } : {}),
+    ...(upstream ? { upstream } : {}),
+  });
   return new Map<string, Handler>([
     ...callback,
+    ...apps,
     ['/oauth2/callback', (req, res) => sessions.handleCallback(req, res)],
     ['/.pomerium/sign_out', (req, res) => sessions.signOut(req, res)],
     ['/.pomerium/user', (req, res) => sessions.userInfo(req, res)],

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
 import { randomId } from '../core/crypto.js';
+import { mcpServerRoutes } from '../apps/accessible.js';
+import { ClientTokens } from '../apps/client-tokens.js';
 import { AssertionSigner } from '../assertion/sign.js';
 import { createForwarder } from '../proxy/forward.js';
 import { compileTrustedProxies } from '../net/trusted-proxies.js';
@@ -157,6 +159,8 @@ async function buildParts(options: GatewayOptions, basics: Basics): Promise<Gate
   const upstream = buildUpstream(options, storage, secrets);
   const mcpAuth = await buildMcpAuth(options, storage, secrets, signIn, trustedProxy, upstream);
   if (mcpAuth) endedSessions.add((idHash) => mcpAuth.sessionEnded(idHash));
+  const clientTokens = buildClientTokens(config, mcpAuth);
+  if (clientTokens) endedSessions.add((idHash) => clientTokens.forget(idHash));
   const forwarder = createForwarder({ logger });
   return {
     config,
@@ -169,7 +173,22 @@ async function buildParts(options: GatewayOptions, basics: Basics): Promise<Gate
     trustedProxy,
     mcpAuth,
     upstream,
+    clientTokens,
   };
+}
+
+/** Client mode's tokens, when some app sits behind an `mcp.client` route. */
+function buildClientTokens(
+  config: Config,
+  mcpAuth: McpAuthServer | undefined,
+): ClientTokens | undefined {
+  // Without an MCP server there is nothing for a token to be good for: apps get none.
+  if (!mcpAuth || !config.routes.some((r) => r.mcp?.kind === 'client')) return undefined;
+  return new ClientTokens({
+    servers: mcpServerRoutes(config.routes),
+    mint: (session, audiences) => mcpAuth.mintClientToken(session, audiences),
+    revokeGrant: (grantId) => mcpAuth.revokeGrant(grantId),
+  });
 }
 
 /** The upstream-token vault, when some route holds upstream tokens. */

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ClientTokens } from '../apps/client-tokens.js';
 import type { AssertionSigner } from '../assertion/sign.js';
 import type { Config } from '../config/types.js';
 import type { McpAuthServer } from '../oauth/server.js';
@@ -19,4 +20,6 @@ export interface GatewayParts {
   readonly trustedProxy: (address: string) => boolean;
   readonly mcpAuth: McpAuthServer | undefined;
   readonly upstream: UpstreamService | undefined;
+  /** Client mode's tokens (absent: no `mcp.client` route, or no MCP server to reach). */
+  readonly clientTokens: ClientTokens | undefined;
 }

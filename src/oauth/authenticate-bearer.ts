@@ -7,6 +7,7 @@ import type { RouteConfig } from '../config/types.js';
 import { sha256Hex } from '../core/crypto.js';
 import type { SessionRecord } from '../storage/types.js';
 import type { BearerUser, BearerValidator } from './bearer.js';
+import { isClientModeToken } from './client-mode.js';
 import type { HostDirectory } from './hosts.js';
 
 /** What an MCP request's `Authorization` header amounts to. */
@@ -34,7 +35,7 @@ export async function authenticateBearer(
 ): Promise<BearerOutcome> {
   const header = req.headers.authorization;
   if (header === undefined) return { kind: 'none' };
-  const token = /^Bearer +([^\s]+)$/i.exec(header)?.[1];
+  const token = bearerToken(header);
   const host = deps.hosts.forRoute(route);
   if (token === undefined || host === undefined || route.mcp?.kind !== 'server') {
     return { kind: 'invalid' };
@@ -42,8 +43,37 @@ export async function authenticateBearer(
   const user = await deps.validator.validate(token, route.mcp.resourceUrl, (t) =>
     host.oidc.provider.AccessToken.find(t),
   );
+  return outcome(user, deps.now());
+}
+
+/**
+ * Checks the bearer token of a request to the app-facing endpoints (`/.pomerium/mcp/routes`):
+ * only a client-mode token is taken there, whatever its audiences (an MCP client's token is
+ * for its one server). Tokens of every host share one store, so any host's provider finds it.
+ */
+export async function authenticateClientModeBearer(
+  deps: BearerDeps,
+  req: IncomingMessage,
+): Promise<BearerOutcome> {
+  const header = req.headers.authorization;
+  if (header === undefined) return { kind: 'none' };
+  const token = bearerToken(header);
+  const host = deps.hosts.any();
+  if (token === undefined || host === undefined) return { kind: 'invalid' };
+  const user = await deps.validator.validate(token, isClientModeToken, (t) =>
+    host.oidc.provider.AccessToken.find(t),
+  );
+  return outcome(user, deps.now());
+}
+
+/** RFC 6750 §2.1. */
+function bearerToken(header: string): string | undefined {
+  return /^Bearer +([^\s]+)$/i.exec(header)?.[1];
+}
+
+function outcome(user: BearerUser | undefined, now: number): BearerOutcome {
   if (user === undefined) return { kind: 'invalid' };
-  const session = grantSession(user, deps.now());
+  const session = grantSession(user, now);
   return { kind: 'valid', clientId: user.clientId, grantId: user.grantId, session };
 }
 

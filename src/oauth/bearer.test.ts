@@ -55,6 +55,20 @@ test('bearer: valid for its resource only, cached, expired tokens refused', asyn
   assert.equal(await s.validator.validate(TOKEN, RESOURCE, s.find), undefined);
 });
 
+test('bearer: a check of client and audiences instead of one resource', async () => {
+  const s = await setup();
+  const seen: { clientId: string; audiences: readonly string[] }[] = [];
+  const check = (t: { clientId: string; audiences: readonly string[] }) => {
+    seen.push(t);
+    return t.clientId === 'c1';
+  };
+  assert.ok(await s.validator.validate(TOKEN, check, s.find));
+  assert.deepEqual(seen, [{ ...seen[0], clientId: 'c1', audiences: [RESOURCE] }]);
+  assert.equal(await s.validator.validate(TOKEN, (t) => t.clientId === 'c2', s.find), undefined);
+  s.advance(61_000);
+  assert.equal(await s.validator.validate(TOKEN, check, s.find), undefined, 'expired still');
+});
+
 test('bearer: revocation in this process wins over the cache', async () => {
   const s = await setup();
   assert.ok(await s.validator.validate(TOKEN, RESOURCE, s.find));

@@ -40,6 +40,15 @@ export interface BearerValidatorOptions {
   readonly grantSession?: (grantId: string) => Promise<string | undefined>;
 }
 
+/**
+ * What a token must be for: an MCP resource among its audiences (RFC 8707), or a test of the
+ * client it was issued to and its audiences (the app-facing endpoints take client-mode tokens
+ * whatever their audience).
+ */
+export type AudienceCheck =
+  | string
+  | ((token: { readonly clientId: string; readonly audiences: readonly string[] }) => boolean);
+
 /** Opaque tokens are 43 characters (256 bits, base64url); anything far off is not ours. */
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{20,200}$/;
 
@@ -59,13 +68,13 @@ export class BearerValidator {
   }
 
   /**
-   * The user behind `token` when it is live and was issued for `resource`; undefined when it
+   * The user behind `token` when it is live and was issued for `audience`; undefined when it
    * is unknown, expired, revoked, for another resource, its grant's gateway session is gone,
    * or its user is unknown.
    */
   async validate(
     token: string,
-    resource: string,
+    audience: AudienceCheck,
     find: (token: string) => Promise<AccessTokenInstance | undefined>,
   ): Promise<BearerUser | undefined> {
     if (!TOKEN_SHAPE.test(token)) return undefined;
@@ -93,7 +102,9 @@ export class BearerValidator {
       };
       this.remember(key, entry);
     }
-    if (entry.expiresAt <= now || !entry.audiences.includes(resource)) return undefined;
+    const fits =
+      typeof audience === 'string' ? entry.audiences.includes(audience) : audience(entry);
+    if (entry.expiresAt <= now || !fits) return undefined;
     if (!(await this.sessionLive(entry.grantId, now))) {
       this.forgetGrant(entry.grantId);
       return undefined;

@@ -61,6 +61,11 @@ export class HostDirectory {
     return route ? this.forRoute(route) : undefined;
   }
 
+  /** Some host (undefined when none): for what every host's provider does alike. */
+  any(): Host | undefined {
+    return this.hosts.values().next().value;
+  }
+
   /** The host serving an `mcp.server` route. */
   forRoute(route: RouteConfig): Host | undefined {
     return this.hosts.get(new URL(route.from).origin);

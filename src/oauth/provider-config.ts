@@ -31,6 +31,8 @@ export interface Lifetimes {
   readonly grant: number;
   readonly code: number;
   readonly interaction: number;
+  /** The external token an app behind an `mcp.client` route receives (client mode). */
+  readonly clientModeToken: number;
 }
 
 export const DEFAULT_LIFETIMES: Lifetimes = {
@@ -39,6 +41,8 @@ export const DEFAULT_LIFETIMES: Lifetimes = {
   grant: 90 * 24 * 3600,
   code: 60,
   interaction: 10 * 60,
+  // REFERENCE §2: short-lived, since an app hands it on to LLM APIs.
+  clientModeToken: 5 * 60,
 };
 
 export interface ProviderSettings {

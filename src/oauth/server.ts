@@ -14,10 +14,15 @@ import type { RouteConfig } from '../config/types.js';
 import type { RouteMatch } from '../proxy/match.js';
 import type { SessionLogger } from '../session/manager.js';
 import type { SessionRecord, Storage } from '../storage/types.js';
-import { authenticateBearer, type BearerOutcome } from './authenticate-bearer.js';
+import {
+  authenticateBearer,
+  authenticateClientModeBearer,
+  type BearerOutcome,
+} from './authenticate-bearer.js';
 import { authorizeEndpoint } from './authorize-endpoint.js';
 import { BearerValidator } from './bearer.js';
 import { withFetchScope, type CimdFetchOptions } from './cimd.js';
+import { mintClientModeToken, type ClientModeToken } from './client-mode.js';
 import { sendOAuthFailure } from './errors.js';
 import { grantSessionCheck } from './grant-session.js';
 import type { UpstreamConnectPort } from './interactions.js';
@@ -30,6 +35,7 @@ import { oauthRoute, providerUrl, type OAuthRoute } from './routes.js';
 import { tokenEndpoint } from './token-endpoint.js';
 
 export type { BearerOutcome } from './authenticate-bearer.js';
+export type { ClientModeToken } from './client-mode.js';
 export type { UpstreamConnectPort } from './interactions.js';
 
 export interface McpAuthServerOptions {
@@ -80,6 +86,10 @@ export interface McpAuthServer {
   ): OAuthHandler | undefined;
   /** Checks the bearer token of a request on an `mcp.server` route. */
   authenticateBearer(req: IncomingMessage, route: RouteConfig): Promise<BearerOutcome>;
+  /** Checks a client-mode token (`client-mode.ts`) presented to the app-facing endpoints. */
+  authenticateClientToken(req: IncomingMessage): Promise<BearerOutcome>;
+  /** Mints a client-mode token for `session`'s user, valid on the MCP resources `audiences`. */
+  mintClientToken(session: SessionRecord, audiences: readonly string[]): Promise<ClientModeToken>;
   /** A gateway session ended in this process (sign-out): its grants are re-checked now. */
   sessionEnded(idHash: string): void;
   /** Revokes a grant: its access and refresh tokens stop working at once. */
@@ -116,6 +126,8 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
         );
     },
     authenticateBearer: (req, route) => authenticateBearer({ hosts, validator, now }, req, route),
+    authenticateClientToken: (req) => authenticateClientModeBearer({ hosts, validator, now }, req),
+    mintClientToken: (session, audiences) => mintClient(options, hosts, now, session, audiences),
     sessionEnded: (idHash) => validator.forgetSession(idHash),
     async revokeGrant(grantId) {
       await storage.oauth.revokeByGrantId(grantId);
@@ -130,6 +142,22 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
       );
     },
   };
+}
+
+function mintClient(
+  options: McpAuthServerOptions,
+  hosts: HostDirectory,
+  now: () => number,
+  session: SessionRecord,
+  audiences: readonly string[],
+): Promise<ClientModeToken> {
+  // Tokens of every host share one store: any host's provider mints one valid on all of them.
+  const host = hosts.any();
+  if (host === undefined) throw new Error('no MCP host to mint a client-mode token with');
+  const lifetime = options.lifetimes?.clientModeToken ?? DEFAULT_LIFETIMES.clientModeToken;
+  const { identities, oauth } = options.storage;
+  const deps = { provider: host.oidc.provider, identities, oauth, lifetime, now };
+  return mintClientModeToken(deps, session, audiences);
 }
 
 /** The endpoint modules that take settings (the rest are plain functions). */

@@ -59,6 +59,18 @@ export interface AccessTokenInstance {
   readonly exp: number;
 }
 
+/** What an access token is minted with (`AccessToken.IN_PAYLOAD`); `expiresIn` in seconds. */
+export interface AccessTokenInit {
+  readonly accountId: string;
+  readonly clientId: string;
+  readonly grantId: string;
+  readonly scope: string;
+  readonly aud: readonly string[];
+  readonly expiresIn: number;
+  /** The grant type it came from, as oidc-provider records it. */
+  readonly gty?: string;
+}
+
 /** A client as oidc-provider models it (camelCase metadata). */
 export interface ClientInstance {
   readonly clientId: string;
@@ -85,10 +97,15 @@ export interface OidcProvider {
     options?: { mergeWithLastSubmission?: boolean },
   ): Promise<void>;
   Grant: {
-    new (init: { accountId: string; clientId: string }): GrantInstance;
+    /** `expiresIn` (seconds): this grant's own life instead of the configured one. */
+    new (init: { accountId: string; clientId: string; expiresIn?: number }): GrantInstance;
     find(id: string): Promise<GrantInstance | undefined>;
   };
-  AccessToken: { find(value: string): Promise<AccessTokenInstance | undefined> };
+  AccessToken: {
+    /** A token minted outside a token request (client mode); `save` returns its value. */
+    new (init: AccessTokenInit): { save(): Promise<string> };
+    find(value: string): Promise<AccessTokenInstance | undefined>;
+  };
   RefreshToken: { find(value: string): Promise<{ readonly grantId: string } | undefined> };
   AuthorizationCode: { find(value: string): Promise<{ readonly grantId: string } | undefined> };
   Client: {

@@ -126,11 +126,12 @@ test('the gateway’s cookies are taken out of Cookie, on any route kind', () =>
 // [route kind, authorization forwarded, origin forwarded]
 const credentialCases: [RequestHeaderContext['routeKind'], boolean, boolean][] = [
   ['mcp-server', false, false],
-  ['mcp-client', true, true],
+  // Client mode: the gateway sends the app its own token instead (credentials step).
+  ['mcp-client', false, true],
   ['plain', true, true],
 ];
 
-test('Authorization and Origin are dropped on mcp.server routes only', () => {
+test('Authorization is dropped on MCP routes, Origin on mcp.server routes only', () => {
   for (const [routeKind, auth, origin] of credentialCases) {
     const out = upstreamRequestHeaders(
       { authorization: 'Bearer te', origin: 'https://app.example' },

@@ -64,10 +64,11 @@ export function upstreamRequestHeaders(
   }
   setForwarded(out, incoming, ctx);
   if (!ctx.preserveHostHeader) delete out.host;
+  // The client's token is for the gateway (its audience); the gateway may add the upstream
+  // token (mcp.server) or the client-mode token (mcp.client) afterwards. REFERENCE §2: never
+  // forwarded on MCP routes.
+  if (ctx.routeKind !== 'plain') delete out.authorization;
   if (ctx.routeKind === 'mcp-server') {
-    // The client's token is for the gateway (its audience); the gateway may add the upstream
-    // token afterwards. REFERENCE §2: never forwarded on mcp.server routes.
-    delete out.authorization;
     // The gateway checks Origin itself (MCP transport: DNS rebinding); the server behind it
     // would see a browser origin it cannot know.
     delete out.origin;

@@ -54,16 +54,17 @@ export function staticUpstreamClient(
   endpoint: NonNullable<UpstreamOauth2Config['endpoint']>,
   options: ClientOptions = {},
 ): UpstreamOAuthClient {
-  const { authUrl, tokenUrl } = endpoint;
+  const { authUrl, tokenUrl, revocationUrl } = endpoint;
   // No discovery, so no issuer: the token URL names the upstream (REFERENCE §10).
   const server: client.ServerMetadata = {
     issuer: new URL(authUrl).origin,
     authorization_endpoint: authUrl,
     token_endpoint: tokenUrl,
+    ...(revocationUrl === null ? {} : { revocation_endpoint: revocationUrl }),
   };
   const auth = clientAuth(config.clientSecret, endpoint.authStyle);
   const configuration = new client.Configuration(server, config.clientId, undefined, auth);
-  tune(configuration, [authUrl, tokenUrl], options);
+  tune(configuration, [authUrl, tokenUrl, ...(revocationUrl ? [revocationUrl] : [])], options);
   return oauthClient(configuration, `${tokenUrl} ${config.clientId}`, {
     scopes: config.scopes,
     params: config.authorizationUrlParams,

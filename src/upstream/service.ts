@@ -46,6 +46,12 @@ export interface ServerConnection extends TokenStatus {
   readonly needsOauth: boolean;
 }
 
+/** What a refresh the user asked for came to (`/.pomerium/mcp/routes/refresh`). */
+export type ForcedRefresh =
+  | { readonly kind: 'none' | 'refreshed' | 'missing' | 'no-refresh-token' | 'unavailable' }
+  /** The provider refused it: the token is deleted, the user must connect again. */
+  | { readonly kind: 'refused' };
+
 export class UpstreamService {
   readonly catalog: UpstreamCatalog;
   readonly discovery: UpstreamDiscovery;
@@ -198,6 +204,29 @@ export class UpstreamService {
     const matches = (e: RouteUpstream) =>
       e.routeKey === routeKey && e.client.upstreamKey === upstreamKey;
     return this.catalog.all().find(matches) ?? this.discovery.all().find(matches);
+  }
+
+  /** Refreshes the user's token for `route` now, whatever its expiry (the user asked). */
+  async refreshNow(route: RouteConfig, sub: string): Promise<ForcedRefresh> {
+    const entry = await this.resolve(route);
+    if (entry === undefined) return { kind: 'none' };
+    const key = tokenKey(entry, sub);
+    const status = await this.vault.status(key);
+    if (!status.connected) return { kind: 'missing' };
+    if (!status.refreshTokenAvailable) return { kind: 'no-refresh-token' };
+    const outcome = await this.vault.refresh(key);
+    if (outcome.kind === 'token') return { kind: 'refreshed' };
+    if (outcome.kind === 'unavailable') return { kind: 'unavailable' };
+    return { kind: outcome.refused ? 'refused' : 'missing' };
+  }
+
+  /** Deletes the user's token for `route`, revoking it at the provider when it can. */
+  async disconnect(route: RouteConfig, sub: string): Promise<boolean> {
+    const entry = await this.resolve(route);
+    if (entry === undefined) return false;
+    const deleted = await this.vault.disconnect(tokenKey(entry, sub));
+    if (deleted) this.logger.info({ sub, route: entry.routeKey }, 'upstream service disconnected');
+    return deleted;
   }
 }
 

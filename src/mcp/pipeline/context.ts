@@ -33,6 +33,8 @@ export interface PipelinePorts {
   bearer?(req: IncomingMessage, route: RouteConfig): Promise<BearerOutcome>;
   /** Revokes an MCP client's grant (its tokens stop working at once). */
   revokeGrant?(grantId: string): Promise<void>;
+  /** Client mode's token for the session (absent: no `mcp.client` route gets one). */
+  clientToken?(session: SessionRecord): Promise<string>;
   /** The upstream token vault (absent: no route holds upstream tokens). */
   readonly upstream?: UpstreamPort;
 }

@@ -5,6 +5,10 @@
  * connected, or the provider refused the refresh) gets 401 `invalid_token` and the grant of the
  * token they presented is revoked: their client's refresh then fails with `invalid_grant` and
  * it authorizes again, through the provider (a bare 401 would loop on the refresh token).
+ *
+ * On an `mcp.client` route the app gets the session's client-mode token instead (REFERENCE §2),
+ * the client's own Authorization removed likewise: it hands it to LLM APIs that call the
+ * user's MCP servers through the gateway.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Credentials } from '../../upstream/service.js';
@@ -27,12 +31,21 @@ export async function upstreamCredentials(
   ctx: CallerRequest,
   jsonRpcId: JsonRpcId | null,
 ): Promise<CredentialsStep> {
+  if (ctx.match.route.mcp?.kind === 'client') return clientModeCredentials(ports, ctx);
   const { upstream } = ports;
   if (!upstream || !ctx.session || !upstream.holdsTokens(ctx.match.route)) {
     return { ok: true, headers: {} };
   }
   const credentials = await upstream.credentials(ctx.match.route, ctx.session.sub);
   return judgeCredentials(ports, ctx, credentials, jsonRpcId);
+}
+
+async function clientModeCredentials(
+  ports: PipelinePorts,
+  ctx: CallerRequest,
+): Promise<CredentialsStep> {
+  if (!ctx.session || !ports.clientToken) return { ok: true, headers: {} };
+  return { ok: true, headers: { authorization: `Bearer ${await ports.clientToken(ctx.session)}` } };
 }
 
 /** The step's answer for what the vault gave. */

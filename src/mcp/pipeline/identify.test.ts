@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import type { RouteConfig } from '../../config/types.js';
+import { CLIENT_MODE_CLIENT_ID } from '../../oauth/client-mode.js';
 import type { BearerOutcome } from '../../oauth/server.js';
 import type { SessionRecord } from '../../storage/types.js';
 import { corsHeaders, unauthorizedAnswer } from './cors.js';
@@ -56,6 +57,14 @@ test('a valid bearer token is the caller; a browser client holding it gets CORS 
     grantId: 'grant-1',
     responseHeaders: {},
   });
+});
+
+test('a client-mode token is the caller too, without a grant to revoke', () => {
+  const clientMode: BearerOutcome = { ...valid, clientId: CLIENT_MODE_CLIENT_ID };
+  assert.deepEqual(
+    judgeCaller({ route, origin: undefined, bearer: clientMode, session: cookieUser }),
+    { ok: true, session: tokenUser, responseHeaders: {} },
+  );
 });
 
 test('a refused token is 401 invalid_token, even with a session cookie beside it', () => {

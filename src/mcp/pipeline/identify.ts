@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { RouteConfig } from '../../config/types.js';
 import type { Headers } from '../../core/respond.js';
+import { isClientModeToken } from '../../oauth/client-mode.js';
 import type { BearerOutcome } from '../../oauth/server.js';
 import { fromUrl } from '../../proxy/route-urls.js';
 import type { SessionRecord } from '../../storage/types.js';
@@ -37,6 +38,9 @@ export function judgeCaller(facts: CallerFacts): CallerOutcome {
   const { route, origin, bearer, session } = facts;
   if (bearer.kind === 'valid') {
     const responseHeaders = origin === undefined ? {} : corsHeaders(origin);
+    // A client-mode token has no refresh token to fail: revoking its grant (credentials.ts)
+    // would only take the app's token for every other server too.
+    if (isClientModeToken(bearer)) return { ok: true, session: bearer.session, responseHeaders };
     return { ok: true, session: bearer.session, grantId: bearer.grantId, responseHeaders };
   }
   if (bearer.kind === 'invalid') {
