@@ -33,6 +33,11 @@ const config = {
   logLevel: process.env.BENCH_LOG_LEVEL || 'info',
   /** Write a V8 CPU profile of the gateway into .bench/profiles when it stops. */
   profile: process.env.BENCH_GATEWAY_PROFILE === '1',
+  /**
+   * Another checkout, built (`npm ci && npm run build` there): its gateway runs beside this one,
+   * interleaved in the same rounds, so a change's cost is a ratio measured in one run.
+   */
+  baseline: process.env.BENCH_BASELINE_ROOT || undefined,
 };
 
 const INSTALL_HINT = 'apt-get install -y nginx-light wrk   (Debian/Ubuntu; needs root or sudo)';
@@ -46,6 +51,8 @@ interface Processes {
   readonly host: Service;
   readonly hostPort: number;
   readonly gateway: GatewayProcess;
+  /** The gateway of `BENCH_BASELINE_ROOT`, with the same routes. */
+  readonly baseline: GatewayProcess | undefined;
   readonly nginx: Service | undefined;
   readonly nginxPort: number;
   /** A bare node:http proxy in front of the upstream: what any node proxy costs at least. */
@@ -75,10 +82,11 @@ export async function run(): Promise<void> {
   const procs = await startAll(nginx);
   try {
     const cookie = await procs.gateway.signIn();
+    const baselineCookie = await procs.baseline?.signIn();
     if (wrk) {
       await loadPart(
         `1. tools/call to a bare JSON-RPC upstream`,
-        bareConfigurations(procs, cookie),
+        bareConfigurations(procs, cookie, baselineCookie),
         toolsCallBody('echo', { text: 'hi' }),
       );
       await loadPart(
@@ -90,7 +98,9 @@ export async function run(): Promise<void> {
     await ssePart(procs);
   } finally {
     await Promise.all(
-      [procs.upstream, procs.host, procs.gateway, procs.nginx, procs.floor].map((p) => p?.stop()),
+      [procs.upstream, procs.host, procs.gateway, procs.baseline, procs.nginx, procs.floor].map(
+        (p) => p?.stop(),
+      ),
     );
   }
   if (config.profile)
@@ -123,17 +133,33 @@ async function startAll(withNginx: boolean): Promise<Processes> {
       { keepOutput: 256 * 1024 },
     );
     started.push(host);
+    const routes = [
+      { path: '/mcp', to: `http://127.0.0.1:${upstreamPort}/mcp`, access: 'public' as const },
+      {
+        path: '/auth/mcp',
+        to: `http://127.0.0.1:${upstreamPort}/mcp`,
+        access: 'authenticated' as const,
+      },
+      { path: '/sqlite', to: `http://127.0.0.1:${hostPort}/sqlite`, access: 'public' as const },
+    ];
     const gateway = await startGatewayProcess(
       'gateway',
-      [
-        { path: '/mcp', to: `http://127.0.0.1:${upstreamPort}/mcp`, access: 'public' },
-        { path: '/auth/mcp', to: `http://127.0.0.1:${upstreamPort}/mcp`, access: 'authenticated' },
-        { path: '/sqlite', to: `http://127.0.0.1:${hostPort}/sqlite`, access: 'public' },
-      ],
+      routes,
       config.logLevel,
       config.profile ? ['--cpu-prof', '--cpu-prof-dir', join(CACHE_DIR, 'profiles')] : [],
     );
     started.push(gateway);
+    const baseline = config.baseline
+      ? await startGatewayProcess(
+          'baseline-gateway',
+          routes,
+          config.logLevel,
+          [],
+          undefined,
+          config.baseline,
+        )
+      : undefined;
+    if (baseline) started.push(baseline);
     const nginx = withNginx
       ? await startNginx('nginx', [
           { path: '/mcp', upstreamPort },
@@ -156,6 +182,7 @@ async function startAll(withNginx: boolean): Promise<Processes> {
       host,
       hostPort,
       gateway,
+      baseline,
       nginx,
       nginxPort: nginx ? Number(new URL(nginx.url).port) : 0,
     };
@@ -165,15 +192,28 @@ async function startAll(withNginx: boolean): Promise<Processes> {
   }
 }
 
-function bareConfigurations(p: Processes, cookie: string): Configuration[] {
+function bareConfigurations(
+  p: Processes,
+  cookie: string,
+  baselineCookie: string | undefined,
+): Configuration[] {
   const up = p.upstream.pid;
   const gw = p.gateway;
+  const base = p.baseline;
   return [
     direct('direct', p.upstreamPort, '/mcp', up),
     ...(p.nginx ? [viaNginx('nginx', p, '/mcp', up)] : []),
     floorProxy(p, up),
     gateway('gateway, public route', gw, '/mcp', up, {}),
     gateway('gateway, signed-in + assertion', gw, '/auth/mcp', up, { Cookie: cookie }),
+    ...(base && baselineCookie
+      ? [
+          gateway('baseline, public route', base, '/mcp', up, {}),
+          gateway('baseline, signed-in + assertion', base, '/auth/mcp', up, {
+            Cookie: baselineCookie,
+          }),
+        ]
+      : []),
   ];
 }
 

@@ -47,6 +47,8 @@ export async function startGatewayProcess(
   nodeOptions: readonly string[] = [],
   /** The port to listen on (routes that name the gateway's own URL need it first). */
   givenPort?: number,
+  /** The checkout whose built gateway runs (another one: a baseline to compare against). */
+  root: string = ROOT,
 ): Promise<GatewayProcess> {
   const port = givenPort ?? (await freePort());
   const origin = `http://localhost:${port}`;
@@ -79,7 +81,7 @@ export async function startGatewayProcess(
   try {
     service = await startService(
       name,
-      [...nodeOptions, join(ROOT, 'bin/portcullis.js'), 'gateway', '--config', file],
+      [...nodeOptions, join(root, 'bin/portcullis.js'), 'gateway', '--config', file],
       { LOG_LEVEL: logLevel },
       port,
       { keepOutput: 256 * 1024 },

@@ -7,6 +7,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { rootCertificates } from 'node:tls';
+import { Agent, fetch as undiciFetch } from 'undici';
 import {
   loadOidcProvider,
   type OidcProvider,
@@ -51,6 +53,11 @@ export interface UpstreamProviderOptions {
    * resource, which every authorization and token request must name.
    */
   readonly mcpResource?: string;
+  /**
+   * Accept clients identified by their Client ID Metadata Document (fetched over https,
+   * trusting this CA besides the system roots) and advertise it in the metadata.
+   */
+  readonly clientIdMetadataDocuments?: { readonly ca: string };
 }
 
 export async function startUpstreamProvider(
@@ -86,7 +93,20 @@ export async function startUpstreamProvider(
       introspection: { enabled: true, allowedPolicy: async () => true },
       revocation: { enabled: true },
       ...(options.mcpResource ? mcpFeatures(options.mcpResource) : {}),
+      ...(options.clientIdMetadataDocuments
+        ? {
+            clientIdMetadataDocument: {
+              enabled: true,
+              ack: 'draft-02',
+              allowFetch: () => true,
+              allowClient: () => true,
+            },
+          }
+        : {}),
     },
+    ...(options.clientIdMetadataDocuments
+      ? { fetch: trustingFetch(options.clientIdMetadataDocuments.ca) }
+      : {}),
     pkce: { required: () => true },
     ttl: { AccessToken: options.accessTokenTtl ?? 5, RefreshToken: 3600, Grant: 3600 },
     rotateRefreshToken: true,
@@ -271,4 +291,11 @@ function mcpFeatures(resource: string) {
       },
     },
   };
+}
+
+/** `fetch` that trusts `ca` besides the system roots (the gateway's test certificate). */
+function trustingFetch(ca: string) {
+  const dispatcher = new Agent({ connect: { ca: [...rootCertificates, ca] } });
+  return (url: string | URL, init: Record<string, unknown>) =>
+    undiciFetch(String(url), { ...init, dispatcher } as Parameters<typeof undiciFetch>[1]);
 }
