@@ -21,6 +21,9 @@ export type BearerOutcome =
       readonly grantId: string;
     };
 
+/** Most requests on a cookie route carry none: one shared answer. */
+export const NO_TOKEN: BearerOutcome = Object.freeze({ kind: 'none' });
+
 export interface BearerDeps {
   readonly hosts: HostDirectory;
   readonly validator: BearerValidator;
@@ -34,7 +37,7 @@ export async function authenticateBearer(
   route: RouteConfig,
 ): Promise<BearerOutcome> {
   const header = req.headers.authorization;
-  if (header === undefined) return { kind: 'none' };
+  if (header === undefined) return NO_TOKEN;
   const token = bearerToken(header);
   const host = deps.hosts.forRoute(route);
   if (token === undefined || host === undefined || route.mcp?.kind !== 'server') {
@@ -56,7 +59,7 @@ export async function authenticateClientModeBearer(
   req: IncomingMessage,
 ): Promise<BearerOutcome> {
   const header = req.headers.authorization;
-  if (header === undefined) return { kind: 'none' };
+  if (header === undefined) return NO_TOKEN;
   const token = bearerToken(header);
   const host = deps.hosts.any();
   if (token === undefined || host === undefined) return { kind: 'invalid' };

@@ -21,16 +21,24 @@ export interface RoutePolicySource {
  * A denial with `input.user === null` should make the caller ask for sign-in (401) rather than
  * answer 403: as in Pomerium, an anonymous request is denied because nobody is signed in.
  */
+// Decided on every request: shared rather than built each time (decisions are never written to).
+const PUBLIC: Decision = Object.freeze({
+  allow: true,
+  reason: 'allow_public_unauthenticated_access',
+  rule: null,
+});
+const ANY_USER: Decision = Object.freeze({
+  allow: true,
+  reason: 'allow_any_authenticated_user: a user is signed in',
+  rule: null,
+});
+
 export function decideRoute(route: RoutePolicySource, input: PolicyInput): Decision {
   const decision = evaluate(route.policy, input);
   // A deny rule decided: it wins over the flags too.
   if (decision.allow || decision.rule !== null) return decision;
-  if (route.allowPublicUnauthenticatedAccess) {
-    return { allow: true, reason: 'allow_public_unauthenticated_access', rule: null };
-  }
-  if (route.allowAnyAuthenticatedUser && input.user !== null) {
-    return { allow: true, reason: 'allow_any_authenticated_user: a user is signed in', rule: null };
-  }
+  if (route.allowPublicUnauthenticatedAccess) return PUBLIC;
+  if (route.allowAnyAuthenticatedUser && input.user !== null) return ANY_USER;
   if (route.allowAnyAuthenticatedUser) {
     return {
       allow: false,

@@ -13,24 +13,26 @@ export async function identityHeaders(
   route: RouteConfig,
   session: SessionRecord | undefined,
 ): Promise<OutgoingHttpHeaders> {
-  if (!session || !route.passIdentityHeaders) return {};
+  if (!session || !route.passIdentityHeaders) return NONE;
   const headers: OutgoingHttpHeaders = {
     'x-pomerium-jwt-assertion': await ports.assertionFor(route, session),
   };
-  return { ...headers, ...claimHeaders(ports.claimsHeaders, session) };
+  addClaimHeaders(headers, ports.claimsHeaders, session);
+  return headers;
 }
 
+const NONE: OutgoingHttpHeaders = Object.freeze({});
+
 /** `jwt_claims_headers`: each configured header carrying the session's claim, when it has it. */
-export function claimHeaders(
+export function addClaimHeaders(
+  headers: OutgoingHttpHeaders,
   names: Readonly<Record<string, string>>,
   session: SessionRecord,
-): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = {};
-  for (const [name, claim] of Object.entries(names)) {
-    const value = claimValue(session, claim);
+): void {
+  for (const name in names) {
+    const value = claimValue(session, names[name]!);
     if (value !== undefined) headers[name.toLowerCase()] = identityHeaderValue(value);
   }
-  return headers;
 }
 
 function claimValue(session: SessionRecord, claim: string): string | undefined {

@@ -71,8 +71,8 @@ export interface RouteRequest {
 /** A request whose caller is known: the session, or undefined for nobody signed in. */
 export interface CallerRequest extends RouteRequest {
   readonly session: SessionRecord | undefined;
-  /** The grant of the bearer token presented (absent: a session cookie or nobody). */
-  readonly grantId?: string;
+  /** The grant of the bearer token presented (undefined: a session cookie or nobody). */
+  readonly grantId?: string | undefined;
 }
 
 export type ExtraHeaders = OutgoingHttpHeaders;

@@ -17,6 +17,9 @@ import type { Answer } from './answer.js';
 import type { CallerRequest, PipelinePorts } from './context.js';
 import { unauthorizedAnswer } from './cors.js';
 
+/** Nothing to add (shared: the step's answers are never written to). */
+const NO_HEADERS: OutgoingHttpHeaders = Object.freeze({});
+
 export type CredentialsStep =
   | {
       readonly ok: true;
@@ -34,7 +37,7 @@ export async function upstreamCredentials(
   if (ctx.match.route.mcp?.kind === 'client') return clientModeCredentials(ports, ctx);
   const { upstream } = ports;
   if (!upstream || !ctx.session || !upstream.holdsTokens(ctx.match.route)) {
-    return { ok: true, headers: {} };
+    return { ok: true, headers: NO_HEADERS };
   }
   const credentials = await upstream.credentials(ctx.match.route, ctx.session.sub);
   return judgeCredentials(ports, ctx, credentials, jsonRpcId);
@@ -44,7 +47,7 @@ async function clientModeCredentials(
   ports: PipelinePorts,
   ctx: CallerRequest,
 ): Promise<CredentialsStep> {
-  if (!ctx.session || !ports.clientToken) return { ok: true, headers: {} };
+  if (!ctx.session || !ports.clientToken) return { ok: true, headers: NO_HEADERS };
   return { ok: true, headers: { authorization: `Bearer ${await ports.clientToken(ctx.session)}` } };
 }
 
@@ -57,7 +60,7 @@ export async function judgeCredentials(
 ): Promise<CredentialsStep> {
   switch (credentials.kind) {
     case 'none':
-      return { ok: true, headers: {} };
+      return { ok: true, headers: NO_HEADERS };
     case 'token':
       return {
         ok: true,

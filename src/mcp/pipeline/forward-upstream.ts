@@ -13,8 +13,12 @@ import type { JsonRpcId } from '../inspect.js';
 import { routeName, type CallerRequest, type PipelinePorts } from './context.js';
 
 export interface ForwardPlan {
-  /** The credentials and identity headers for the upstream (steps 4 and 5). */
-  readonly extraHeaders: OutgoingHttpHeaders;
+  /**
+   * The credentials and identity headers for the upstream (steps 4 and 5), laid over the
+   * client's (later ones win). Kept apart, not merged: header objects are large dictionaries,
+   * and copying them per request costs more than the rest of the step.
+   */
+  readonly extraHeaders: readonly OutgoingHttpHeaders[];
   /** Set on an MCP POST: the body already read, and the id a gateway error answers. */
   readonly mcpPost?: { readonly body: Buffer; readonly jsonRpcErrorId: JsonRpcId | null };
   readonly transform?: ForwardOptions['onResponse'];
@@ -38,9 +42,12 @@ export async function forwardUpstream(
     upstreamUrl(to, ctx.url, prefix, route.prefixRewrite),
   );
   const isMcp = route.mcp !== null;
+  // A fresh object from `upstreamRequestHeaders`: filled in place.
+  const headers = clientHeaders(ports, req, route);
+  for (const extra of plan.extraHeaders) Object.assign(headers, extra);
   const result = await ports.forwarder.forward(req, res, {
     upstreams,
-    headers: { ...clientHeaders(ports, req, route), ...plan.extraHeaders },
+    headers,
     body: plan.mcpPost?.body,
     timeoutMs: route.timeoutMs ?? (isMcp ? null : PLAIN_TIMEOUT_MS),
     idleTimeoutMs: route.idleTimeoutMs ?? (isMcp ? null : PLAIN_IDLE_TIMEOUT_MS),

@@ -39,7 +39,7 @@ export async function forwardWithCredentials(
   const send = (credentials: Sent, decline?: (r: IncomingMessage) => boolean) =>
     forwardUpstream(ports, req, res, ctx, {
       ...plan,
-      extraHeaders: { ...credentials.headers, ...identity },
+      extraHeaders: [credentials.headers, identity],
       ...(decline ? { decline } : {}),
     });
   // A body still in the request stream cannot be sent twice: only read bodies are retried.

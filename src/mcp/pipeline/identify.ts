@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { RouteConfig } from '../../config/types.js';
 import type { Headers } from '../../core/respond.js';
 import { isClientModeToken } from '../../oauth/client-mode.js';
-import type { BearerOutcome } from '../../oauth/server.js';
+import { NO_TOKEN, type BearerOutcome } from '../../oauth/authenticate-bearer.js';
 import { fromUrl } from '../../proxy/route-urls.js';
 import type { SessionRecord } from '../../storage/types.js';
 import type { Answer } from './answer.js';
@@ -21,6 +21,8 @@ export interface CallerFacts {
   /** The session cookie's user (only asked when no bearer token was presented). */
   readonly session: SessionRecord | undefined;
 }
+
+const NO_HEADERS: Headers = Object.freeze({});
 
 export type CallerOutcome =
   | {
@@ -58,7 +60,7 @@ export function judgeCaller(facts: CallerFacts): CallerOutcome {
     const body = { error: 'forbidden', error_description: 'Origin is not allowed' };
     return { ok: false, answer: { kind: 'json', status: 403, body } };
   }
-  return { ok: true, session, responseHeaders: {} };
+  return { ok: true, session, responseHeaders: NO_HEADERS };
 }
 
 /** Reads the bearer outcome (and, without a token, the session) and judges them. */
@@ -67,7 +69,7 @@ export async function identifyCaller(
   req: IncomingMessage,
   route: RouteConfig,
 ): Promise<CallerOutcome> {
-  const bearer: BearerOutcome = ports.bearer ? await ports.bearer(req, route) : { kind: 'none' };
+  const bearer: BearerOutcome = ports.bearer ? await ports.bearer(req, route) : NO_TOKEN;
   const session = bearer.kind === 'none' ? await ports.authenticate(req) : undefined;
   return judgeCaller({ route, origin: req.headers.origin, bearer, session });
 }

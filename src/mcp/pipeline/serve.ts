@@ -49,20 +49,15 @@ async function serveMcpRoute(
   res: ServerResponse,
   request: RouteRequest,
 ): Promise<void> {
-  const answer = (a: Answer) => sendAnswer(req, res, a, ports.startSignIn);
   const early = methodAnswer(request.method, req.headers, request.origin);
-  if (early) return answer(early);
+  if (early) return sendAnswer(req, res, early, ports.startSignIn);
   const caller = await identifyCaller(ports, req, request.match.route);
   if (!caller.ok) {
     if (caller.note) ports.logger.info(logFields(request), caller.note);
-    return answer(caller.answer);
+    return sendAnswer(req, res, caller.answer, ports.startSignIn);
   }
-  for (const [name, value] of Object.entries(caller.responseHeaders)) res.setHeader(name, value);
-  const ctx: CallerRequest = {
-    ...request,
-    session: caller.session,
-    ...(caller.grantId === undefined ? {} : { grantId: caller.grantId }),
-  };
+  for (const name in caller.responseHeaders) res.setHeader(name, caller.responseHeaders[name]!);
+  const ctx: CallerRequest = { ...request, session: caller.session, grantId: caller.grantId };
   if (ctx.method === 'POST') return serveMcpPost(ports, req, res, ctx);
   return serveWhole(ports, req, res, ctx);
 }
@@ -85,10 +80,11 @@ async function serveMcpPost(
   const verdict = decideCalls(ctx, read.inspected);
   calls.forEach((call, i) => logDecision(ports.logger, ctx, call, verdict.decisions[i]!));
   if (!verdict.allow) return answer(verdict.answer);
-  const onIssue = (issue: string) => ports.logger.warn(logFields(ctx), issue);
   await forwardWithCredentials(ports, req, res, ctx, {
     mcpPost: { body: read.body, jsonRpcErrorId: verdict.jsonRpcErrorId },
-    transform: toolsListFilter(calls, verdict.decideCall, onIssue),
+    transform: toolsListFilter(calls, verdict.decideCall, (issue) =>
+      ports.logger.warn(logFields(ctx), issue),
+    ),
   });
 }
 

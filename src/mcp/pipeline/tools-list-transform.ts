@@ -32,6 +32,8 @@ export function toolsListFilter(
   decideCall: DecideCall,
   onIssue?: (message: string) => void,
 ): ((upstreamRes: IncomingMessage) => ResponseRewrite) | undefined {
+  // Most POSTs hold no tools/list: nothing to build for them (this runs on every call).
+  if (!calls.some((c) => c.method === 'tools/list')) return undefined;
   const idsOf = (keep: (c: McpCall) => boolean) =>
     new Set<JsonRpcId>(calls.filter((c) => c.id !== null && keep(c)).map((c) => c.id!));
   const ids = idsOf((c) => c.method === 'tools/list');
