@@ -10,6 +10,7 @@
  * session it was minted for (`grant-session.ts`): signing out kills it as it kills an MCP
  * client's. It has no refresh token; the app gets the next one with its next request.
  */
+import { identityRecord } from './identity-record.js';
 import type { OidcProvider } from '../oidc/provider-module.js';
 import type { IdentityStore, OAuthStore, SessionRecord } from '../storage/types.js';
 import { recordGrantSession } from './grant-session.js';
@@ -47,14 +48,7 @@ export async function mintClientModeToken(
   const { provider, lifetime } = deps;
   const now = deps.now();
   // The identity the bearer check acts as (MCP clients' is saved at consent).
-  await deps.identities.put({
-    sub: session.sub,
-    email: session.email,
-    name: session.name,
-    groups: session.groups,
-    claims: session.claims,
-    updatedAt: now,
-  });
+  await deps.identities.put(identityRecord(session, now));
   const grant = new provider.Grant({
     accountId: session.sub,
     clientId: CLIENT_MODE_CLIENT_ID,

@@ -13,11 +13,12 @@
  * `login_required` or `consent_required` (OIDC Core §3.1.2.6).
  */
 import { createHmac } from 'node:crypto';
+import { identityRecord } from './identity-record.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqualString } from '../core/crypto.js';
 import { interactionMethod, readForm } from '../oidc/form.js';
 import type { InteractionDetails, OidcProvider } from '../oidc/provider-module.js';
-import type { SessionLogger } from '../session/manager.js';
+import type { SessionLogger, StartSignIn } from '../session/manager.js';
 import type { ConsentStore, IdentityStore, OAuthStore, SessionRecord } from '../storage/types.js';
 import { renderError } from '../web/error-page.js';
 import { sendPage } from '../web/respond.js';
@@ -31,11 +32,7 @@ import { INTERACTION_PREFIX } from './routes.js';
 export interface InteractionDeps {
   readonly provider: OidcProvider;
   readonly authenticate: (req: IncomingMessage) => Promise<SessionRecord | undefined>;
-  readonly startSignIn: (
-    req: IncomingMessage,
-    res: ServerResponse,
-    returnTo: string,
-  ) => Promise<void>;
+  readonly startSignIn: StartSignIn;
   readonly consents: ConsentStore;
   readonly identities: IdentityStore;
   /** Where the grant's gateway session is recorded. */
@@ -235,14 +232,7 @@ export class ConsentInteraction {
       return;
     }
     const now = deps.now();
-    await deps.identities.put({
-      sub: session.sub,
-      email: session.email,
-      name: session.name,
-      groups: session.groups,
-      claims: session.claims,
-      updatedAt: now,
-    });
+    await deps.identities.put(identityRecord(session, now));
     const grant = new deps.provider.Grant({ accountId: session.sub, clientId: subject.clientId });
     grant.addResourceScope(subject.resource, 'mcp');
     // `mcp` and `offline_access` are also provider-wide scopes (clients register with them).

@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { deriveKey } from '../core/crypto.js';
 import type { RouteConfig } from '../config/types.js';
 import type { RouteMatch } from '../proxy/match.js';
-import type { SessionLogger } from '../session/manager.js';
+import type { SessionLogger, StartSignIn } from '../session/manager.js';
 import type { SessionRecord, Storage } from '../storage/types.js';
 import {
   authenticateBearer,
@@ -56,11 +56,7 @@ export interface McpAuthServerOptions {
   /** Tuning of those fetches for tests (a test CA, name resolution). */
   readonly cimdFetch?: Omit<CimdFetchOptions, 'allowPrivateHosts'>;
   readonly authenticate: (req: IncomingMessage) => Promise<SessionRecord | undefined>;
-  readonly startSignIn: (
-    req: IncomingMessage,
-    res: ServerResponse,
-    returnTo: string,
-  ) => Promise<void>;
+  readonly startSignIn: StartSignIn;
   readonly clientIp: (req: IncomingMessage) => string;
   /** Sends the user to an upstream provider before a grant, when the resource needs one. */
   readonly upstream?: UpstreamConnectPort;

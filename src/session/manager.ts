@@ -44,6 +44,13 @@ export interface SessionManagerOptions {
 
 const HOUR = 3_600_000;
 
+/** Sends a browser to sign in, back to `returnTo` (a path on this host) afterwards. */
+export type StartSignIn = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  returnTo: string,
+) => Promise<void>;
+
 export class SessionManager {
   private readonly cookies: CookieCodec;
   private readonly refresher: SessionRefresher;

@@ -38,11 +38,8 @@ export type Answer =
   /** The client is gone (its body stopped short): nobody to answer, the socket is closed. */
   | { readonly kind: 'hang-up' };
 
-export type StartSignIn = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  returnTo: string,
-) => Promise<void>;
+export type { StartSignIn } from '../../session/manager.js';
+import type { StartSignIn } from '../../session/manager.js';
 
 /** Writes `answer` as the whole response. */
 export async function sendAnswer(
