@@ -183,6 +183,8 @@ export class ConsentInteraction {
       resource: subject.resource,
       clientKey: subject.clientKey,
       clientName: subject.clientName,
+      clientId: subject.clientId,
+      redirectUri: subject.redirectUri,
       scopes: subject.scopes,
       grantedAt: this.deps.now(),
     });
