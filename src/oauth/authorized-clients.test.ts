@@ -59,7 +59,8 @@ describe('authorized clients', () => {
 
   it('lists each client once, from its consents and grants, newest first', async () => {
     await consent('ada', 'claude', LOOPBACK);
-    // Another port of the same loopback redirect: the same client (RFC 8252 §7.3).
+    // Another port of the same loopback redirect: the same client (RFC 8252 §7.3); the newest
+    // grant's redirect is shown.
     await grant('g1', 'ada', 'claude', 'http://127.0.0.1:50000/callback', NOTES, undefined, T0);
     await grant('g2', 'ada', 'claude', LOOPBACK, OPEN, 'b'.repeat(64), T0 + 10);
     await recordGrantUse(s.oauth, { grantId: 'g1', accountId: 'ada', expiresAt: null }, T0 + 50);
@@ -83,7 +84,7 @@ describe('authorized clients', () => {
     assert.deepEqual(
       listed.map((c) => [c.name, c.host, c.resources, c.authorizedAt, c.lastUsedAt, c.active]),
       [
-        ['claude as consented', '127.0.0.1:50000', [NOTES, OPEN], T0 + 10, T0 + 70, true],
+        ['claude as consented', '127.0.0.1:33418', [NOTES, OPEN], T0 + 10, T0 + 70, true],
         ['An unnamed MCP client', 'chatgpt.com', [NOTES], T0 + 5, null, true],
         ['Cursor', 'anysphere.cursor-mcp', [NOTES], T0, null, true],
         ['old as consented', null, [NOTES], T0 - 500, null, false],

@@ -92,13 +92,18 @@ export async function authorizedClients(
       usedAt.set(payload.grantId, payload.at);
     }
   }
+  // Grants share a few sessions: each is looked up once.
+  const idHashes = [...new Set(grants.map((g) => g.idHash))];
+  const found = await Promise.all(idHashes.map((idHash) => deps.sessions.get(idHash, now)));
+  const live = new Set(idHashes.filter((_, i) => found[i] !== undefined));
   const keys = new Set([...consents.map((c) => c.clientKey), ...grants.map((g) => g.clientKey)]);
   const listed = await Promise.all(
     [...keys].map((key) =>
-      describeClient(deps, now, key, {
+      describeClient(deps, key, {
         consents: consents.filter((c) => c.clientKey === key),
         grants: grants.filter((g) => g.clientKey === key),
         usedAt,
+        live,
       }),
     ),
   );
@@ -108,12 +113,14 @@ export async function authorizedClients(
 /** One client from what is known of it: at least one consent or one grant. */
 async function describeClient(
   deps: AuthorizedClientsDeps,
-  now: number,
   key: string,
   known: {
     readonly consents: readonly ConsentRecord[];
+    /** Newest first. */
     readonly grants: readonly OwnedGrant[];
     readonly usedAt: ReadonlyMap<string, number>;
+    /** The `idHash`es of live gateway sessions. */
+    readonly live: ReadonlySet<string>;
   },
 ): Promise<AuthorizedClient> {
   const { consents, grants } = known;
@@ -121,7 +128,6 @@ async function describeClient(
   const redirectUri =
     grants[0]?.redirectUri ?? consents.find((c) => c.redirectUri)?.redirectUri ?? null;
   const uses = grants.flatMap((g) => known.usedAt.get(g.grantId) ?? []);
-  const sessions = await Promise.all(grants.map((g) => deps.sessions.get(g.idHash, now)));
   return {
     key,
     name: consents[0]?.clientName ?? (await registeredName(deps, clientId)),
@@ -130,7 +136,7 @@ async function describeClient(
     resources: [...new Set([...consents, ...grants].map((x) => x.resource))],
     authorizedAt: Math.max(...consents.map((c) => c.grantedAt), ...grants.map((g) => g.createdAt)),
     lastUsedAt: uses.length > 0 ? Math.max(...uses) : null,
-    active: sessions.some((s) => s !== undefined),
+    active: grants.some((g) => known.live.has(g.idHash)),
   };
 }
 
@@ -154,9 +160,12 @@ export async function revokeClient(
   return { consents: consents.length, grants };
 }
 
+/** The user's grants that name their client, newest first. */
 async function ownedGrants(oauth: OAuthStore, sub: string, now: number): Promise<OwnedGrant[]> {
   const records = await oauth.listByAccountId(GRANT_SESSION_MODEL, sub, now);
-  return records.flatMap(({ payload }) => ownedGrant(payload) ?? []);
+  return records
+    .flatMap(({ payload }) => ownedGrant(payload) ?? [])
+    .sort((a, b) => b.createdAt - a.createdAt);
 }
 
 /** A `GrantSession` payload that names its client (those of client mode's tokens do not). */
