@@ -2,15 +2,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { appEndpoints } from '../apps/endpoints.js';
 import { createJwksHandler, JWKS_PATH } from '../assertion/jwks-handler.js';
-import type { Config } from '../config/types.js';
 import { sendJson } from '../core/respond.js';
-import { renderPortal } from '../web/portal-page.js';
-import { sendPage } from '../web/respond.js';
 import { CALLBACK_PATH, LEGACY_CALLBACK_PATH } from '../upstream/catalog.js';
 import { upstreamCallbackEndpoint } from '../upstream/callback-endpoint.js';
 import { clientMetadataEndpoint } from '../upstream/client-metadata-endpoint.js';
 import { CLIENT_METADATA_PATH } from '../upstream/discovery.js';
 import type { GatewayParts } from './parts.js';
+import { portalPage } from './portal.js';
+import { portalActions, PORTAL_PATH } from './portal-actions.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -42,6 +41,8 @@ export function ownEndpoints(parts: GatewayParts): ReadonlyMap<string, Handler> 
   return new Map<string, Handler>([
     ...callback,
     ...apps,
+    [PORTAL_PATH, portalPage(parts)],
+    ...portalActions(parts),
     ['/oauth2/callback', (req, res) => sessions.handleCallback(req, res)],
     ['/.pomerium/sign_out', (req, res) => sessions.signOut(req, res)],
     ['/.pomerium/user', (req, res) => sessions.userInfo(req, res)],
@@ -67,22 +68,7 @@ export function ownEndpoints(parts: GatewayParts): ReadonlyMap<string, Handler> 
   ]);
 }
 
-/** `/`: the signed-in user's MCP servers; a visitor is sent to sign in first. */
+/** `/` where no route serves it: the portal, as at `/.pomerium/`. */
 export function portal(parts: GatewayParts): Handler {
-  const { sessions } = parts.signIn;
-  const servers = mcpServerList(parts.config);
-  return async (req, res) => {
-    const session = await sessions.authenticate(req);
-    if (!session) return sessions.startSignIn(req, res, '/');
-    return sendPage(res, 200, renderPortal({ user: session, servers }));
-  };
-}
-
-/** The MCP servers the portal lists. */
-function mcpServerList(config: Config) {
-  return config.routes.flatMap((r) =>
-    r.mcp?.kind === 'server'
-      ? [{ name: r.name ?? r.mcp.resourceUrl, description: r.description, url: r.mcp.resourceUrl }]
-      : [],
-  );
+  return portalPage(parts);
 }

@@ -4,19 +4,45 @@
  * grant, its access and refresh tokens, at the next use of any of them.
  *
  * Kept in `OAuthStore` as the model `GrantSession`, keyed by grant id, with the grant's expiry;
- * the payload carries `grantId` so revoking the grant deletes the record too.
+ * the payload carries `grantId` so revoking the grant deletes the record too. An MCP client's
+ * grant also names whose it is and for what (`GrantOwner`): with `accountId` indexed, the
+ * portal finds a person's grants (`authorized-clients.ts`).
  */
 import type { OAuthStore, SessionStore } from '../storage/types.js';
 
 export const GRANT_SESSION_MODEL = 'GrantSession';
+
+/** Whose grant it is: the user, and the client as the consent knows it. */
+export interface GrantOwner {
+  readonly sub: string;
+  readonly clientId: string;
+  /** `consentClientKey(clientId, redirectUri)`. */
+  readonly clientKey: string;
+  readonly resource: string;
+  readonly redirectUri: string;
+  readonly createdAt: number;
+}
 
 export async function recordGrantSession(
   oauth: OAuthStore,
   grantId: string,
   idHash: string,
   expiresAt: number,
+  owner?: GrantOwner,
 ): Promise<void> {
-  await oauth.upsert(GRANT_SESSION_MODEL, grantId, { grantId, idHash }, expiresAt);
+  const payload = owner
+    ? {
+        grantId,
+        idHash,
+        accountId: owner.sub,
+        clientId: owner.clientId,
+        clientKey: owner.clientKey,
+        resource: owner.resource,
+        redirectUri: owner.redirectUri,
+        createdAt: owner.createdAt,
+      }
+    : { grantId, idHash };
+  await oauth.upsert(GRANT_SESSION_MODEL, grantId, payload, expiresAt);
 }
 
 /**

@@ -180,6 +180,8 @@ export class ConsentInteraction {
       resource: subject.resource,
       clientKey: subject.clientKey,
       clientName: subject.clientName,
+      clientId: subject.clientId,
+      redirectUri: subject.redirectUri,
       scopes: subject.scopes,
       grantedAt: this.deps.now(),
     });
@@ -238,7 +240,14 @@ export class ConsentInteraction {
     // `mcp` and `offline_access` are also provider-wide scopes (clients register with them).
     grant.addOIDCScope(subject.scopes.join(' '));
     const grantId = await grant.save();
-    await recordGrantSession(deps.oauth, grantId, session.idHash, now + deps.grantLifetime * 1000);
+    await recordGrantSession(deps.oauth, grantId, session.idHash, now + deps.grantLifetime * 1000, {
+      sub: session.sub,
+      clientId: subject.clientId,
+      clientKey: subject.clientKey,
+      resource: subject.resource,
+      redirectUri: subject.redirectUri,
+      createdAt: now,
+    });
     deps.logger.info(
       { sub: session.sub, client_id: subject.clientId, resource: subject.resource },
       'mcp client authorized',

@@ -34,7 +34,16 @@ export interface McpProviderOptions extends Omit<ProviderSettings, 'adapter' | '
   readonly logger: SessionLogger;
   readonly onDestroyed: (model: string, id: string) => void;
   readonly onGrantRevoked: (grantId: string) => void;
-  readonly onTokenIssued: (clientId: string) => void;
+  /** A token request succeeded, under `grant` (absent: the request had none). */
+  readonly onTokenIssued: (clientId: string, grant: IssuedUnder | undefined) => void;
+}
+
+/** The grant a token was issued under. */
+export interface IssuedUnder {
+  readonly grantId: string;
+  readonly accountId: string;
+  /** Milliseconds; null when the grant has no expiry. */
+  readonly expiresAt: number | null;
 }
 
 export interface McpProvider {
@@ -111,8 +120,14 @@ const LOGGED_ERRORS = [
 /** Records client use, and logs the provider's refusals (info) and its own failures (error). */
 function observe(provider: OidcProvider, options: McpProviderOptions): void {
   provider.on('grant.success', (ctx) => {
-    const clientId = (ctx as ProviderContext).oidc.client?.clientId;
-    if (clientId) options.onTokenIssued(clientId);
+    const { client, entities } = (ctx as ProviderContext).oidc;
+    const grant = entities?.Grant;
+    const under = grant && {
+      grantId: grant.jti,
+      accountId: grant.accountId,
+      expiresAt: grant.exp === undefined ? null : grant.exp * 1000,
+    };
+    if (client?.clientId) options.onTokenIssued(client.clientId, under);
   });
   provider.on('server_error', (_ctx, err) =>
     options.logger.error({ err }, 'mcp authorization server error'),

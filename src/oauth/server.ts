@@ -19,6 +19,12 @@ import {
   authenticateClientModeBearer,
   type BearerOutcome,
 } from './authenticate-bearer.js';
+import {
+  authorizedClients,
+  recordGrantUse,
+  revokeClient,
+  type AuthorizedClient,
+} from './authorized-clients.js';
 import { authorizeEndpoint } from './authorize-endpoint.js';
 import { BearerValidator } from './bearer.js';
 import { withFetchScope, type CimdFetchOptions } from './cimd.js';
@@ -35,6 +41,7 @@ import { oauthRoute, providerUrl, type OAuthRoute } from './routes.js';
 import { tokenEndpoint } from './token-endpoint.js';
 
 export type { BearerOutcome } from './authenticate-bearer.js';
+export type { AuthorizedClient } from './authorized-clients.js';
 export type { ClientModeToken } from './client-mode.js';
 export type { UpstreamConnectPort } from './interactions.js';
 
@@ -90,6 +97,13 @@ export interface McpAuthServer {
   sessionEnded(idHash: string): void;
   /** Revokes a grant: its access and refresh tokens stop working at once. */
   revokeGrant(grantId: string): Promise<void>;
+  /** The MCP clients `sub` authorized (`authorized-clients.ts`), most recent first. */
+  authorizedClients(sub: string): Promise<AuthorizedClient[]>;
+  /**
+   * Revokes the client `key` (`AuthorizedClient.key`) of `sub`: its consents are forgotten and
+   * its grants revoked. False when `sub` authorized no such client.
+   */
+  revokeClient(sub: string, key: string): Promise<boolean>;
   /** Deletes expired OAuth records and stale registered clients. */
   sweep(): Promise<void>;
 }
@@ -125,10 +139,7 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
     authenticateClientToken: (req) => authenticateClientModeBearer({ hosts, validator, now }, req),
     mintClientToken: (session, audiences) => mintClient(options, hosts, now, session, audiences),
     sessionEnded: (idHash) => validator.forgetSession(idHash),
-    async revokeGrant(grantId) {
-      await storage.oauth.revokeByGrantId(grantId);
-      validator.forgetGrant(grantId);
-    },
+    ...grantsOfUsers(options, validator, now),
     async sweep() {
       const at = now();
       await storage.oauth.sweep(at);
@@ -136,6 +147,40 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
         at - (options.clientNeverUsedTtlMs ?? DAY),
         at - (options.clientUnusedTtlMs ?? 30 * DAY),
       );
+    },
+  };
+}
+
+/** Revocation, and the clients a person authorized (the portal's). */
+function grantsOfUsers(
+  options: McpAuthServerOptions,
+  validator: BearerValidator,
+  now: () => number,
+): Pick<McpAuthServer, 'revokeGrant' | 'authorizedClients' | 'revokeClient'> {
+  const { storage, logger } = options;
+  const revokeGrant = async (grantId: string) => {
+    await storage.oauth.revokeByGrantId(grantId);
+    validator.forgetGrant(grantId);
+  };
+  const deps = {
+    oauth: storage.oauth,
+    consents: storage.consents,
+    clients: storage.oauthClients,
+    sessions: storage.sessions,
+    now,
+  };
+  return {
+    revokeGrant,
+    authorizedClients: (sub) => authorizedClients(deps, sub),
+    async revokeClient(sub, key) {
+      const revoked = await revokeClient({ ...deps, revokeGrant }, sub, key);
+      if (revoked.consents === 0 && revoked.grants.length === 0) return false;
+      const clients = [...new Set(revoked.grants.map((g) => g.clientId))];
+      logger.info(
+        { sub, client_id: clients, grants: revoked.grants.length, consents: revoked.consents },
+        'mcp client revoked by its user',
+      );
+      return true;
     },
   };
 }
@@ -230,10 +275,15 @@ function hostDeps(
         if (model === 'AccessToken') validator.forgetToken(id);
       },
       onGrantRevoked: (grantId) => validator.forgetGrant(grantId),
-      onTokenIssued: (clientId) => {
+      onTokenIssued: (clientId, grant) => {
+        const at = now();
         storage.oauthClients
-          .markUsed(clientId, now())
+          .markUsed(clientId, at)
           .catch((err: unknown) => logger.warn({ err }, 'could not record client use'));
+        if (grant === undefined) return;
+        recordGrantUse(storage.oauth, grant, at).catch((err: unknown) =>
+          logger.warn({ err }, 'could not record grant use'),
+        );
       },
     },
     interaction: {

@@ -25,6 +25,8 @@ export interface ProviderContext {
     readonly entities?: {
       /** The refresh token presented, once the refresh grant has checked it is the client's. */
       readonly RefreshToken?: { readonly resourceIndicators: ReadonlySet<string> };
+      /** The grant a token request was served under (`exp` in seconds). */
+      readonly Grant?: { readonly jti: string; readonly accountId: string; readonly exp?: number };
     };
   };
 }

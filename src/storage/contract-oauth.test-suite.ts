@@ -26,6 +26,8 @@ export function consent(overrides: Partial<ConsentRecord> = {}): ConsentRecord {
     resource: 'https://mcp.example.com/mcp',
     clientKey: 'c'.repeat(64),
     clientName: 'Claude',
+    clientId: 'client-1',
+    redirectUri: 'http://127.0.0.1:33418/callback',
     scopes: ['mcp', 'offline_access'],
     grantedAt: T0,
     ...overrides,
@@ -155,6 +157,35 @@ export function oauthStoresContract(store: () => Storage, backend: () => Backend
       assert.equal(await s.oauth.findByUserCode('DeviceCode', 'XXXX-XXXX', T0), undefined);
     });
 
+    test('listByAccountId lists the live records of one model and user, re-indexed on upsert', async () => {
+      const s = store();
+      const mine = { grantId: 'g1', accountId: 'ada', clientId: 'c1' };
+      await s.oauth.upsert('GrantSession', 'g1', mine, T0 + 60_000);
+      await s.oauth.upsert('GrantSession', 'g2', { grantId: 'g2', accountId: 'ada' }, null);
+      await s.oauth.upsert('GrantSession', 'g3', { grantId: 'g3', accountId: 'bob' }, null);
+      await s.oauth.upsert('GrantSession', 'g4', { grantId: 'g4', accountId: 'ada' }, T0);
+      await s.oauth.upsert('GrantSession', 'g5', { grantId: 'g5' }, null);
+      await s.oauth.upsert('AccessToken', 'at', { grantId: 'g1', accountId: 'ada' }, null);
+      const ids = async (model: string, user: string, now = T0) =>
+        (await s.oauth.listByAccountId(model, user, now)).map((r) => r.payload.grantId).sort();
+      assert.deepEqual(await ids('GrantSession', 'ada'), ['g1', 'g2'], 'live, this model only');
+      assert.deepEqual(await s.oauth.listByAccountId('GrantSession', 'ada', T0 + 60_000), [
+        { payload: { grantId: 'g2', accountId: 'ada' }, expiresAt: null, consumedAt: null },
+      ]);
+      assert.deepEqual(await ids('GrantSession', 'bob'), ['g3']);
+      assert.deepEqual(await ids('GrantSession', 'nobody'), []);
+      assert.deepEqual(await ids('AccessToken', 'ada'), ['g1']);
+      // A replaced payload re-indexes: g2 now belongs to bob; an empty accountId is no user.
+      await s.oauth.upsert('GrantSession', 'g2', { grantId: 'g2', accountId: 'bob' }, null);
+      await s.oauth.upsert('GrantSession', 'g6', { grantId: 'g6', accountId: '' }, null);
+      assert.deepEqual(await ids('GrantSession', 'ada'), ['g1']);
+      assert.deepEqual(await ids('GrantSession', 'bob'), ['g2', 'g3']);
+      assert.deepEqual(await ids('GrantSession', ''), []);
+      await s.oauth.revokeByGrantId('g1');
+      assert.deepEqual(await ids('GrantSession', 'ada'), []);
+      assert.deepEqual(await ids('AccessToken', 'ada'), []);
+    });
+
     test('lookups on a model whose id is kept only as a hash are refused', async () => {
       const s = store();
       await s.oauth.upsert('AccessToken', 'tok', { uid: 'u', userCode: 'c' }, null);
@@ -277,6 +308,21 @@ export function oauthStoresContract(store: () => Storage, backend: () => Backend
       );
       assert.ok(await s.consents.get('user-2', consent().resource, consent().clientKey));
       assert.ok(await s.consents.get('user-1', consent().resource, 'd'.repeat(64)));
+    });
+
+    test('keeps the client_id and redirect URI of a consent, or their absence', async () => {
+      const s = store();
+      const old = consent({ clientKey: 'e'.repeat(64), clientId: null, redirectUri: null });
+      await s.consents.put(old);
+      await s.consents.put(consent());
+      assert.deepEqual(await s.consents.get('user-1', old.resource, old.clientKey), old);
+      const moved = consent({ clientId: 'client-2', redirectUri: 'https://c.example/cb' });
+      await s.consents.put(moved);
+      assert.deepEqual(await s.consents.get('user-1', moved.resource, moved.clientKey), moved);
+      assert.deepEqual((await s.consents.listBySub('user-1')).map((c) => c.clientId).sort(), [
+        'client-2',
+        null,
+      ]);
     });
 
     test('listBySub lists one person, newest first, then by resource and client key', async () => {

@@ -60,6 +60,11 @@ export function memoryOAuth(): OAuthStore {
       assertLookup('findByUserCode', model);
       return findBy(model, 'userCode', userCode, now);
     },
+    async listByAccountId(model, accountId, now) {
+      return [...rows.values()]
+        .filter((row) => row.model === model && row.accountId === accountId && live(row, now))
+        .map(toRecord);
+    },
     async consume(model, id, at) {
       const key = oauthKey(model, id);
       const row = rows.get(key);

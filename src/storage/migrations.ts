@@ -148,6 +148,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 5,
+    name: 'authorized clients',
+    // The portal lists a person's grants and consents: OAuth records are found by the user they
+    // belong to (`accountId`, filled in for the rows already there), and a consent keeps the
+    // client_id and redirect URI its key was made of (unknown for the rows already there).
+    sql: `
+      ALTER TABLE oauth_records ADD COLUMN account_id TEXT;
+      UPDATE oauth_records SET account_id = json_extract(payload, '$.accountId')
+        WHERE json_type(payload, '$.accountId') = 'text' AND json_extract(payload, '$.accountId') <> '';
+      CREATE INDEX oauth_records_model_account_id ON oauth_records (model, account_id);
+      ALTER TABLE consents ADD COLUMN client_id TEXT;
+      ALTER TABLE consents ADD COLUMN redirect_uri TEXT;
+    `,
+  },
 ];
 
 /** The schema version recorded in `db` (0: none yet). */

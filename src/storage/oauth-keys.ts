@@ -40,11 +40,13 @@ export function payloadRefs(payload: Record<string, unknown>): {
   grantId: string | null;
   uid: string | null;
   userCode: string | null;
+  accountId: string | null;
 } {
   const ref = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
   return {
     grantId: ref(payload.grantId),
     uid: ref(payload.uid),
     userCode: ref(payload.userCode),
+    accountId: ref(payload.accountId),
   };
 }

@@ -142,6 +142,18 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'authorized clients',
+    // As in migrations.ts: records found by their user, consents keep client_id and redirect URI.
+    sql: `
+      ALTER TABLE oauth_records ADD COLUMN account_id TEXT;
+      UPDATE oauth_records SET account_id = payload->>'accountId'
+        WHERE jsonb_typeof(payload->'accountId') = 'string' AND payload->>'accountId' <> '';
+      CREATE INDEX oauth_records_model_account_id ON oauth_records (model, account_id);
+      ALTER TABLE consents ADD COLUMN client_id TEXT, ADD COLUMN redirect_uri TEXT;
+    `,
+  },
 ];
 
 /**

@@ -37,11 +37,12 @@ async function findOAuthBy(
 }
 
 // A consumed record stays consumed: re-saving a used code must not make it usable.
-const UPSERT = `INSERT INTO oauth_records (id_hash, model, id, payload, grant_id, uid, user_code, expires_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+const UPSERT = `INSERT INTO oauth_records
+    (id_hash, model, id, payload, grant_id, uid, user_code, account_id, expires_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
   ON CONFLICT (id_hash) DO UPDATE SET payload = excluded.payload,
     grant_id = excluded.grant_id, uid = excluded.uid, user_code = excluded.user_code,
-    expires_at = excluded.expires_at`;
+    account_id = excluded.account_id, expires_at = excluded.expires_at`;
 
 export function pgOAuth(db: PgDb): OAuthStore {
   return {
@@ -55,6 +56,7 @@ export function pgOAuth(db: PgDb): OAuthStore {
         refs.grantId,
         refs.uid,
         refs.userCode,
+        refs.accountId,
         expiresAt,
       ]);
     },
@@ -72,6 +74,13 @@ export function pgOAuth(db: PgDb): OAuthStore {
     async findByUserCode(model, userCode, now) {
       assertLookup('findByUserCode', model);
       return findOAuthBy(db, 'user_code', model, userCode, now);
+    },
+    async listByAccountId(model, accountId, now) {
+      const rows = await db.rows<SelectedOAuthRow>(
+        `SELECT ${COLUMNS} FROM oauth_records WHERE model = $1 AND account_id = $3 AND ${LIVE}`,
+        [model, now, accountId],
+      );
+      return rows.map(postgresRows.toOAuthRecord);
     },
     async consume(model, id, at) {
       await db.run(
@@ -146,11 +155,22 @@ export function pgConsents(db: PgDb): ConsentStore {
     },
     async put(c) {
       await db.run(
-        `INSERT INTO consents (sub, resource, client_key, client_name, scopes, granted_at)
-        VALUES ($1, $2, $3, $4, $5, $6)
+        `INSERT INTO consents
+          (sub, resource, client_key, client_name, client_id, redirect_uri, scopes, granted_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
         ON CONFLICT (sub, resource, client_key) DO UPDATE SET client_name = excluded.client_name,
+          client_id = excluded.client_id, redirect_uri = excluded.redirect_uri,
           scopes = excluded.scopes, granted_at = excluded.granted_at`,
-        [c.sub, c.resource, c.clientKey, c.clientName, JSON.stringify(c.scopes), c.grantedAt],
+        [
+          c.sub,
+          c.resource,
+          c.clientKey,
+          c.clientName,
+          c.clientId,
+          c.redirectUri,
+          JSON.stringify(c.scopes),
+          c.grantedAt,
+        ],
       );
     },
     async listBySub(sub) {

@@ -183,6 +183,33 @@ describe('postgres storage', () => {
     await pool.end();
   });
 
+  test('migration 5 indexes the OAuth records already there by user', async () => {
+    const url = await server.createSchema(database, 'v4');
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    await migratePostgres(
+      pool,
+      PG_MIGRATIONS.filter((m) => m.version <= 4),
+    );
+    await pool.query(
+      `INSERT INTO oauth_records (id_hash, model, payload) VALUES
+        ('h1', 'Grant', '{"accountId": "ada", "clientId": "c1"}'), ('h2', 'Grant', '{"accountId": 7}')`,
+    );
+    await pool.query(
+      `INSERT INTO consents VALUES ('ada', 'https://mcp.example/mcp', 'k', 'Old client', '["mcp"]', 1)`,
+    );
+    await pool.end();
+    const s = await openPostgresStorage(url);
+    assert.deepEqual(await s.oauth.listByAccountId('Grant', 'ada', T0), [
+      { payload: { accountId: 'ada', clientId: 'c1' }, expiresAt: null, consumedAt: null },
+    ]);
+    const [old] = await s.consents.listBySub('ada');
+    assert.deepEqual(
+      [old?.clientName, old?.clientId, old?.redirectUri],
+      ['Old client', null, null],
+    );
+    await s.close();
+  });
+
   test('the database never holds an id given to a token model', async () => {
     const url = await server.createSchema(database, 'tokens');
     const s = await openPostgresStorage(url);

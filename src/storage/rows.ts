@@ -60,6 +60,7 @@ interface OAuthRow<J> {
   grant_id: string | null;
   uid: string | null;
   user_code: string | null;
+  account_id: string | null;
   expires_at: number | null;
   consumed_at: number | null;
 }
@@ -80,6 +81,8 @@ interface ConsentRow<J> {
   resource: string;
   client_key: string;
   client_name: string;
+  client_id: string | null;
+  redirect_uri: string | null;
   scopes: J;
   granted_at: number;
 }
@@ -215,6 +218,8 @@ function toConsent<J>(row: ConsentRow<J>, json: JsonColumn<J>): ConsentRecord {
     resource: row.resource,
     clientKey: row.client_key,
     clientName: row.client_name,
+    clientId: row.client_id,
+    redirectUri: row.redirect_uri,
     scopes: json(row.scopes) as string[],
     grantedAt: row.granted_at,
   };

@@ -17,15 +17,19 @@ function prepareOAuth(db: Database) {
   return {
     // A consumed record stays consumed: re-saving a used code must not make it usable.
     upsert: db.prepare(`INSERT INTO oauth_records
-      (id_hash, model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)
-      VALUES (@id_hash, @model, @id, @payload, @grant_id, @uid, @user_code, @expires_at, @consumed_at)
+      (id_hash, model, id, payload, grant_id, uid, user_code, account_id, expires_at, consumed_at)
+      VALUES (@id_hash, @model, @id, @payload, @grant_id, @uid, @user_code, @account_id,
+        @expires_at, @consumed_at)
       ON CONFLICT (id_hash) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
-        uid = excluded.uid, user_code = excluded.user_code, expires_at = excluded.expires_at`),
+        uid = excluded.uid, user_code = excluded.user_code, account_id = excluded.account_id,
+        expires_at = excluded.expires_at`),
     find: db.prepare(`SELECT * FROM oauth_records WHERE id_hash = @key AND ${LIVE}`),
     byUid: db.prepare(`SELECT * FROM oauth_records
       WHERE model = @model AND uid = @value AND id IS NOT NULL AND ${LIVE} LIMIT 1`),
     byUserCode: db.prepare(`SELECT * FROM oauth_records
       WHERE model = @model AND user_code = @value AND id IS NOT NULL AND ${LIVE} LIMIT 1`),
+    byAccount: db.prepare(`SELECT * FROM oauth_records
+      WHERE model = @model AND account_id = @value AND ${LIVE}`),
     consume: db.prepare(
       'UPDATE oauth_records SET consumed_at = ? WHERE id_hash = ? AND consumed_at IS NULL',
     ),
@@ -47,7 +51,8 @@ function findOAuthBy(
 }
 
 export function sqliteOAuth(db: Database): OAuthStore {
-  const { upsert, find, byUid, byUserCode, consume, destroy, revoke, sweep } = prepareOAuth(db);
+  const { upsert, find, byUid, byUserCode, byAccount, consume, destroy, revoke, sweep } =
+    prepareOAuth(db);
   return {
     async upsert(model, id, payload, expiresAt) {
       const refs = payloadRefs(payload);
@@ -59,6 +64,7 @@ export function sqliteOAuth(db: Database): OAuthStore {
         grant_id: refs.grantId,
         uid: refs.uid,
         user_code: refs.userCode,
+        account_id: refs.accountId,
         expires_at: expiresAt,
         consumed_at: null,
       } satisfies SqliteRow<'oauth_records'>);
@@ -75,6 +81,10 @@ export function sqliteOAuth(db: Database): OAuthStore {
     async findByUserCode(model, userCode, now) {
       assertLookup('findByUserCode', model);
       return findOAuthBy(byUserCode, model, userCode, now);
+    },
+    async listByAccountId(model, accountId, now) {
+      const rows = byAccount.all({ model, value: accountId, now }) as SqliteRow<'oauth_records'>[];
+      return rows.map(sqliteRows.toOAuthRecord);
     },
     async consume(model, id, at) {
       consume.run(at, oauthKey(model, id));
@@ -141,8 +151,9 @@ export function sqliteConsents(db: Database): ConsentStore {
     'SELECT * FROM consents WHERE sub = ? AND resource = ? AND client_key = ?',
   );
   const put = db.prepare(`INSERT OR REPLACE INTO consents
-    (sub, resource, client_key, client_name, scopes, granted_at)
-    VALUES (@sub, @resource, @client_key, @client_name, @scopes, @granted_at)`);
+    (sub, resource, client_key, client_name, client_id, redirect_uri, scopes, granted_at)
+    VALUES (@sub, @resource, @client_key, @client_name, @client_id, @redirect_uri, @scopes,
+      @granted_at)`);
   const list = db.prepare(
     'SELECT * FROM consents WHERE sub = ? ORDER BY granted_at DESC, resource, client_key',
   );
@@ -158,6 +169,8 @@ export function sqliteConsents(db: Database): ConsentStore {
         resource: c.resource,
         client_key: c.clientKey,
         client_name: c.clientName,
+        client_id: c.clientId,
+        redirect_uri: c.redirectUri,
         scopes: JSON.stringify(c.scopes),
         granted_at: c.grantedAt,
       } satisfies SqliteRow<'consents'>);

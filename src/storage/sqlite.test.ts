@@ -115,6 +115,38 @@ describe('sqlite storage', () => {
     await s.close();
   });
 
+  test('migration 5 indexes the OAuth records already there by user; old consents keep no client_id', async () => {
+    const file = join(root, 'v4.db');
+    const db = new Sqlite(file);
+    migrate(
+      db,
+      MIGRATIONS.filter((m) => m.version <= 4),
+    );
+    const insert = db.prepare(`INSERT INTO oauth_records (id_hash, model, payload, expires_at)
+      VALUES (?, 'Grant', ?, NULL)`);
+    insert.run('h1', JSON.stringify({ accountId: 'ada', clientId: 'c1' }));
+    insert.run('h2', JSON.stringify({ accountId: 7 }));
+    db.prepare('INSERT INTO consents VALUES (?, ?, ?, ?, ?, ?)').run(
+      'ada',
+      'https://mcp.example/mcp',
+      'k'.repeat(64),
+      'Old client',
+      '["mcp"]',
+      T0,
+    );
+    db.close();
+    const s = openSqliteStorage(file);
+    assert.deepEqual(await s.oauth.listByAccountId('Grant', 'ada', T0), [
+      { payload: { accountId: 'ada', clientId: 'c1' }, expiresAt: null, consumedAt: null },
+    ]);
+    const [old] = await s.consents.listBySub('ada');
+    assert.deepEqual(
+      [old?.clientName, old?.clientId, old?.redirectUri],
+      ['Old client', null, null],
+    );
+    await s.close();
+  });
+
   test('applies each migration in its own transaction and stops at a failing one', () => {
     const db = new Sqlite(':memory:');
     const broken = [

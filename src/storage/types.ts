@@ -107,8 +107,9 @@ export interface OAuthRecord {
 
 export interface OAuthStore {
   /**
-   * Inserts or replaces. `grantId`, `uid` and `userCode` are indexed when `payload` has them
-   * (for `revokeByGrantId`, `findByUid`, `findByUserCode`).
+   * Inserts or replaces. `grantId`, `uid`, `userCode` and `accountId` are indexed when
+   * `payload` has them (for `revokeByGrantId`, `findByUid`, `findByUserCode`,
+   * `listByAccountId`).
    */
   upsert(
     model: string,
@@ -128,6 +129,11 @@ export interface OAuthStore {
     userCode: string,
     now: number,
   ): Promise<{ id: string; record: OAuthRecord } | undefined>;
+  /**
+   * The live records of `model` whose payload's `accountId` is `accountId` (the user they
+   * belong to), in no particular order. Their ids are not returned: most are kept only hashed.
+   */
+  listByAccountId(model: string, accountId: string, now: number): Promise<OAuthRecord[]>;
   /** Marks a record consumed at `at` (the first consumption stands). */
   consume(model: string, id: string, at: number): Promise<void>;
   destroy(model: string, id: string): Promise<void>;
@@ -171,6 +177,9 @@ export interface ConsentRecord {
   /** SHA-256 of the client_id and the redirect URI (`consentClientKey`); opaque to the store. */
   readonly clientKey: string;
   readonly clientName: string;
+  /** The client_id and redirect URI the key was made of (null: a consent stored before them). */
+  readonly clientId: string | null;
+  readonly redirectUri: string | null;
   readonly scopes: readonly string[];
   readonly grantedAt: number;
 }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { renderError } from './error-page.js';
 import { escapeHtml, html } from './html.js';
-import { renderPortal } from './portal-page.js';
+import { PORTAL_PAGE_OPTIONS, renderPortal } from './portal-page.js';
 import { PAGE_STYLE, pageCsp, pageHeaders } from './respond.js';
 import { renderSignIn } from './signin-page.js';
 
@@ -40,6 +40,78 @@ describe('pages', () => {
     assert.match(page, /A &lt;B&gt;/);
     assert.match(page, /SQL &lt;db&gt;/);
     assert.match(page, /action="\/\.pomerium\/sign_out"/);
+  });
+
+  it('portal: connection states, Connect and Disconnect, clients with Revoke, all escaped', () => {
+    const page = renderPortal({
+      user: { sub: 's', email: null, name: null },
+      servers: [
+        { name: 'Open', url: 'https://db.example.com/open' },
+        {
+          name: 'Notes',
+          url: 'https://db.example.com/notes',
+          upstream: {
+            connected: false,
+            renews: false,
+            connectUrl: 'https://db.example.com/c?a=1&b=2',
+          },
+        },
+        {
+          name: 'Mail',
+          url: 'https://db.example.com/mail"x',
+          upstream: {
+            connected: true,
+            expiresAt: '2026-05-01T10:20:30.000Z',
+            renews: true,
+            connectUrl: '',
+          },
+        },
+      ],
+      clients: [
+        {
+          key: 'k'.repeat(64),
+          name: 'Evil <script>',
+          host: '127.0.0.1:9',
+          servers: ['Open'],
+          authorizedAt: Date.UTC(2026, 0, 2, 3, 4),
+          lastUsedAt: null,
+          active: true,
+        },
+      ],
+      message: { kind: 'error', text: 'Could not connect: <b>x</b>' },
+    }).value;
+    assert.match(page, /Ready/);
+    assert.match(
+      page,
+      /Not connected[\s\S]*href="https:\/\/db\.example\.com\/c\?a=1&amp;b=2">Connect/,
+    );
+    assert.match(page, /Connected[\s\S]*2026-05-01 10:20 UTC[\s\S]*renewed automatically/);
+    assert.match(page, /action="\/\.pomerium\/portal\/disconnect"/);
+    assert.match(page, /name="route" value="https:\/\/db\.example\.com\/mail&quot;x"/);
+    assert.match(page, /Evil &lt;script&gt;/);
+    assert.match(page, /name="client" value="k{64}"/);
+    assert.match(page, /2026-01-02 03:04 UTC/);
+    assert.match(page, /Could not connect: &lt;b&gt;x&lt;\/b&gt;/);
+    assert.match(page, /claude mcp add --transport http notes https:\/\/db\.example\.com\/notes/);
+    // Copy buttons stay hidden unless the script shows them.
+    assert.ok(
+      [...page.matchAll(/<button[^>]*data-copy=[^>]*>/g)].every((m) => / hidden/.test(m[0])),
+    );
+  });
+
+  it('portal: its one script is allowed by its hash, and its forms get an Origin', () => {
+    const page = renderPortal({ user: { sub: 's', email: null, name: null }, servers: [] }).value;
+    const scripts = [...page.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
+    assert.equal(scripts.length, 1);
+    const hash = createHash('sha256').update(scripts[0]!).digest('base64');
+    const headers = pageHeaders([], PORTAL_PAGE_OPTIONS);
+    assert.match(
+      headers['content-security-policy'] ?? '',
+      new RegExp(`script-src 'sha256-${hash.replace(/[+/]/g, '\\$&')}';`),
+    );
+    assert.equal(headers['referrer-policy'], 'same-origin');
+    assert.match(page, /<meta name="referrer" content="same-origin">/);
+    assert.doesNotMatch(pageCsp(), /script-src/, 'other pages run nothing');
   });
 
   it('error page shows the message and reference only', () => {

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { BuiltinIdp } from '../../src/idp/provider.js';
 import type { SessionManager } from '../../src/session/manager.js';
-import { renderPortal, type PortalServer } from '../../src/web/portal-page.js';
+import { PORTAL_PAGE_OPTIONS, renderPortal, type PortalServer } from '../../src/web/portal-page.js';
 import { sendPage } from '../../src/web/respond.js';
 
 export interface SigninAppParts {
@@ -63,5 +63,10 @@ async function route(parts: SigninAppParts, req: IncomingMessage, res: ServerRes
   if (path === '/favicon.ico') return void res.writeHead(404).end();
   const session = await sessions.authenticate(req);
   if (session === undefined) return sessions.startSignIn(req, res, url);
-  sendPage(res, 200, renderPortal({ user: session, servers: parts.servers ?? [] }));
+  sendPage(
+    res,
+    200,
+    renderPortal({ user: session, servers: parts.servers ?? [] }),
+    PORTAL_PAGE_OPTIONS,
+  );
 }
