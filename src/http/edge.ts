@@ -39,8 +39,7 @@ export async function startEdge(
   options: EdgeOptions,
 ): Promise<Edge> {
   const { logger } = options;
-  const store = certificates ? new CertificateStore() : null;
-  for (const c of certificates ?? []) store!.put(c.id, c.served);
+  const store = certificates ? storeOf(certificates) : null;
   const server = await listen(config, config.address, store, handler, options);
   const stops: (() => Promise<void> | void)[] = [() => closeServer(server)];
   const close = async () => {
@@ -58,6 +57,12 @@ export async function startEdge(
     await close();
     throw err;
   }
+}
+
+function storeOf(certificates: readonly LoadedCertificate[]): CertificateStore {
+  const store = new CertificateStore();
+  for (const c of certificates) store.put(c.id, c.served);
+  return store;
 }
 
 async function startRedirect(
@@ -104,14 +109,14 @@ function logServed(
   served: LoadedCertificate['served'],
   reloadedFrom?: string,
 ): void {
-  logger.info(
-    {
-      certificate: id,
-      names: served.names,
-      fingerprint256: served.fingerprint256,
-      valid_to: served.validTo.toISOString(),
-      ...(reloadedFrom ? { cert_file: reloadedFrom } : {}),
-    },
-    reloadedFrom ? 'certificate reloaded from its files' : 'certificate loaded',
-  );
+  const fields = {
+    certificate: id,
+    names: served.names,
+    fingerprint256: served.fingerprint256,
+    valid_to: served.validTo.toISOString(),
+    ...(reloadedFrom ? { cert_file: reloadedFrom } : {}),
+  };
+  logger.info(fields, reloadedFrom ? 'certificate reloaded from its files' : 'certificate loaded');
+  // Served all the same (it may be all there is), but every client will refuse it.
+  if (served.validTo.getTime() < Date.now()) logger.warn(fields, 'certificate has expired');
 }

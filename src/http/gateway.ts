@@ -78,7 +78,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   if (!config.tls && !config.insecureServer) {
     throw new ConfigError(
       `${config.source} certificate_file`,
-      'no TLS certificate: set certificate_file and certificate_key_file, or insecure_server: true for plain HTTP',
+      'no TLS certificate: set certificate_file and certificate_key_file (or certificate and certificate_key, or certificates), or insecure_server: true for plain HTTP',
     );
   }
   // Before storage: a certificate that cannot be served is a config error, and touches nothing.
