@@ -155,6 +155,23 @@ test('gateway: a certificate that cannot be served is FILE:LINE key: message', a
   assertConfigErrors(await runCli(['gateway', '--config', file], {}), [
     `${file}:4 http_redirect_addr: redirects to HTTPS, which is off: insecure_server is true`,
   ]);
+  // A redirect port that cannot be bound stops the start too (the HTTPS one is let go again).
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.after(() => taken.close());
+  const port = (taken.address() as { port: number }).port;
+  writeFileSync(tmp.path('a.key'), ca.keyPem);
+  const bound = [
+    'address: 127.0.0.1:0',
+    'databroker_storage_type: memory',
+    `certificate_file: ${tmp.path('a.crt')}`,
+    `certificate_key_file: ${tmp.path('a.key')}`,
+    `http_redirect_addr: 127.0.0.1:${port}`,
+  ];
+  writeFileSync(file, bound.join('\n'));
+  assertConfigErrors(await runCli(['gateway', '--config', file], {}), [
+    `${file}:5 http_redirect_addr: cannot listen on 127.0.0.1:${port} (EADDRINUSE)`,
+  ]);
 });
 
 const servers = (env: Record<string, string>) =>

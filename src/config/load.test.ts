@@ -86,7 +86,7 @@ test('the current shape maps onto the typed config, which is deeply frozen', () 
         },
       },
     ],
-    httpRedirectAddress: null,
+    httpRedirect: null,
   });
   assert.deepEqual(config.idp, {
     provider: 'oidc',

@@ -156,8 +156,11 @@ certificate_key_file: ${key}
     const tls = `certificate: ${b64(ca.certPem)}\ncertificate_key: ${b64(ca.keyPem)}\n`;
     const redirect = (value: string, extra = tls) =>
       findings(`${HEAD}${extra}http_redirect_addr: ${value}\n`);
-    assert.deepEqual(redirect(':80').config?.tls?.httpRedirectAddress, { host: '', port: 80 });
-    assert.deepEqual(redirect(`'"127.0.0.1:8080"'`).config?.tls?.httpRedirectAddress, {
+    assert.deepEqual(redirect(':80').config?.tls?.httpRedirect, {
+      address: { host: '', port: 80 },
+      at: { file: 'c.yaml', line: 6, key: 'http_redirect_addr' },
+    });
+    assert.deepEqual(redirect(`'"127.0.0.1:8080"'`).config?.tls?.httpRedirect?.address, {
       host: '127.0.0.1',
       port: 8080,
     });
@@ -175,7 +178,10 @@ certificate_key_file: ${key}
       /^c\.yaml:6 http_redirect_addr: expected host:port/,
     );
     const fromEnv = findings(`${HEAD}${tls}`, { HTTP_REDIRECT_ADDR: ':8080' });
-    assert.deepEqual(fromEnv.config?.tls?.httpRedirectAddress, { host: '', port: 8080 });
+    assert.deepEqual(fromEnv.config?.tls?.httpRedirect, {
+      address: { host: '', port: 8080 },
+      at: { file: 'c.yaml', line: 0, key: 'http_redirect_addr', envVar: 'HTTP_REDIRECT_ADDR' },
+    });
   });
 
   it('autocert stays a warning; the certificate keys are no longer', () => {

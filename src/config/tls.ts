@@ -46,7 +46,7 @@ export function checkTls(
     );
     return undefined;
   }
-  return tls && { certificates: tls, httpRedirectAddress: redirect };
+  return tls && { certificates: tls, httpRedirect: redirect };
 }
 
 const CERT_KEYS = ['certificate', 'certificate_key', 'certificates', 'certificate_file'] as const;
@@ -141,7 +141,7 @@ function redirectAddress(
   raw: RawSettings,
   main: Address | undefined,
   sink: IssueSink,
-): Address | null | undefined {
+): TlsConfig['httpRedirect'] | undefined {
   if (raw.http_redirect_addr === undefined) return null;
   // Pomerium strips quotes a shell or a .env file left around the value (its #811).
   const text = raw.http_redirect_addr.replace(/^["']+|["']+$/g, '');
@@ -153,5 +153,5 @@ function redirectAddress(
       return undefined;
     }
   }
-  return address;
+  return { address, at: sink.locate(['http_redirect_addr']) };
 }

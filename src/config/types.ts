@@ -49,7 +49,11 @@ export interface TlsConfig {
    */
   readonly certificates: readonly CertificateSource[];
   /** `http_redirect_addr`: plain HTTP answering ACME challenges, redirecting the rest. */
-  readonly httpRedirectAddress: Address | null;
+  readonly httpRedirect: {
+    readonly address: Address;
+    /** Where it was given, for a bind that fails at start. */
+    readonly at: IssueLocation;
+  } | null;
 }
 
 /** One configured certificate; `at` says where its two halves were given, for start-up errors. */

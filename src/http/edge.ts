@@ -2,7 +2,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { LoadedCertificate } from '../config/certificates.js';
-import type { Config } from '../config/types.js';
+import { ConfigValidationError } from '../config/issues.js';
+import type { Config, TlsConfig } from '../config/types.js';
 import type { AcmeChallengeResponder } from '../tls/acme-challenge.js';
 import { watchCertificateFiles } from '../tls/files.js';
 import { CertificateStore } from '../tls/store.js';
@@ -71,18 +72,35 @@ async function startRedirect(
   store: CertificateStore | null,
   options: EdgeOptions,
 ): Promise<Server | null> {
-  const address = config.tls?.httpRedirectAddress;
-  if (!address || !store) return null;
+  const redirect = config.tls?.httpRedirect;
+  if (!redirect || !store) return null;
   const { port } = main.address() as AddressInfo;
   const handler = createRedirectHandler({
     httpsPort: httpsPorts(config, port),
     logger: options.logger,
     ...(options.challenges ? { challenges: options.challenges } : {}),
   });
-  const server = await listen(config, address, null, handler, options);
+  const server = await listen(config, redirect.address, null, handler, options).catch(
+    (err: unknown) => {
+      throw bindError(config, redirect, err);
+    },
+  );
   const bound = server.address() as AddressInfo;
   options.logger.info({ port: bound.port }, 'http_redirect_addr: listening (plain HTTP)');
   return server;
+}
+
+/**
+ * A port that cannot be bound (`:80` without the privilege, or taken) is the config's to fix:
+ * exit 78 at the key's line, not a stack trace.
+ */
+function bindError(config: Config, redirect: NonNullable<TlsConfig['httpRedirect']>, err: unknown) {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') return err;
+  const { host, port } = redirect.address;
+  const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const message = `cannot listen on ${where} (${code})`;
+  return new ConfigValidationError(config.source, [{ severity: 'error', ...redirect.at, message }]);
 }
 
 function followFiles(
