@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fromRoot, repoRoot } from './support/paths.js';
+import { createTestCa } from './support/test-ca.js';
 
 const BIN = fromRoot('bin', 'portcullis.js');
 const fixture = (name: string) => `test/fixtures/config/${name}`;
@@ -88,4 +92,41 @@ test('check: a missing --config is a usage error (2), a missing file a config er
   const missing = await check(['--config', 'nope.yaml']);
   assert.equal(missing.code, 78);
   assert.match(missing.stderr, /nope\.yaml:0 \(file\): cannot read the config file: ENOENT/);
+});
+
+test('check accepts the certificate keys and http_redirect_addr, and reports a wrong one at its line', async (t) => {
+  const ca = createTestCa('DNS:a.example.test');
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-check-tls-'));
+  t.after(() => {
+    ca.remove();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  const lines = [
+    'address: :443',
+    'http_redirect_addr: :80',
+    // Files are read when the gateway starts, not by check (it may run where they are not).
+    'certificate_file: /etc/portcullis/tls.crt',
+    'certificate_key_file: /etc/portcullis/tls.key',
+    'certificates:',
+    '  - cert: /etc/portcullis/b.crt',
+    '    key: /etc/portcullis/b.key',
+    `certificate: ${b64(ca.certPem)}`,
+    `certificate_key: ${b64(ca.keyPem)}`,
+  ];
+  const file = join(dir, 'tls.yaml');
+  writeFileSync(file, lines.join('\n'));
+  const ok = await check(['--config', file]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.doesNotMatch(ok.stderr, /certificate|http_redirect_addr/);
+  writeFileSync(
+    file,
+    [...lines.slice(0, 5), '  - cert: /etc/portcullis/b.crt', ...lines.slice(7)].join('\n'),
+  );
+  const missingKey = await check(['--config', file]);
+  assert.equal(missingKey.code, 78);
+  assert.match(
+    missingKey.stderr,
+    new RegExp(`^${file}:6 certificates\\[0\\]\\.key: required`, 'm'),
+  );
 });

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { fromRoot } from './support/paths.js';
+import { createTestCa } from './support/test-ca.js';
 
 const BIN = fromRoot('bin', 'portcullis.js');
 const FILE_LINE = /^(?<file>[^\s:]+):(?<line>\d+) (?<key>\S+): (?<message>.+)$/;
@@ -121,6 +122,55 @@ test('gateway: a bad setting from the environment names the variable', async (t)
   ]);
   assertConfigErrors(await runCli(args, { MAX_CONNECTIONS_PER_ADDRESS: 'many' }), [
     /^MAX_CONNECTIONS_PER_ADDRESS \(environment\) max_connections_per_address: /,
+  ]);
+});
+
+test('gateway: a certificate that cannot be served is FILE:LINE key: message', async (t) => {
+  const ca = createTestCa('DNS:a.example.test');
+  const other = ca.issue('DNS:b.example.test');
+  const tmp = tempDir({ 'a.crt': ca.certPem, 'b.key': other.keyPem });
+  t.after(() => {
+    tmp.remove();
+    ca.remove();
+  });
+  const text = [
+    'address: 127.0.0.1:0',
+    'databroker_storage_type: memory',
+    'certificates:',
+    `  - cert: ${tmp.path('absent.crt')}`,
+    `    key: ${tmp.path('b.key')}`,
+    `  - cert: ${tmp.path('a.crt')}`,
+    `    key: ${tmp.path('b.key')}`,
+    '',
+  ].join('\n');
+  writeFileSync(tmp.path('gateway.yaml'), text);
+  const file = tmp.path('gateway.yaml');
+  const run = await runCli(['gateway', '--config', file], {});
+  assertConfigErrors(run, [
+    `${file}:4 certificates[0].cert: cannot read ${tmp.path('absent.crt')}: ENOENT`,
+    `${file}:7 certificates[1].key: the private key does not match the certificate`,
+  ]);
+  const redirect = `${GOOD_GATEWAY}http_redirect_addr: ':8080'\n`;
+  writeFileSync(file, redirect);
+  assertConfigErrors(await runCli(['gateway', '--config', file], {}), [
+    `${file}:4 http_redirect_addr: redirects to HTTPS, which is off: insecure_server is true`,
+  ]);
+  // A redirect port that cannot be bound stops the start too (the HTTPS one is let go again).
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.after(() => taken.close());
+  const port = (taken.address() as { port: number }).port;
+  writeFileSync(tmp.path('a.key'), ca.keyPem);
+  const bound = [
+    'address: 127.0.0.1:0',
+    'databroker_storage_type: memory',
+    `certificate_file: ${tmp.path('a.crt')}`,
+    `certificate_key_file: ${tmp.path('a.key')}`,
+    `http_redirect_addr: 127.0.0.1:${port}`,
+  ];
+  writeFileSync(file, bound.join('\n'));
+  assertConfigErrors(await runCli(['gateway', '--config', file], {}), [
+    `${file}:5 http_redirect_addr: cannot listen on 127.0.0.1:${port} (EADDRINUSE)`,
   ]);
 });
 

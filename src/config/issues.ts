@@ -17,6 +17,9 @@ export interface ConfigIssue {
   readonly envVar?: string;
 }
 
+/** Where a value came from: what an issue about it points at (a file line, or a variable). */
+export type IssueLocation = Omit<ConfigIssue, 'severity' | 'message'>;
+
 /** `routes[0].mcp.server.path` for `['routes', 0, 'mcp', 'server', 'path']`. */
 export function dottedKey(path: Path): string {
   let out = '';
@@ -69,14 +72,20 @@ export class IssueSink {
     return this.issues.some((i) => i.severity === 'error');
   }
 
-  private add(severity: ConfigIssue['severity'], path: Path, message: string, near?: Path): void {
+  /**
+   * Where `path` is, for an issue found later (a certificate file read at start): an issue
+   * made from it reads like one found now.
+   */
+  locate(path: Path, near?: Path): IssueLocation {
     const key = dottedKey(path);
     const at = near ?? path;
     const envVar = typeof at[0] === 'string' ? this.envSources.get(at[0]) : undefined;
-    this.issues.push(
-      envVar !== undefined
-        ? { severity, file: this.file, line: 0, key, message, envVar }
-        : { severity, file: this.file, line: this.lineOf(at), key, message },
-    );
+    return envVar !== undefined
+      ? { file: this.file, line: 0, key, envVar }
+      : { file: this.file, line: this.lineOf(at), key };
+  }
+
+  private add(severity: ConfigIssue['severity'], path: Path, message: string, near?: Path): void {
+    this.issues.push({ severity, ...this.locate(path, near), message });
   }
 }

@@ -75,8 +75,18 @@ test('the current shape maps onto the typed config, which is deeply frozen', () 
   );
   assert.deepEqual(config.address, { host: '127.0.0.1', port: 8443 });
   assert.deepEqual(config.tls, {
-    certificateFile: '/etc/portcullis/tls.crt',
-    certificateKeyFile: '/etc/portcullis/tls.key',
+    certificates: [
+      {
+        kind: 'files',
+        certFile: '/etc/portcullis/tls.crt',
+        keyFile: '/etc/portcullis/tls.key',
+        at: {
+          cert: { file: fixture('valid.yaml'), line: 5, key: 'certificate_file' },
+          key: { file: fixture('valid.yaml'), line: 6, key: 'certificate_key_file' },
+        },
+      },
+    ],
+    httpRedirect: null,
   });
   assert.deepEqual(config.idp, {
     provider: 'oidc',

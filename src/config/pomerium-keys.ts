@@ -18,7 +18,7 @@ export const UNSUPPORTED_SETTINGS: ReadonlyMap<string, string> = new Map([
     (k) =>
       [
         k,
-        'automatic certificates are not supported yet; use certificate_file and certificate_key_file',
+        'automatic certificates are not supported yet; use certificate_file and certificate_key_file, certificate and certificate_key, or certificates',
       ] as const,
   ),
   ...[
@@ -27,9 +27,6 @@ export const UNSUPPORTED_SETTINGS: ReadonlyMap<string, string> = new Map([
     'signing_key_file',
     'idp_client_secret_file',
     'databroker_storage_connection_string_file',
-    'certificate',
-    'certificate_key',
-    'certificates',
   ].map(
     (k) => [k, 'not supported yet; give the value itself (or the *_file key we read)'] as const,
   ),
@@ -44,7 +41,6 @@ export const UNSUPPORTED_SETTINGS: ReadonlyMap<string, string> = new Map([
     'authenticate_internal_service_url',
   ].map((k) => [k, 'Portcullis runs as one process; split services are not supported'] as const),
   ...[
-    'http_redirect_addr',
     'cookie_name',
     'cookie_domain',
     'cookie_expire',

@@ -108,6 +108,13 @@ export const settingsSchema = z.strictObject({
   databroker_storage_connection_string: text.optional(),
   certificate_file: text.optional(),
   certificate_key_file: text.optional(),
+  /** base64 of PEM text (Pomerium's meaning), not the PEM itself. */
+  certificate: text.optional(),
+  certificate_key: text.optional(),
+  /** File paths, as Pomerium's `certificates` entries. */
+  certificates: z.array(z.strictObject({ cert: text, key: text })).optional(),
+  /** Plain HTTP for ACME challenges and redirects to HTTPS, such as `:80`. */
+  http_redirect_addr: text.optional(),
   jwt_claims_headers: z
     .union([strings, z.record(z.string(), z.string())], {
       error: 'expected a list of claim names or a map of header name to claim name',

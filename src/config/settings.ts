@@ -2,18 +2,20 @@ import { join } from 'node:path';
 import { compileTrustedProxies } from '../net/trusted-proxies.js';
 import type { Env } from '../core/env.js';
 import type { IssueSink } from './issues.js';
+import { parseAddress } from './address.js';
 import { parseDuration } from './duration.js';
 import { KNOWN_RUNTIME_FLAGS, OIDC_PROVIDERS } from './pomerium-keys.js';
 import type { RawSettings } from './schema.js';
+import { checkTls } from './tls.js';
 import type { Config, EdgeLimits, IdpConfig, StorageConfig } from './types.js';
 
 type Settings = Omit<Config, 'source' | 'routes'>;
 
 /** Cross-key rules for the top-level settings that already have the right shape. */
 export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Settings | undefined {
-  const address = parseAddress(raw.address ?? ':443', sink);
+  const address = parseAddress(raw.address ?? ':443', 'address', sink);
   const insecureServer = raw.insecure_server ?? false;
-  const tls = checkTls(raw, insecureServer, address?.host, sink);
+  const tls = checkTls(raw, insecureServer, address, sink);
   const sharedSecret = secret(raw.shared_secret, 'shared_secret', sink);
   const cookieSecret = secret(raw.cookie_secret, 'cookie_secret', sink);
   const signingKey = checkSigningKey(raw.signing_key, sink);
@@ -96,56 +98,6 @@ function trustedProxies(entries: readonly string[], sink: IssueSink): string[] {
     sink.error(['trusted_proxies'], `expected addresses or CIDR ranges: ${(err as Error).message}`);
   }
   return [...entries];
-}
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1']);
-
-function parseAddress(text: string, sink: IssueSink): Config['address'] | undefined {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) {
-    sink.error(
-      ['address'],
-      `expected host:port or :port (such as :443 or 127.0.0.1:8080), got ${JSON.stringify(text)}`,
-    );
-    return undefined;
-  }
-  return { host: m[1] ?? m[2] ?? '', port };
-}
-
-function checkTls(
-  raw: RawSettings,
-  insecure: boolean,
-  host: string | undefined,
-  sink: IssueSink,
-): Config['tls'] | undefined {
-  const cert = raw.certificate_file;
-  const key = raw.certificate_key_file;
-  if ((cert === undefined) !== (key === undefined)) {
-    const missing = cert === undefined ? 'certificate_file' : 'certificate_key_file';
-    const other = cert === undefined ? 'certificate_key_file' : 'certificate_file';
-    sink.error([missing], `required when ${other} is set`, [other]);
-    return undefined;
-  }
-  if (insecure) {
-    if (cert !== undefined)
-      sink.warn(['insecure_server'], 'TLS is off, so certificate_file is ignored');
-    if (host !== undefined && !LOOPBACK.has(host)) {
-      sink.warn(
-        ['insecure_server'],
-        `plain HTTP on ${host === '' ? 'every interface' : host}: tokens and cookies cross the network unencrypted; use only behind a TLS-terminating proxy`,
-      );
-    }
-    return null;
-  }
-  if (cert === undefined || key === undefined) {
-    sink.warn(
-      ['certificate_file'],
-      'no certificate: the gateway will not start without certificate_file and certificate_key_file, or insecure_server: true for plain HTTP',
-    );
-    return null;
-  }
-  return { certificateFile: cert, certificateKeyFile: key };
 }
 
 /** Pomerium's secrets are base64 of 32 random bytes (`head -c32 /dev/urandom | base64`). */

@@ -1,13 +1,15 @@
 import type { Policy } from '../policy/parse.js';
+import type { IssueLocation } from './issues.js';
 
 /** The gateway's configuration, validated and frozen. Field names are camelCase inside. */
 export interface Config {
   /** Where the config came from (a file path, or a label for text). */
   readonly source: string;
   /** `host:port`; an empty host means every interface. */
-  readonly address: { readonly host: string; readonly port: number };
+  readonly address: Address;
   readonly insecureServer: boolean;
-  readonly tls: { readonly certificateFile: string; readonly certificateKeyFile: string } | null;
+  /** null: plain HTTP (`insecure_server`, or no certificate configured: the gateway refuses). */
+  readonly tls: TlsConfig | null;
   /** base64 of 32 random bytes; null: generated at start (sessions do not survive restarts). */
   readonly sharedSecret: string | null;
   readonly cookieSecret: string | null;
@@ -31,6 +33,48 @@ export interface Config {
   /** `mcp_allowed_private_hosts`: fetched although at non-public addresses (none by default). */
   readonly mcpAllowedPrivateHosts: readonly string[];
   readonly routes: readonly RouteConfig[];
+}
+
+/** `host:port`; an empty host means every interface. */
+export interface Address {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface TlsConfig {
+  /**
+   * In Pomerium's order: `certificate`, then `certificates` in order, then `certificate_file`.
+   * Each connection gets the one whose names match the host it asks for (SNI); the first is
+   * served when none does, or when the client names no host.
+   */
+  readonly certificates: readonly CertificateSource[];
+  /** `http_redirect_addr`: plain HTTP answering ACME challenges, redirecting the rest. */
+  readonly httpRedirect: {
+    readonly address: Address;
+    /** Where it was given, for a bind that fails at start. */
+    readonly at: IssueLocation;
+  } | null;
+}
+
+/** One configured certificate; `at` says where its two halves were given, for start-up errors. */
+export type CertificateSource =
+  | {
+      readonly kind: 'files';
+      readonly certFile: string;
+      readonly keyFile: string;
+      readonly at: CertificateSourceAt;
+    }
+  | {
+      /** `certificate` / `certificate_key`: PEM, decoded from base64 and checked already. */
+      readonly kind: 'inline';
+      readonly certPem: string;
+      readonly keyPem: string;
+      readonly at: CertificateSourceAt;
+    };
+
+export interface CertificateSourceAt {
+  readonly cert: IssueLocation;
+  readonly key: IssueLocation;
 }
 
 export interface EdgeLimits {

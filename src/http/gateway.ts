@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { loadCertificates, type LoadedCertificate } from '../config/certificates.js';
 import type { Config } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
 import { randomId } from '../core/crypto.js';
@@ -15,7 +16,7 @@ import type { Lifetimes } from '../oauth/provider.js';
 import type { CimdFetchOptions } from '../oauth/cimd.js';
 import { UpstreamService, type UpstreamServiceOptions } from '../upstream/service.js';
 import { clientIp } from './identity.js';
-import { closeServer, listen } from './listener.js';
+import { startEdge } from './edge.js';
 import { createRequestHandler } from './dispatch.js';
 import type { GatewayParts } from './parts.js';
 import { ReadinessGate } from './readiness.js';
@@ -77,27 +78,34 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   if (!config.tls && !config.insecureServer) {
     throw new ConfigError(
       `${config.source} certificate_file`,
-      'no TLS certificate: set certificate_file and certificate_key_file, or insecure_server: true for plain HTTP',
+      'no TLS certificate: set certificate_file and certificate_key_file (or certificate and certificate_key, or certificates), or insecure_server: true for plain HTTP',
     );
   }
+  // Before storage: a certificate that cannot be served is a config error, and touches nothing.
+  const certificates = config.tls ? loadCertificates(config) : null;
   const storage = await openStorage(config.storage, {
     onError: (err) => logger.warn({ err }, 'storage: an idle connection failed'),
   });
   // Run in order on close (or on a failed start): the last thing started stops first.
   const closers: Closer[] = [() => storage.close()];
   try {
-    return await assemble(options, storage, secrets, scheme, closers);
+    return await assemble(options, { storage, secrets, scheme, certificates }, closers);
   } catch (err) {
     for (const close of closers) await close();
     throw err;
   }
 }
 
+interface Loaded {
+  readonly storage: Storage;
+  readonly secrets: GatewaySecrets;
+  readonly scheme: 'http' | 'https';
+  readonly certificates: readonly LoadedCertificate[] | null;
+}
+
 async function assemble(
   options: GatewayOptions,
-  storage: Storage,
-  secrets: GatewaySecrets,
-  scheme: 'http' | 'https',
+  { storage, secrets, scheme, certificates }: Loaded,
   closers: Closer[],
 ): Promise<Gateway> {
   const { config, logger } = options;
@@ -105,13 +113,14 @@ async function assemble(
   // The port is bound first (the public origin may need it); its one handler answers 503
   // until everything behind it is built and the caller says it is ready.
   const gate = new ReadinessGate();
-  const listener = await listen(config, scheme, gate.handler, {
+  const edge = await startEdge(config, certificates, gate.handler, {
+    logger,
     trustedProxy,
     onCapped: (address) =>
       logger.warn({ address }, 'connections from this address reached max_connections_per_address'),
   });
-  closers.unshift(() => closeServer(listener));
-  const address = listener.address() as AddressInfo;
+  closers.unshift(() => edge.close());
+  const address = edge.server.address() as AddressInfo;
   const origin = publicOrigin(config, scheme, address.port);
   const parts = await buildParts(options, { storage, secrets, scheme, origin, trustedProxy });
   closers.unshift(() => parts.forwarder.close());

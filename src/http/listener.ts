@@ -5,10 +5,11 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { readFileSync } from 'node:fs';
-import type { Config, EdgeLimits } from '../config/types.js';
+import type { Address, Config, EdgeLimits } from '../config/types.js';
 import { armBodyDeadline, type TimeoutAnswer } from '../core/body-deadline.js';
 import { parseHost } from '../proxy/match.js';
+import { followDefaultCertificate, tlsServerOptions } from '../tls/serve.js';
+import type { CertificateStore } from '../tls/store.js';
 import { capConnectionsPerAddress } from './connection-cap.js';
 import { sendOAuthError } from '../core/respond.js';
 
@@ -19,42 +20,55 @@ export interface ListenOptions {
   readonly onCapped?: (address: string) => void;
 }
 
-/** Binds the configured address (HTTPS when the config has a certificate). */
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Binds `address` with the edge's limits (`timeout_read`, `timeout_idle`,
+ * `max_connections_per_address`): HTTPS with the certificates of `certificates` (chosen by
+ * SNI, followed as the store changes), else plain HTTP. Every listener of the gateway, the
+ * `http_redirect_addr` one included, is made here, so none escapes the limits.
+ */
 export async function listen(
   config: Config,
-  scheme: 'http' | 'https',
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  address: Address,
+  certificates: CertificateStore | null,
+  handler: Handler,
   options: ListenOptions = {},
 ): Promise<Server> {
   const { readTimeoutMs } = config.edge;
-  const timed = (req: IncomingMessage, res: ServerResponse) => {
+  const timed: Handler = (req, res) => {
     armBodyDeadline(req, res, readTimeoutMs, answerTimeout);
     handler(req, res);
   };
   const serverOptions = serverTimeouts(config.edge);
-  const server =
-    scheme === 'https' && config.tls
-      ? createHttpsServer(
-          {
-            cert: readFileSync(config.tls.certificateFile),
-            key: readFileSync(config.tls.certificateKeyFile),
-            ...serverOptions,
-          },
-          timed,
-        )
-      : createHttpServer(serverOptions, timed);
+  let server: Server;
+  if (certificates) {
+    const https = createHttpsServer(
+      {
+        ...tlsServerOptions(certificates),
+        // Node's default is 120 s: a client that opens a connection and stalls the handshake
+        // would hold it four times longer than one that stalls its headers.
+        ...(readTimeoutMs > 0 ? { handshakeTimeout: readTimeoutMs } : {}),
+        ...serverOptions,
+      },
+      timed,
+    );
+    const unfollow = followDefaultCertificate(https, certificates);
+    https.once('close', unfollow);
+    server = https;
+  } else {
+    server = createHttpServer(serverOptions, timed);
+  }
   capConnectionsPerAddress(server, {
     max: config.edge.maxConnectionsPerAddress,
     exempt: options.trustedProxy ?? (() => false),
     onCapped: options.onCapped,
   });
   const host =
-    config.address.host === ''
-      ? undefined
-      : (parseHost(config.address.host)?.hostname ?? config.address.host);
+    address.host === '' ? undefined : (parseHost(address.host)?.hostname ?? address.host);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.address.port, host, () => {
+    server.listen(address.port, host, () => {
       server.off('error', reject);
       resolve();
     });
