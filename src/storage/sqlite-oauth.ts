@@ -77,7 +77,7 @@ export function sqliteOAuth(db: Database): OAuthStore {
       return findOAuthBy(byUserCode, model, userCode, now);
     },
     async consume(model, id, at) {
-      consume.run(at, oauthKey(model, id));
+      return consume.run(at, oauthKey(model, id)).changes > 0;
     },
     async destroy(model, id) {
       destroy.run(oauthKey(model, id));
