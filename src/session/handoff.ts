@@ -253,8 +253,9 @@ function refusal(code: SignInErrorCode, message: string, detail?: string): SignI
   return new SignInError(code, 400, message, detail);
 }
 
+/** Not HEAD either: a link checker's HEAD must not spend a code or mint one. */
 function getOnly(req: IncomingMessage, res: ServerResponse): boolean {
-  if (req.method === 'GET' || req.method === 'HEAD') return true;
+  if (req.method === 'GET') return true;
   res.writeHead(405, { allow: 'GET' }).end();
   return false;
 }
