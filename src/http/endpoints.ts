@@ -6,6 +6,7 @@ import { sendJson } from '../core/respond.js';
 import { CALLBACK_PATH, LEGACY_CALLBACK_PATH } from '../upstream/catalog.js';
 import { upstreamCallbackEndpoint } from '../upstream/callback-endpoint.js';
 import { clientMetadataEndpoint } from '../upstream/client-metadata-endpoint.js';
+import { handoffEndpoints } from '../session/handoff.js';
 import { CLIENT_METADATA_PATH } from '../upstream/discovery.js';
 import type { GatewayParts } from './parts.js';
 import { portalPage } from './portal.js';
@@ -43,6 +44,8 @@ export function ownEndpoints(parts: GatewayParts): ReadonlyMap<string, Handler> 
     ...apps,
     [PORTAL_PATH, portalPage(parts)],
     ...portalActions(parts),
+    // Sign-in across hosts; absent when every route is on the authenticate host.
+    ...(sessions.handoff ? handoffEndpoints(sessions.handoff) : []),
     ['/oauth2/callback', (req, res) => sessions.handleCallback(req, res)],
     ['/.pomerium/sign_out', (req, res) => sessions.signOut(req, res)],
     ['/.pomerium/user', (req, res) => sessions.userInfo(req, res)],

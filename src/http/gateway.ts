@@ -41,6 +41,8 @@ export interface GatewayOptions {
   readonly upstream?: Pick<UpstreamServiceOptions, 'now' | 'client'> & {
     readonly fetch?: Omit<UpstreamServiceOptions['discovery']['fetch'], 'allowPrivateHosts'>;
   };
+  /** Tuning of sign-in for tests: the clock of sign-in across hosts. */
+  readonly signIn?: { readonly handoffClock?: () => number };
   /**
    * Keep answering 503 (health checks too) after start until `markReady()`: for a caller that
    * still has start-up work the gateway depends on (`portcullis dev` creates its user).
@@ -164,7 +166,13 @@ async function buildParts(options: GatewayOptions, basics: Basics): Promise<Gate
   // grant's tokens die with the session it was made under, so sign-out takes effect now.
   const endedSessions = new Set<(idHash: string) => void>();
   const onSessionEnded = (idHash: string) => endedSessions.forEach((tell) => tell(idHash));
-  const signIn = await buildSignIn({ ...basics, config, logger, onSessionEnded });
+  const signIn = await buildSignIn({
+    ...basics,
+    config,
+    logger,
+    onSessionEnded,
+    ...options.signIn,
+  });
   const upstream = buildUpstream(options, storage, secrets);
   const mcpAuth = await buildMcpAuth(options, storage, secrets, signIn, trustedProxy, upstream);
   if (mcpAuth) endedSessions.add((idHash) => mcpAuth.sessionEnded(idHash));

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { createBuiltinIdp, type BuiltinIdp } from '../idp/provider.js';
+import { SignInHosts } from '../session/hosts.js';
 import { SessionManager } from '../session/manager.js';
 import { createRelyingParty } from '../session/oidc.js';
 import { callbackUrl } from '../session/return-to.js';
@@ -28,12 +29,19 @@ export interface SignInOptions {
   readonly origin: string;
   /** Told when a session is deleted in this process (sign-out, failed refresh). */
   readonly onSessionEnded?: (idHash: string) => void;
+  /** The clock of sign-in across hosts (tests). */
+  readonly handoffClock?: () => number;
 }
 
 /** Browser sign-in: the built-in provider or any OIDC provider, and the session cookie. */
 export async function buildSignIn(options: SignInOptions): Promise<SignIn> {
   const { config, logger, storage, secrets, origin } = options;
   const redirectUri = callbackUrl(origin, config.authenticateServiceUrl);
+  const hosts = new SignInHosts(
+    origin,
+    config.routes.map((r) => r.from),
+    options.scheme,
+  );
   let idp: BuiltinIdp | undefined;
   let rp;
   if (config.idp.provider === 'builtin') {
@@ -42,6 +50,8 @@ export async function buildSignIn(options: SignInOptions): Promise<SignIn> {
       redirectUri,
       storage,
       users: config.idp.users,
+      // After sign-in the browser goes on to the route host it came from (a hand-off).
+      handoffOrigins: hosts.crossHost ? hosts.routeOriginList() : [],
       sharedSecret: secrets.sharedSecret,
       cookieSecret: secrets.cookieSecret,
       logger,
@@ -72,6 +82,15 @@ export async function buildSignIn(options: SignInOptions): Promise<SignIn> {
     secureCookies: options.scheme === 'https',
     idp: rp,
     logger,
+    ...(hosts.crossHost
+      ? {
+          crossHost: {
+            hosts,
+            oauth: storage.oauth,
+            ...(options.handoffClock ? { clock: options.handoffClock } : {}),
+          },
+        }
+      : {}),
   });
   return { idp, sessions };
 }

@@ -51,6 +51,11 @@ export interface BuiltinIdpOptions {
   readonly lockout?: LockoutPolicy;
   /** The client address for rate limits; default the socket's peer address. */
   readonly clientIp?: (req: IncomingMessage) => string;
+  /**
+   * Route hosts a sign-in may end on: the sign-in form's redirects lead on to them (a
+   * hand-off across hosts), and CSP's `form-action` covers redirects.
+   */
+  readonly handoffOrigins?: readonly string[];
 }
 
 export interface BuiltinIdp {
@@ -69,7 +74,9 @@ export async function createBuiltinIdp(options: BuiltinIdpOptions): Promise<Buil
   const origin = new URL(options.gatewayOrigin).origin;
   const issuer = origin + IDP_PATH_PREFIX;
   const clientSecret = deriveKey(options.sharedSecret, 'idp-client-secret').toString('base64url');
-  const formActions = [new URL(options.redirectUri).origin].filter((o) => o !== origin);
+  const formActions = [
+    ...new Set([new URL(options.redirectUri).origin, ...(options.handoffOrigins ?? [])]),
+  ].filter((o) => o !== origin);
   const accounts = new AccountDirectory(options.users, options.storage.users);
   const provider: OidcProvider = new Provider(
     issuer,

@@ -9,8 +9,11 @@ export interface RouteRequest {
   readonly path: string;
 }
 
-export interface RouteMatch {
-  readonly route: RouteConfig;
+/** What matching reads of a route (a whole `RouteConfig`, or a host named like one). */
+export type Matchable = Pick<RouteConfig, 'from' | 'match'>;
+
+export interface RouteMatch<R extends Matchable = RouteConfig> {
+  readonly route: R;
   /**
    * The part of the path the route claims, which upstream rewriting replaces: the `prefix`, the
    * whole `path`, or `/` for `regex` and catch-all routes.
@@ -18,12 +21,12 @@ export interface RouteMatch {
   readonly prefix: string;
 }
 
-export interface RouteMatcher {
-  match(request: RouteRequest, listenerScheme: Scheme): RouteMatch | undefined;
+export interface RouteMatcher<R extends Matchable = RouteConfig> {
+  match(request: RouteRequest, listenerScheme: Scheme): RouteMatch<R> | undefined;
 }
 
-interface CompiledRoute {
-  readonly route: RouteConfig;
+interface CompiledRoute<R extends Matchable> {
+  readonly route: R;
   readonly port: number;
   /** `from` has its scheme's default port (written or implied), so a port-less Host may match. */
   readonly defaultPort: boolean;
@@ -41,13 +44,15 @@ const DEFAULT_PORT: Record<Scheme, number> = { http: 80, https: 443 };
  * other scheme (TLS terminated in front of the gateway), but a route whose `from` port equals
  * the effective request port is preferred over such a fallback.
  */
-export function compileRoutes(routes: readonly RouteConfig[]): RouteMatcher {
-  const byHost = new Map<string, CompiledRoute[]>();
+export function compileRoutes<R extends Matchable = RouteConfig>(
+  routes: readonly R[],
+): RouteMatcher<R> {
+  const byHost = new Map<string, CompiledRoute<R>[]>();
   for (const route of routes) {
     const from = new URL(route.from);
     const scheme = from.protocol === 'https:' ? 'https' : 'http';
     const port = from.port === '' ? DEFAULT_PORT[scheme] : Number(from.port);
-    const compiled: CompiledRoute = {
+    const compiled: CompiledRoute<R> = {
       route,
       port,
       defaultPort: port === DEFAULT_PORT[scheme],
@@ -67,7 +72,7 @@ export function compileRoutes(routes: readonly RouteConfig[]): RouteMatcher {
       const query = request.path.indexOf('?');
       const path = query === -1 ? request.path : request.path.slice(0, query);
       const port = target.port ?? DEFAULT_PORT[listenerScheme];
-      let fallback: RouteMatch | undefined;
+      let fallback: RouteMatch<R> | undefined;
       for (const c of candidates) {
         const exact = c.port === port;
         if (!exact && (fallback || target.port !== undefined || !c.defaultPort)) continue;

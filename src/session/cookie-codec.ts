@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { deriveKey, open, seal, sha256Hex } from '../core/crypto.js';
-import { cookieName, parseCookies } from './cookies.js';
+import { cookieName, parseCookies, serializeCookie } from './cookies.js';
 
 /** What the login-state cookie carries between the redirect to the provider and the callback. */
 export interface LoginState {
@@ -31,6 +31,14 @@ export class CookieCodec {
 
   sealSessionId(sessionId: string): string {
     return seal(this.key, sessionId, this.sessionCookie);
+  }
+
+  /** The `Set-Cookie` value of the session cookie carrying `sessionId`. */
+  sessionSetCookie(sessionId: string, maxAgeSeconds: number): string {
+    return serializeCookie(this.sessionCookie, this.sealSessionId(sessionId), {
+      secure: this.secure,
+      maxAge: maxAgeSeconds,
+    });
   }
 
   /** The session id from the request's cookie, or undefined when absent or not ours. */

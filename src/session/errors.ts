@@ -12,14 +12,30 @@ export const NOT_SIGNED_IN = {
   error_description: 'sign in to use this route',
 } as const;
 
+export type SignInErrorCode =
+  | 'ERR_SIGNIN_STATE'
+  | 'ERR_SIGNIN_DENIED'
+  | 'ERR_SIGNIN_EXCHANGE'
+  | 'ERR_IDP_UNAVAILABLE'
+  // The sign-in request a route host sent to the authenticate host (`handoff.ts`).
+  | 'ERR_SIGNIN_REQUEST'
+  | 'ERR_SIGNIN_REQUEST_EXPIRED'
+  | 'ERR_SIGNIN_TARGET'
+  | 'ERR_SIGNIN_HOST'
+  // The hand-off the authenticate host sent back to a route host.
+  | 'ERR_HANDOFF_UNKNOWN'
+  | 'ERR_HANDOFF_USED'
+  | 'ERR_HANDOFF_HOST'
+  | 'ERR_HANDOFF_BROWSER'
+  | 'ERR_HANDOFF_SESSION';
+
 /**
  * A sign-in that cannot complete. `message` is shown to the user on an error page (the
  * callback never redirects on error); `detail` and `cause` go to the log only.
  */
 export class SignInError extends Error {
   constructor(
-    readonly code:
-      'ERR_SIGNIN_STATE' | 'ERR_SIGNIN_DENIED' | 'ERR_SIGNIN_EXCHANGE' | 'ERR_IDP_UNAVAILABLE',
+    readonly code: SignInErrorCode,
     readonly status: number,
     message: string,
     readonly detail?: string,
@@ -43,5 +59,19 @@ export function sendSignInFailure(res: ServerResponse, err: unknown, logger: Ses
     res,
     e.status,
     renderError({ title: 'Sign-in failed', message: e.message, reference: e.code, retryHref: '/' }),
+  );
+}
+
+/** RFC 6749 §4.1.2.1: the provider reported an error instead of a code. */
+export function checkProviderError(callbackUrl: URL): void {
+  const error = callbackUrl.searchParams.get('error');
+  if (error === null) return;
+  throw new SignInError(
+    'ERR_SIGNIN_DENIED',
+    400,
+    error === 'access_denied'
+      ? 'Sign-in was cancelled or refused by the identity provider.'
+      : 'The identity provider could not sign you in. Start again.',
+    `${error}: ${callbackUrl.searchParams.get('error_description') ?? ''}`,
   );
 }

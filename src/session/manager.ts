@@ -7,11 +7,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as client from 'openid-client';
 import { randomId, sha256Hex } from '../core/crypto.js';
-import type { SessionRecord, Storage } from '../storage/types.js';
+import type { OAuthStore, SessionRecord, Storage } from '../storage/types.js';
 import { sendJson } from '../core/respond.js';
 import { CookieCodec } from './cookie-codec.js';
 import { appendSetCookie, serializeCookie } from './cookies.js';
-import { NOT_SIGNED_IN, sendSignInFailure, SignInError } from './errors.js';
+import { checkProviderError, NOT_SIGNED_IN, sendSignInFailure, SignInError } from './errors.js';
+import { HostHandoff } from './handoff.js';
+import type { SignInHosts } from './hosts.js';
 import { identityFromClaims } from './identity.js';
 import type { IdpTokens, OidcRelyingParty } from './oidc.js';
 import { SessionRefresher, type SessionLogger } from './refresh.js';
@@ -40,6 +42,13 @@ export interface SessionManagerOptions {
   readonly loginStateTtlMs?: number;
   /** Where the provider sends the user after RP-initiated logout. Default `<callback origin>/`. */
   readonly postLogoutRedirectUri?: string;
+  /** Route hosts other than the authenticate host: they sign in by hand-off (`handoff.ts`). */
+  readonly crossHost?: {
+    readonly hosts: SignInHosts;
+    readonly oauth: Pick<OAuthStore, 'upsert' | 'find' | 'consume'>;
+    /** The hand-off's clock (its requests and codes); injectable for tests. */
+    readonly clock?: () => number;
+  };
 }
 
 const HOUR = 3_600_000;
@@ -58,6 +67,8 @@ export class SessionManager {
   private readonly sessionTtlMs: number;
   private readonly refreshMarginMs: number;
   private readonly loginStateTtlMs: number;
+  /** Sign-in across hosts, when some route host is not the authenticate host. */
+  readonly handoff: HostHandoff | undefined;
 
   constructor(private readonly options: SessionManagerOptions) {
     this.cookies = new CookieCodec(options.cookieSecret, options.secureCookies);
@@ -73,6 +84,34 @@ export class SessionManager {
       defaultIdpTtlMs: options.defaultIdpTokenTtlMs ?? HOUR,
     });
     this.loginStateTtlMs = options.loginStateTtlMs ?? 600_000;
+    this.handoff = options.crossHost && this.buildHandoff(options.crossHost);
+  }
+
+  private buildHandoff(crossHost: NonNullable<SessionManagerOptions['crossHost']>) {
+    return new HostHandoff({
+      hosts: crossHost.hosts,
+      oauth: crossHost.oauth,
+      sharedSecret: this.options.sharedSecret,
+      secure: this.options.secureCookies,
+      now: crossHost.clock ?? this.now,
+      logger: this.options.logger,
+      session: {
+        current: async (req) => {
+          const id = this.cookies.readSessionId(req);
+          const record = id === undefined ? undefined : await this.authenticate(req);
+          return id === undefined || record === undefined ? undefined : { id, record };
+        },
+        adopt: async (res, id) => {
+          const now = this.now();
+          const record = await this.options.storage.sessions.get(sha256Hex(id), now);
+          if (record === undefined) return undefined;
+          // This host's cookie ends with the session, not a full session life from now.
+          appendSetCookie(res, this.cookies.sessionSetCookie(id, (record.expiresAt - now) / 1000));
+          return record;
+        },
+        startLocal: (_req, res, returnTo) => this.startLocalSignIn(res, returnTo),
+      },
+    });
   }
 
   /** The name of the session cookie (`__Host-portcullis_session` behind TLS). */
@@ -95,8 +134,18 @@ export class SessionManager {
     return this.refresher.refreshOnce(record);
   }
 
-  /** Redirects (302) to the provider; `returnTo` is kept only when it is a same-origin path. */
-  async startSignIn(_req: IncomingMessage, res: ServerResponse, returnTo: string): Promise<void> {
+  /**
+   * Sends the browser to sign in: to the provider (302) from the authenticate host, or from
+   * another route host to the authenticate host first. `returnTo` is kept only when it is a
+   * same-origin path.
+   */
+  async startSignIn(req: IncomingMessage, res: ServerResponse, returnTo: string): Promise<void> {
+    const target = this.handoff?.remoteOrigin(req);
+    if (this.handoff && target !== undefined) return this.handoff.start(res, returnTo, target);
+    return this.startLocalSignIn(res, returnTo);
+  }
+
+  private async startLocalSignIn(res: ServerResponse, returnTo: string): Promise<void> {
     const state = client.randomState();
     const nonce = client.randomNonce();
     const codeVerifier = client.randomPKCECodeVerifier();
@@ -247,13 +296,7 @@ export class SessionManager {
       createdAt: now,
       expiresAt: now + this.sessionTtlMs,
     });
-    appendSetCookie(
-      res,
-      serializeCookie(this.cookies.sessionCookie, this.cookies.sealSessionId(sessionId), {
-        secure: this.options.secureCookies,
-        maxAge: this.sessionTtlMs / 1000,
-      }),
-    );
+    appendSetCookie(res, this.cookies.sessionSetCookie(sessionId, this.sessionTtlMs / 1000));
   }
 
   private async endCurrentSession(req: IncomingMessage): Promise<void> {
@@ -271,20 +314,6 @@ export class SessionManager {
   private renderFailure(res: ServerResponse, err: unknown): void {
     sendSignInFailure(res, err, this.options.logger);
   }
-}
-
-/** RFC 6749 §4.1.2.1: the provider reported an error instead of a code. */
-function checkProviderError(callbackUrl: URL): void {
-  const error = callbackUrl.searchParams.get('error');
-  if (error === null) return;
-  throw new SignInError(
-    'ERR_SIGNIN_DENIED',
-    400,
-    error === 'access_denied'
-      ? 'Sign-in was cancelled or refused by the identity provider.'
-      : 'The identity provider could not sign you in. Start again.',
-    `${error}: ${callbackUrl.searchParams.get('error_description') ?? ''}`,
-  );
 }
 
 function postLogoutDefault(idp: OidcRelyingParty): string {

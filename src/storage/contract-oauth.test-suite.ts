@@ -81,9 +81,9 @@ export function oauthStoresContract(store: () => Storage, backend: () => Backend
     test('consume: the first consumption stands, survives a re-upsert, unknown ids ignored', async () => {
       const s = store();
       await s.oauth.upsert('AuthorizationCode', 'code-1', { grantId: 'g' }, T0 + 60_000);
-      await s.oauth.consume('AuthorizationCode', 'code-1', T0 + 1);
-      await s.oauth.consume('AuthorizationCode', 'code-1', T0 + 2);
-      await s.oauth.consume('AuthorizationCode', 'nope', T0 + 2);
+      assert.equal(await s.oauth.consume('AuthorizationCode', 'code-1', T0 + 1), true);
+      assert.equal(await s.oauth.consume('AuthorizationCode', 'code-1', T0 + 2), false);
+      assert.equal(await s.oauth.consume('AuthorizationCode', 'nope', T0 + 2), false);
       assert.equal((await s.oauth.find('AuthorizationCode', 'code-1', T0))?.consumedAt, T0 + 1);
       await s.oauth.upsert('AuthorizationCode', 'code-1', { grantId: 'g', n: 2 }, T0 + 90_000);
       assert.deepEqual(await s.oauth.find('AuthorizationCode', 'code-1', T0), {
@@ -92,6 +92,17 @@ export function oauthStoresContract(store: () => Storage, backend: () => Backend
         consumedAt: T0 + 1,
       });
       assert.equal(await s.oauth.find('AuthorizationCode', 'nope', T0), undefined);
+    });
+
+    test('consume: of concurrent consumers exactly one is the first', async () => {
+      const s = store();
+      await s.oauth.upsert('SessionHandoff', 'h-1', { host: 'x' }, T0 + 60_000);
+      const told = await Promise.all(
+        [1, 2, 3, 4, 5].map((n) => s.oauth.consume('SessionHandoff', 'h-1', T0 + n)),
+      );
+      assert.equal(told.filter(Boolean).length, 1, `answers: ${told.join(', ')}`);
+      const kept = (await s.oauth.find('SessionHandoff', 'h-1', T0))?.consumedAt;
+      assert.equal(kept, T0 + 1 + told.indexOf(true));
     });
 
     test('destroy removes one record and tolerates a missing one', async () => {

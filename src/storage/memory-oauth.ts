@@ -68,7 +68,9 @@ export function memoryOAuth(): OAuthStore {
     async consume(model, id, at) {
       const key = oauthKey(model, id);
       const row = rows.get(key);
-      if (row !== undefined && row.consumedAt === null) rows.set(key, { ...row, consumedAt: at });
+      if (row === undefined || row.consumedAt !== null) return false;
+      rows.set(key, { ...row, consumedAt: at });
+      return true;
     },
     async destroy(model, id) {
       rows.delete(oauthKey(model, id));

@@ -83,10 +83,11 @@ export function pgOAuth(db: PgDb): OAuthStore {
       return rows.map(postgresRows.toOAuthRecord);
     },
     async consume(model, id, at) {
-      await db.run(
+      const changed = await db.run(
         'UPDATE oauth_records SET consumed_at = $1 WHERE id_hash = $2 AND consumed_at IS NULL',
         [at, oauthKey(model, id)],
       );
+      return changed > 0;
     },
     async destroy(model, id) {
       await db.run('DELETE FROM oauth_records WHERE id_hash = $1', [oauthKey(model, id)]);

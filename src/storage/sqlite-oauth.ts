@@ -87,7 +87,7 @@ export function sqliteOAuth(db: Database): OAuthStore {
       return rows.map(sqliteRows.toOAuthRecord);
     },
     async consume(model, id, at) {
-      consume.run(at, oauthKey(model, id));
+      return consume.run(at, oauthKey(model, id)).changes > 0;
     },
     async destroy(model, id) {
       destroy.run(oauthKey(model, id));

@@ -134,8 +134,11 @@ export interface OAuthStore {
    * belong to), in no particular order. Their ids are not returned: most are kept only hashed.
    */
   listByAccountId(model: string, accountId: string, now: number): Promise<OAuthRecord[]>;
-  /** Marks a record consumed at `at` (the first consumption stands). */
-  consume(model: string, id: string, at: number): Promise<void>;
+  /**
+   * Marks a record consumed at `at` (the first consumption stands). True when this call was
+   * the first: of concurrent consumers exactly one is told so.
+   */
+  consume(model: string, id: string, at: number): Promise<boolean>;
   destroy(model: string, id: string): Promise<void>;
   /** Deletes every record of the grant, in every model. */
   revokeByGrantId(grantId: string): Promise<void>;

@@ -139,9 +139,8 @@ export class UpstreamAuthorizer {
     const pending = found?.consumedAt === null ? parsePending(found.payload) : undefined;
     if (pending === undefined) return undefined;
     if (session?.idHash !== pending.sessionIdHash) return 'foreign';
-    // Two callbacks racing past the check above both go on, with the same code: the provider
-    // redeems a code once, so only one of them gets a token.
-    await oauth.consume(MODEL, state, now);
+    // Of two callbacks racing past the checks above, only the first consumer goes on.
+    if (!(await oauth.consume(MODEL, state, now))) return undefined;
     return pending;
   }
 }

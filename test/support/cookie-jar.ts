@@ -52,6 +52,10 @@ export class CookieJar {
     jar.set(name, { value, path: '/', attributes: '' });
   }
 
+  delete(hostname: string, name: string): void {
+    this.byHost.get(hostname)?.delete(name);
+  }
+
   names(hostname: string): string[] {
     return [...(this.byHost.get(hostname)?.keys() ?? [])];
   }
@@ -89,11 +93,14 @@ export async function send(
   return { url: target, status: res.status, headers: res.headers, body: await res.text() };
 }
 
-/** Follows redirects (GET) from `url` until a non-redirect; returns every hop. */
+/**
+ * Follows redirects (GET) from `url` until a non-redirect; returns every hop. `init.headers`
+ * go with every hop, as a browser's own headers (`Accept`) do.
+ */
 export async function follow(
   jar: CookieJar,
   url: URL | string,
-  init: { method?: string; form?: Record<string, string> } = {},
+  init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {},
   max = 10,
 ): Promise<Hop[]> {
   const hops: Hop[] = [];
@@ -102,7 +109,7 @@ export async function follow(
   while (hop.status >= 300 && hop.status < 400 && hops.length <= max) {
     const location = hop.headers.get('location');
     if (!location) break;
-    hop = await send(jar, new URL(location, hop.url));
+    hop = await send(jar, new URL(location, hop.url), { headers: init.headers ?? {} });
     hops.push(hop);
   }
   return hops;

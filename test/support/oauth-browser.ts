@@ -11,6 +11,11 @@ export interface BrowserOptions {
   readonly password: string;
   /** Shared across flows to keep the gateway session (default: a fresh jar). */
   readonly jar?: CookieJar;
+  /**
+   * Every origin of the gateway the flow may cross (sign-in across hosts: the authenticate
+   * host and the MCP host); default the authorization URL's origin alone.
+   */
+  readonly gatewayOrigins?: readonly string[];
   /** The consent button to press (default `allow`). */
   readonly decision?: 'allow' | 'deny';
   /** An upstream provider the gateway sends the browser to (`upstream-provider.ts`). */
@@ -57,12 +62,13 @@ export async function authorizeInBrowser(
   let upstreamShown = false;
   let upstreamFailedPage: Hop | undefined;
   const { upstream } = options;
+  const gateway = new Set([start.origin, ...(options.gatewayOrigins ?? [])]);
   let hop = await send(jar, start);
   for (let i = 0; i < 30; i++) {
     hops.push(hop);
     if (hop.status >= 300 && hop.status < 400) {
       const location = new URL(hop.headers.get('location') ?? '', hop.url);
-      if (location.origin !== start.origin && location.origin !== upstream?.origin) {
+      if (!gateway.has(location.origin) && location.origin !== upstream?.origin) {
         const result = { location, consentShown, signedIn, hops, consentPage, upstreamShown };
         return { ...result, ...(upstreamFailedPage ? { upstreamFailedPage } : {}) };
       }
