@@ -8,7 +8,7 @@
  * sent no token teaches the gateway that the upstream has its own OAuth (discovery): the
  * request goes again with the user's token, or the client is sent to authorize through it.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { DeclinedAnswer } from '../../proxy/forward.js';
 import { sendAnswer, type Answer } from './answer.js';
 import { identityHeaders } from './assertion.js';
@@ -17,6 +17,15 @@ import { judgeCredentials, upstreamCredentials, type CredentialsStep } from './c
 import { forwardUpstream, type ForwardPlan } from './forward-upstream.js';
 
 type Sent = CredentialsStep & { ok: true };
+
+const NO_HEADERS: OutgoingHttpHeaders = Object.freeze({});
+const NO_CREDENTIALS: Sent = Object.freeze({ ok: true, headers: NO_HEADERS });
+
+/** Whether step 4 has anything to look up for this request. */
+function needsCredentials(ports: PipelinePorts, ctx: CallerRequest): boolean {
+  if (ctx.match.route.mcp?.kind === 'client') return true;
+  return ctx.session !== undefined && ports.upstream?.holdsTokens(ctx.match.route) === true;
+}
 
 /** The upstream refused the token: expired or revoked (401), or short of scopes (403). */
 const rejected = (r: IncomingMessage) =>
@@ -33,9 +42,15 @@ export async function forwardWithCredentials(
   plan: Omit<ForwardPlan, 'extraHeaders'>,
 ): Promise<void> {
   const jsonRpcId = plan.mcpPost?.jsonRpcErrorId ?? null;
-  const first = await upstreamCredentials(ports, ctx, jsonRpcId);
+  // Each step is awaited only when it has something to do: most requests need neither.
+  const first = needsCredentials(ports, ctx)
+    ? await upstreamCredentials(ports, ctx, jsonRpcId)
+    : NO_CREDENTIALS;
   if (!first.ok) return refuse(ports, req, res, ctx, first.answer, first.note);
-  const identity = await identityHeaders(ports, ctx.match.route, ctx.session);
+  const identity =
+    ctx.session && ctx.match.route.passIdentityHeaders
+      ? await identityHeaders(ports, ctx.match.route, ctx.session)
+      : NO_HEADERS;
   const send = (credentials: Sent, decline?: (r: IncomingMessage) => boolean) =>
     forwardUpstream(ports, req, res, ctx, {
       ...plan,

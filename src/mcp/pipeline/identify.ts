@@ -69,7 +69,10 @@ export async function identifyCaller(
   req: IncomingMessage,
   route: RouteConfig,
 ): Promise<CallerOutcome> {
-  const bearer: BearerOutcome = ports.bearer ? await ports.bearer(req, route) : NO_TOKEN;
+  // No Authorization header: no bearer check at all (not even a promise: this is every
+  // request a browser or a public client makes).
+  const presented = ports.bearer !== undefined && req.headers.authorization !== undefined;
+  const bearer: BearerOutcome = presented ? await ports.bearer!(req, route) : NO_TOKEN;
   const session = bearer.kind === 'none' ? await ports.authenticate(req) : undefined;
   return judgeCaller({ route, origin: req.headers.origin, bearer, session });
 }
