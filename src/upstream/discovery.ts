@@ -45,6 +45,9 @@ interface Known {
   /** Until when the answer stands (Infinity once found). */
   until: number;
   settled?: RouteUpstream;
+  /** The metadata URL a 401 named that this answer was made with (or tried). */
+  named?: string;
+  failed?: boolean;
 }
 
 export class UpstreamDiscovery {
@@ -79,9 +82,15 @@ export class UpstreamDiscovery {
    */
   resolve(route: RouteConfig, resourceMetadata?: string): Promise<RouteUpstream | undefined> {
     const cached = this.known.get(route);
+    // A recent answer stands: an upstream answering 401 to every request must not make the
+    // gateway fetch its metadata on every request. Only a metadata URL not tried yet may
+    // overturn a recent "not protected" (the well-known URLs had nothing; the 401 names one).
     const fresh = cached !== undefined && cached.until > this.now();
-    if (fresh && (resourceMetadata === undefined || cached.settled)) return cached.entry;
+    const newlyNamed =
+      resourceMetadata !== undefined && !cached?.failed && cached?.named !== resourceMetadata;
+    if (fresh && (cached.settled !== undefined || !newlyNamed)) return cached.entry;
     const known: Known = { entry: Promise.resolve(undefined), until: Infinity };
+    if (resourceMetadata !== undefined) known.named = resourceMetadata;
     known.entry = this.discover(route, resourceMetadata).then(
       (entry) => {
         if (entry) known.settled = entry;
@@ -90,6 +99,7 @@ export class UpstreamDiscovery {
       },
       (err: unknown) => {
         known.until = this.now() + FAILURE_RECHECK_MS;
+        known.failed = true;
         this.options.logger.warn(
           { route: route.name ?? route.from, err },
           `upstream discovery failed: ${(err as Error).message}`,
