@@ -203,20 +203,28 @@ async function connectMcp(ctx, server) {
 }
 
 /**
+ * A server the gateway did not list for this user: the app calls only what it was given.
+ * @param {import('node:http').ServerResponse} res
+ * @param {Ctx} ctx
+ */
+function notYours(res, ctx) {
+  return reply(
+    res,
+    ctx,
+    400,
+    { error: 'not one of your servers' },
+    '<p>Not one of your servers.</p>',
+  );
+}
+
+/**
  * @param {import('node:http').ServerResponse} res
  * @param {Ctx} ctx
  * @param {URLSearchParams} params
  */
 async function tools(res, ctx, params) {
   const server = await listedServer(ctx, params.get('server'));
-  if (!server)
-    return reply(
-      res,
-      ctx,
-      400,
-      { error: 'not one of your servers' },
-      '<p>Not one of your servers.</p>',
-    );
+  if (!server) return notYours(res, ctx);
   await withMcp(res, ctx, server, async (client) => {
     const { tools: list } = await client.listTools();
     const forms = list.map(
@@ -241,14 +249,7 @@ async function call(res, ctx, params) {
     ctx,
     typeof params.server === 'string' ? params.server : undefined,
   );
-  if (!server)
-    return reply(
-      res,
-      ctx,
-      400,
-      { error: 'not one of your servers' },
-      '<p>Not one of your servers.</p>',
-    );
+  if (!server) return notYours(res, ctx);
   let args = params.arguments ?? {};
   try {
     if (typeof args === 'string') args = JSON.parse(args === '' ? '{}' : args);
