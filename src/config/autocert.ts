@@ -43,6 +43,12 @@ export function checkAutocert(
   if (raw.autocert_ca !== undefined && raw.autocert_use_staging === true) {
     sink.warn(['autocert_use_staging'], 'ignored: autocert_ca names the ACME directory');
   }
+  if (raw.shared_secret === undefined) {
+    sink.warn(
+      ['autocert'],
+      'shared_secret is not set: the stored account and certificate keys cannot be opened after a restart, so certificates are ordered again each time (Let’s Encrypt issues at most 5 for the same names a week)',
+    );
+  }
   const staging = raw.autocert_use_staging === true;
   return {
     directoryUrl: raw.autocert_ca ?? (staging ? LETS_ENCRYPT.staging : LETS_ENCRYPT.production),

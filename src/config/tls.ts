@@ -156,7 +156,6 @@ function redirectAddress(
       sink.error(
         ['address'],
         'port 80 is where autocert answers ACME challenges: set http_redirect_addr to another port',
-        ['autocert'],
       );
       return undefined;
     }
