@@ -3,7 +3,7 @@
  * host, control proven with HTTP-01 (§8.3) through a `ChallengeBoard` that the listener on
  * `http_redirect_addr` reads, the full chain back.
  */
-import { Client, crypto as acmeCrypto } from 'acme-client';
+import { Client, crypto as acmeCrypto, setLogger } from 'acme-client';
 import type { CertificatePair } from './certificate.js';
 
 /** Where a challenge's key authorization is put for the CA to fetch, and taken down after. */
@@ -60,4 +60,12 @@ export async function orderCertificate(request: OrderRequest): Promise<Certifica
     },
   });
   return { cert, key: key.toString() };
+}
+
+/**
+ * Sends acme-client's own trace (each request, retry and status) to `log`. Its logger is one
+ * for the whole process, so the CLI, which runs one gateway, sets it.
+ */
+export function traceAcmeClient(log: (message: string) => void): void {
+  setLogger(log);
 }
