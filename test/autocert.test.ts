@@ -30,6 +30,7 @@ import {
   type LogCapture,
 } from './support/gateway.js';
 import { startPebble, type Pebble } from './support/pebble.js';
+import { createTestCa } from './support/test-ca.js';
 
 const HOSTS = ['sqlite.example.test', 'notion.example.test', 'auth.example.test'] as const;
 /** Fast looks and polls, so the tests wait for pebble rather than for timers. */
@@ -99,9 +100,10 @@ class Rig {
   }
 
   /** A gateway with autocert from `ca`, its HTTP-01 listener on `redirect`, storage in `db`. */
-  async replica(db: string, redirect: number, ca: Pebble): Promise<Replica> {
+  async replica(db: string, redirect: number, ca: Pebble, extra = ''): Promise<Replica> {
     const port = await freePort();
-    const { config, warnings } = parseConfig(this.yaml(port, redirect, db, ca), 'a.yaml', {});
+    const yaml = this.yaml(port, redirect, db, ca) + extra;
+    const { config, warnings } = parseConfig(yaml, 'a.yaml', {});
     assert.deepEqual(
       warnings.filter((w) => w.key.startsWith('autocert') || w.key === 'http_redirect_addr'),
       [],
@@ -203,7 +205,7 @@ describe('autocert: certificates from a real ACME CA (pebble)', () => {
     assert.equal(body, `upstream saw 127.0.0.1:${rig.upstreamPort}`);
   });
 
-  it('a name that is no route host gets no certificate: the handshake fails', async () => {
+  it('a name that is no route host has no certificate of its own: verification fails', async () => {
     await assert.rejects(handshake(first.port, 'other.example.test', pebble.rootPem));
   });
 
@@ -245,6 +247,35 @@ describe('autocert: certificates from a real ACME CA (pebble)', () => {
     await sleep(TUNING.checkIntervalMs * 3);
     const all = [...orders(a.logs), ...orders(b.logs)].sort();
     assert.deepEqual(all, [...HOSTS].sort(), 'each host ordered once, by one replica');
+    await Promise.all([a.gateway.close(), b.gateway.close()]);
+  });
+
+  it('a challenge published by one replica is answered by another, from storage', async () => {
+    // The replica on pebble's HTTP port has a configured wildcard certificate for every host,
+    // so it orders nothing; the other, whose own HTTP port pebble never asks, orders them all.
+    const ca = createTestCa('DNS:*.example.test');
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    try {
+      const relay = await rig.replica(
+        'relay.db',
+        redirectPort,
+        pebble,
+        `certificate: ${b64(ca.certPem)}\ncertificate_key: ${b64(ca.keyPem)}\n`,
+      );
+      const before = pebble.log().length;
+      const orderer = await rig.replica('relay.db', await freePort(), pebble);
+      for (const host of HOSTS) await servedWithin(orderer.port, host, pebble.rootPem, 20_000);
+      assert.deepEqual(orders(orderer.logs).sort(), [...HOSTS].sort());
+      assert.deepEqual(orders(relay.logs), []);
+      const log = pebble.log().slice(before);
+      for (const host of HOSTS) {
+        const fetched = `Attempting to validate w/ HTTP: http://${host}:${redirectPort}/`;
+        assert.ok(log.includes(fetched), host);
+      }
+      assert.ok(!log.includes('INVALID'), log);
+    } finally {
+      ca.remove();
+    }
   });
 });
 
