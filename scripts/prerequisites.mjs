@@ -1,7 +1,8 @@
 // What `npm test` and `npm run bench` need beyond `npm ci`, set up by those commands themselves
 // (their `pre` scripts), so a machine that has never seen the project runs them: `test` needs
 // Debian's Chromium for the browser tests (driven by playwright-core, never a downloaded
-// browser), openssl for the test CA, and traversal rights for the postgres user; `bench` needs
+// browser), openssl for the test CA, pebble (an ACME test CA, with pebble-challtestsrv as its
+// DNS) for the autocert tests, and traversal rights for the postgres user; `bench` needs
 // wrk (the load) and nginx (the reference proxy). As root on Debian, missing packages are
 // installed with apt-get; elsewhere the missing ones are named and the run stops at once.
 import { spawnSync } from 'node:child_process';
@@ -19,6 +20,7 @@ const NEEDS = {
       present: () => executable(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'),
     },
     { name: 'openssl', present: () => onPath('openssl') },
+    { name: 'pebble', present: () => onPath('pebble') && onPath('pebble-challtestsrv') },
   ],
   bench: [
     { name: 'wrk', present: () => onPath('wrk') },

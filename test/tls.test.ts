@@ -3,7 +3,7 @@
  * wildcards, the first configured as default), from files and from base64 values, follows files
  * replaced while it runs (a broken replacement keeps the old certificate and logs one error),
  * speaks HTTP/1.1 only, and answers plain HTTP on `http_redirect_addr` with redirects to HTTPS
- * (ACME challenge paths 404 until a responder exists), under the main listener's limits.
+ * (ACME challenge paths 404 without autocert), under the main listener’s limits.
  * Real TLS over loopback, certificates from one test CA.
  */
 import assert from 'node:assert/strict';

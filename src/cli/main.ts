@@ -8,6 +8,7 @@ import { loadConfig } from '../config/load.js';
 import { LOG_LEVELS } from '../config/schema.js';
 import type { LogLevel } from '../config/types.js';
 import { startGateway } from '../http/gateway.js';
+import { traceAcmeClient } from '../tls/acme-order.js';
 import { startDevSystem } from './dev.js';
 
 const USAGE = `Usage: portcullis <command>
@@ -110,6 +111,9 @@ async function runGateway(args: readonly string[], logger: Logger): Promise<numb
   for (const w of warnings) logger.warn({ config: formatIssue(w) }, 'configuration warning');
   // LOG_LEVEL is already in config.logLevel: the config's environment overrides.
   const gatewayLogger = pino({ level: config.logLevel });
+  if (config.tls?.autocert) {
+    traceAcmeClient((message) => gatewayLogger.debug({ acme: message }, 'acme-client'));
+  }
   return runUntilSignal(gatewayLogger, () => startGateway({ config, logger: gatewayLogger }));
 }
 

@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import {
   CertificateError,
   prepareCertificate,
   type ServedCertificate,
 } from '../tls/certificate.js';
 import { loadCertificateFiles, type WatchedFiles } from '../tls/files.js';
+import { isPemCertificate } from './autocert.js';
 import { ConfigValidationError, type ConfigIssue } from './issues.js';
 import type { CertificateSource, Config } from './types.js';
 
@@ -44,4 +46,23 @@ function loadOne(id: string, source: CertificateSource): LoadedCertificate {
   const { certFile, keyFile } = source;
   const { served, signature } = loadCertificateFiles({ certFile, keyFile });
   return { id, served, watch: { id, certFile, keyFile, signature } };
+}
+
+/**
+ * The PEM of `autocert_trusted_ca` or `autocert_trusted_ca_file` (read now, at start: a file
+ * that cannot be read or holds no certificate is a configuration error at its key's line).
+ */
+export function loadAutocertTrust(config: Config): string | null {
+  const trusted = config.tls?.autocert?.trustedCa;
+  if (!trusted) return null;
+  if (trusted.kind === 'inline') return trusted.pem;
+  let message: string;
+  try {
+    const pem = readFileSync(trusted.file, 'utf8');
+    if (isPemCertificate(pem)) return pem;
+    message = `${trusted.file} holds no PEM certificate`;
+  } catch (err) {
+    message = `cannot read ${trusted.file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+  }
+  throw new ConfigValidationError(config.source, [{ severity: 'error', ...trusted.at, message }]);
 }

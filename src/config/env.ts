@@ -5,7 +5,7 @@
  */
 import { splitList, type Env } from '../core/env.js';
 
-const BOOLEAN_KEYS = new Set(['insecure_server']);
+const BOOLEAN_KEYS = new Set(['insecure_server', 'autocert', 'autocert_use_staging']);
 const LIST_KEYS = new Set([
   'idp_scopes',
   'mcp_allowed_client_id_domains',
@@ -35,6 +35,13 @@ export const ENV_KEYS: readonly string[] = [
   'certificate',
   'certificate_key',
   'http_redirect_addr',
+  'autocert',
+  'autocert_ca',
+  'autocert_use_staging',
+  'autocert_email',
+  'autocert_dir',
+  'autocert_trusted_ca',
+  'autocert_trusted_ca_file',
   'jwt_claims_headers',
   'log_level',
   'mcp_allowed_client_id_domains',

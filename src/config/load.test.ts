@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fromRoot } from '../../test/support/paths.js';
+import { LETS_ENCRYPT } from './autocert.js';
 import { ConfigValidationError, formatIssue } from './issues.js';
 import { analyzeConfig, loadConfig, parseConfig } from './load.js';
 
@@ -25,7 +26,10 @@ test('the original sample config loads, with a warning for each thing it asks th
   const file = fixture('pomerium-mcp-servers-sample-config.yaml');
   const { config, warnings } = loadConfig(file, {});
   const byKey = new Map(warnings.map((w) => [w.key, `${w.line} ${w.message}`]));
-  assert.match(byKey.get('autocert') ?? '', /^6 .*not supported yet.*certificate_file/);
+  // autocert is supported (Let's Encrypt, challenges on :80); without shared_secret it warns.
+  assert.match(byKey.get('autocert') ?? '', /^6 shared_secret is not set: .* ordered again/);
+  assert.equal(config.tls?.autocert?.directoryUrl, LETS_ENCRYPT.production);
+  assert.equal(config.tls?.httpRedirect?.address.port, 80);
   // Its PostgreSQL storage is supported as written: no warning.
   assert.equal(byKey.get('databroker_storage_type'), undefined);
   assert.equal(byKey.get('databroker_storage_connection_string'), undefined);
@@ -37,7 +41,7 @@ test('the original sample config loads, with a warning for each thing it asks th
   for (const key of ['shared_secret', 'cookie_secret', 'signing_key']) {
     assert.match(byKey.get(key) ?? '', /generated/, key);
   }
-  assert.match(byKey.get('certificate_file') ?? '', /will not start without certificate_file/);
+  assert.equal(byKey.get('certificate_file'), undefined);
   const route = config.routes[0]!;
   assert.equal(route.from, 'https://notion.your-domain');
   assert.deepEqual(route.to, ['http://mcp-servers:8080/notion']);
@@ -86,6 +90,7 @@ test('the current shape maps onto the typed config, which is deeply frozen', () 
         },
       },
     ],
+    autocert: null,
     httpRedirect: null,
   });
   assert.deepEqual(config.idp, {

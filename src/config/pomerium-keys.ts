@@ -4,21 +4,15 @@
  * neither list is an error, since it is most likely a typo.
  */
 export const UNSUPPORTED_SETTINGS: ReadonlyMap<string, string> = new Map([
-  ...[
-    'autocert',
-    'autocert_dir',
-    'autocert_email',
-    'autocert_use_staging',
+  [
     'autocert_must_staple',
-    'autocert_ca',
-    'autocert_eab_key_id',
-    'autocert_eab_mac_key',
-    'autocert_trusted_ca',
-  ].map(
+    'OCSP must-staple is not supported: certificates are ordered without it',
+  ],
+  ...['autocert_eab_key_id', 'autocert_eab_mac_key'].map(
     (k) =>
       [
         k,
-        'automatic certificates are not supported yet; use certificate_file and certificate_key_file, certificate and certificate_key, or certificates',
+        'external account binding is not supported: use an ACME CA that does not require it, or certificate files',
       ] as const,
   ),
   ...[

@@ -115,6 +115,15 @@ export const settingsSchema = z.strictObject({
   certificates: z.array(z.strictObject({ cert: text, key: text })).optional(),
   /** Plain HTTP for ACME challenges and redirects to HTTPS, such as `:80`. */
   http_redirect_addr: text.optional(),
+  autocert: z.boolean().optional(),
+  autocert_ca: httpUrl.optional(),
+  autocert_use_staging: z.boolean().optional(),
+  autocert_email: text.optional(),
+  autocert_dir: text.optional(),
+  /** base64 of PEM text (Pomerium's meaning): the CA of a private ACME server. */
+  autocert_trusted_ca: text.optional(),
+  /** Ours: the same as a path. */
+  autocert_trusted_ca_file: text.optional(),
   jwt_claims_headers: z
     .union([strings, z.record(z.string(), z.string())], {
       error: 'expected a list of claim names or a map of header name to claim name',

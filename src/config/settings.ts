@@ -6,6 +6,7 @@ import { parseAddress } from './address.js';
 import { parseDuration } from './duration.js';
 import { KNOWN_RUNTIME_FLAGS, OIDC_PROVIDERS } from './pomerium-keys.js';
 import type { RawSettings } from './schema.js';
+import { checkAutocert } from './autocert.js';
 import { checkTls } from './tls.js';
 import type { Config, EdgeLimits, IdpConfig, StorageConfig } from './types.js';
 
@@ -15,7 +16,9 @@ type Settings = Omit<Config, 'source' | 'routes'>;
 export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Settings | undefined {
   const address = parseAddress(raw.address ?? ':443', 'address', sink);
   const insecureServer = raw.insecure_server ?? false;
-  const tls = checkTls(raw, insecureServer, address, sink);
+  const autocert = checkAutocert(raw, env, sink);
+  const tls =
+    autocert === undefined ? undefined : checkTls(raw, insecureServer, address, autocert, sink);
   const sharedSecret = secret(raw.shared_secret, 'shared_secret', sink);
   const cookieSecret = secret(raw.cookie_secret, 'cookie_secret', sink);
   const signingKey = checkSigningKey(raw.signing_key, sink);

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestCa, type TestCa } from '../../test/support/test-ca.js';
-import { loadCertificates } from './certificates.js';
+import { LETS_ENCRYPT } from './autocert.js';
+import { loadAutocertTrust, loadCertificates } from './certificates.js';
 import { ConfigValidationError, formatIssue } from './issues.js';
 import { analyzeConfig, parseConfig } from './load.js';
 
@@ -183,16 +184,136 @@ certificate_key_file: ${key}
       at: { file: 'c.yaml', line: 0, key: 'http_redirect_addr', envVar: 'HTTP_REDIRECT_ADDR' },
     });
   });
+});
 
-  it('autocert stays a warning; the certificate keys are no longer', () => {
-    const text = `${HEAD}autocert: true\ncertificate: ${b64(ca.certPem)}\ncertificate_key: ${b64(ca.keyPem)}\n`;
-    const { errors, warnings } = findings(text);
+describe('autocert keys', () => {
+  let ca: TestCa;
+  let dir: string;
+  before(() => {
+    ca = createTestCa();
+    dir = mkdtempSync(join(tmpdir(), 'portcullis-config-autocert-'));
+  });
+  after(() => {
+    ca?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  const others = (warnings: string[]) => warnings.filter((w) => !/^c\.yaml:[123] /.test(w));
+
+  it('autocert alone turns TLS on: Let’s Encrypt, challenges on :80, a copy in the data folder', () => {
+    const { config, errors, warnings } = findings(`${HEAD}autocert: true\n`, {
+      PORTCULLIS_DATA_DIR: '/srv/data',
+    });
+    assert.deepEqual(errors, []);
+    assert.deepEqual(others(warnings), []);
+    assert.deepEqual(config?.tls?.certificates, []);
+    assert.deepEqual(config?.tls?.autocert, {
+      directoryUrl: LETS_ENCRYPT.production,
+      email: null,
+      cacheDir: '/srv/data/autocert',
+      trustedCa: null,
+    });
+    assert.deepEqual(config?.tls?.httpRedirect?.address, { host: '', port: 80 });
+    assert.equal(config?.tls?.httpRedirect?.at.key, 'autocert');
+  });
+
+  it('autocert_use_staging picks Let’s Encrypt staging; autocert_ca wins over it', () => {
+    const staging = findings(`${HEAD}autocert: true\nautocert_use_staging: true\n`);
+    assert.equal(staging.config?.tls?.autocert?.directoryUrl, LETS_ENCRYPT.staging);
+    const both = findings(
+      `${HEAD}autocert: true\nautocert_use_staging: true\nautocert_ca: https://ca.example.test/dir\nautocert_email: ops@example.test\nautocert_dir: /var/acme\nhttp_redirect_addr: :8080\n`,
+    );
+    assert.deepEqual(both.errors, []);
+    assert.deepEqual(others(both.warnings), [
+      'c.yaml:5 autocert_use_staging: ignored: autocert_ca names the ACME directory',
+    ]);
+    const autocert = both.config?.tls?.autocert;
+    assert.equal(autocert?.directoryUrl, 'https://ca.example.test/dir');
+    assert.equal(autocert?.email, 'ops@example.test');
+    assert.equal(autocert?.cacheDir, '/var/acme');
+    assert.equal(both.config?.tls?.httpRedirect?.address.port, 8080);
+  });
+
+  it('must-staple and external account binding are warned about as not supported', () => {
+    const { errors, warnings } = findings(
+      `${HEAD}autocert: true\nautocert_must_staple: true\nautocert_eab_key_id: kid\nautocert_eab_mac_key: mac\n`,
+    );
     assert.deepEqual(errors, []);
     assert.deepEqual(
-      warnings.filter((w) => !/^c\.yaml:1 /.test(w)),
+      others(warnings).map((w) => w.split(': ').slice(0, 3).join(': ')),
       [
-        'c.yaml:4 autocert: Pomerium setting not supported yet: automatic certificates are not supported yet; use certificate_file and certificate_key_file, certificate and certificate_key, or certificates',
+        'c.yaml:5 autocert_must_staple: Pomerium setting not supported yet: OCSP must-staple is not supported',
+        'c.yaml:6 autocert_eab_key_id: Pomerium setting not supported yet: external account binding is not supported',
+        'c.yaml:7 autocert_eab_mac_key: Pomerium setting not supported yet: external account binding is not supported',
       ],
     );
+  });
+
+  it('autocert keys without autocert are warned about; with insecure_server autocert is off', () => {
+    const off = findings(
+      `${HEAD}autocert_ca: https://ca.example.test/dir\ncertificate_file: a\ncertificate_key_file: b\n`,
+    );
+    assert.deepEqual(others(off.warnings), [
+      'c.yaml:4 autocert_ca: ignored unless autocert is true',
+    ]);
+    assert.equal(off.config?.tls?.autocert, null);
+    const insecure = findings(`${HEAD}insecure_server: true\nautocert: true\n`);
+    assert.deepEqual(insecure.errors, []);
+    assert.equal(insecure.config?.tls, null);
+    assert.ok(
+      insecure.warnings.includes('c.yaml:4 insecure_server: TLS is off, so autocert is ignored'),
+      insecure.warnings.join('\n'),
+    );
+  });
+
+  it('address on port 80 needs http_redirect_addr elsewhere', () => {
+    const text = `shared_secret: ${SECRET}\ncookie_secret: ${SECRET}\naddress: :80\nautocert: true\n`;
+    assert.deepEqual(findings(text).errors, [
+      'c.yaml:3 address: port 80 is where autocert answers ACME challenges: set http_redirect_addr to another port',
+    ]);
+  });
+
+  it('autocert_trusted_ca is base64 of PEM; the _file form is read at start, errors at its line', () => {
+    const inline = findings(`${HEAD}autocert: true\nautocert_trusted_ca: ${b64(ca.caPem)}\n`);
+    assert.deepEqual(inline.config?.tls?.autocert?.trustedCa, { kind: 'inline', pem: ca.caPem });
+    assert.equal(inline.config && loadAutocertTrust(inline.config), ca.caPem);
+    const pem = findings(`${HEAD}autocert: true\nautocert_trusted_ca: ${b64('not pem')}\n`);
+    assert.match(
+      pem.errors[0] ?? '',
+      /^c\.yaml:5 autocert_trusted_ca: expected base64 of a PEM certificate/,
+    );
+    const both = findings(
+      `${HEAD}autocert: true\nautocert_trusted_ca: ${b64(ca.caPem)}\nautocert_trusted_ca_file: /x\n`,
+    );
+    assert.deepEqual(both.errors, [
+      'c.yaml:6 autocert_trusted_ca_file: give autocert_trusted_ca or this, not both',
+    ]);
+    const file = join(dir, 'ca.pem');
+    writeFileSync(file, ca.caPem);
+    const fromEnv = parseConfig(`${HEAD}`, 'c.yaml', {
+      AUTOCERT: 'true',
+      AUTOCERT_CA: 'https://ca.example.test/dir',
+      AUTOCERT_TRUSTED_CA_FILE: file,
+    }).config;
+    assert.equal(fromEnv.tls?.autocert?.directoryUrl, 'https://ca.example.test/dir');
+    assert.equal(loadAutocertTrust(fromEnv), ca.caPem);
+    for (const [content, message] of [
+      [null, 'cannot read'],
+      ['garbage', 'holds no PEM certificate'],
+    ] as const) {
+      const bad = join(dir, content === null ? 'missing.pem' : 'bad.pem');
+      if (content !== null) writeFileSync(bad, content);
+      const { config } = parseConfig(
+        `${HEAD}autocert: true\nautocert_trusted_ca_file: ${bad}\n`,
+        'c.yaml',
+        {},
+      );
+      assert.throws(
+        () => loadAutocertTrust(config),
+        (err: unknown) =>
+          err instanceof ConfigValidationError &&
+          formatIssue(err.issues[0]!).startsWith(`c.yaml:5 autocert_trusted_ca_file: `) &&
+          formatIssue(err.issues[0]!).includes(message),
+      );
+    }
   });
 });

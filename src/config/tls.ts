@@ -8,21 +8,25 @@ import { CertificateError, prepareCertificate } from '../tls/certificate.js';
 import { parseAddress } from './address.js';
 import type { IssueSink, Path } from './issues.js';
 import type { RawSettings } from './schema.js';
-import type { Address, CertificateSource, TlsConfig } from './types.js';
+import type { Address, AutocertConfig, CertificateSource, TlsConfig } from './types.js';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1']);
 
-/** undefined: an error was reported; null: no TLS. */
+/**
+ * undefined: an error was reported; null: no TLS. With `autocert` TLS is on without any
+ * certificate configured: the store is filled by ACME.
+ */
 export function checkTls(
   raw: RawSettings,
   insecure: boolean,
   address: Address | undefined,
+  autocert: AutocertConfig | null,
   sink: IssueSink,
 ): TlsConfig | null | undefined {
   const sources = certificateSources(raw, sink);
-  const redirect = redirectAddress(raw, address, sink);
+  const redirect = redirectAddress(raw, address, autocert !== null && !insecure, sink);
   if (sources === undefined || redirect === undefined) return undefined;
-  const given = firstGiven(raw);
+  const given = firstGiven(raw) ?? (autocert ? 'autocert' : undefined);
   if (insecure) {
     if (given) sink.warn(['insecure_server'], `TLS is off, so ${given} is ignored`);
     if (address !== undefined && !LOOPBACK.has(address.host)) {
@@ -32,13 +36,13 @@ export function checkTls(
         `plain HTTP on ${where}: tokens and cookies cross the network unencrypted; use only behind a TLS-terminating proxy`,
       );
     }
-  } else if (sources.length === 0) {
+  } else if (sources.length === 0 && !autocert) {
     sink.warn(
       ['certificate_file'],
       'no certificate: the gateway will not start without certificate_file and certificate_key_file (or certificate and certificate_key, or certificates), or insecure_server: true for plain HTTP',
     );
   }
-  const tls = insecure || sources.length === 0 ? null : sources;
+  const tls = insecure || (sources.length === 0 && !autocert) ? null : sources;
   if (redirect !== null && tls === null) {
     sink.error(
       ['http_redirect_addr'],
@@ -46,7 +50,7 @@ export function checkTls(
     );
     return undefined;
   }
-  return tls && { certificates: tls, httpRedirect: redirect };
+  return tls && { certificates: tls, autocert: insecure ? null : autocert, httpRedirect: redirect };
 }
 
 const CERT_KEYS = ['certificate', 'certificate_key', 'certificates', 'certificate_file'] as const;
@@ -136,13 +140,27 @@ function decodePem(value: string, key: string, sink: IssueSink): string | undefi
   return Buffer.from(compact, 'base64').toString('utf8');
 }
 
-/** `http_redirect_addr`, such as `:80`; null when not set. */
+/**
+ * `http_redirect_addr`, such as `:80`; null when not set. With autocert it defaults to `:80`,
+ * where the CA asks for HTTP-01 challenges (RFC 8555 §8.3).
+ */
 function redirectAddress(
   raw: RawSettings,
   main: Address | undefined,
+  autocert: boolean,
   sink: IssueSink,
 ): TlsConfig['httpRedirect'] | undefined {
-  if (raw.http_redirect_addr === undefined) return null;
+  if (raw.http_redirect_addr === undefined) {
+    if (!autocert) return null;
+    if (main?.port === 80) {
+      sink.error(
+        ['address'],
+        'port 80 is where autocert answers ACME challenges: set http_redirect_addr to another port',
+      );
+      return undefined;
+    }
+    return { address: { host: '', port: 80 }, at: sink.locate(['autocert']) };
+  }
   // Pomerium strips quotes a shell or a .env file left around the value (its #811).
   const text = raw.http_redirect_addr.replace(/^["']+|["']+$/g, '');
   const address = parseAddress(text, 'http_redirect_addr', sink);

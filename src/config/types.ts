@@ -48,12 +48,31 @@ export interface TlsConfig {
    * served when none does, or when the client names no host.
    */
   readonly certificates: readonly CertificateSource[];
-  /** `http_redirect_addr`: plain HTTP answering ACME challenges, redirecting the rest. */
+  /** `autocert`: certificates from an ACME CA for every route host (null: off). */
+  readonly autocert: AutocertConfig | null;
+  /**
+   * `http_redirect_addr`: plain HTTP answering ACME challenges, redirecting the rest (`:80`
+   * when autocert is on and it is not given).
+   */
   readonly httpRedirect: {
     readonly address: Address;
     /** Where it was given, for a bind that fails at start. */
     readonly at: IssueLocation;
   } | null;
+}
+
+export interface AutocertConfig {
+  /** The ACME (RFC 8555) directory: `autocert_ca`, else Let's Encrypt (`autocert_use_staging`). */
+  readonly directoryUrl: string;
+  /** `autocert_email`: the account's contact (null: none). */
+  readonly email: string | null;
+  /** `autocert_dir`: the local copy of the certificates (storage is the source of truth). */
+  readonly cacheDir: string;
+  /** The CA of the ACME server's own HTTPS certificate, trusted besides the public roots. */
+  readonly trustedCa:
+    | { readonly kind: 'inline'; readonly pem: string }
+    | { readonly kind: 'file'; readonly file: string; readonly at: IssueLocation }
+    | null;
 }
 
 /** One configured certificate; `at` says where its two halves were given, for start-up errors. */

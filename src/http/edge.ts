@@ -12,7 +12,7 @@ import { createRedirectHandler, httpsPorts } from './redirect.js';
 
 export interface EdgeOptions extends ListenOptions {
   readonly logger: Logger;
-  /** Answers ACME HTTP-01 challenges on `http_redirect_addr` (none yet: 404). */
+  /** Answers ACME HTTP-01 challenges on `http_redirect_addr` (`autocert`; without it: 404). */
   readonly challenges?: AcmeChallengeResponder;
   /** How often certificate files are looked at (tests; 2 s by default). */
   readonly certificatePollMs?: number;
@@ -23,7 +23,7 @@ export interface Edge {
   readonly server: Server;
   /** Where `http_redirect_addr` listens; null when it is not set. */
   readonly redirect: Server | null;
-  /** What HTTPS serves; null on plain HTTP. Later sources (ACME) add theirs here. */
+  /** What HTTPS serves; null on plain HTTP. Autocert adds its certificates here. */
   readonly certificates: CertificateStore | null;
   close(): Promise<void>;
 }

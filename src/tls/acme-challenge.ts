@@ -1,6 +1,6 @@
 /**
- * The HTTP-01 challenge path (RFC 8555 §8.3), answered on `http_redirect_addr`. Nothing answers
- * it yet (404); an ACME module plugs in a responder.
+ * The HTTP-01 challenge path (RFC 8555 §8.3), answered on `http_redirect_addr` by the responder
+ * of autocert (`acme.ts`); without autocert every challenge path is 404.
  */
 
 export const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';

@@ -1,7 +1,7 @@
 /**
  * A certificate and its key, checked once and made ready to serve: the names it is good for
  * (its subjectAltName DNS entries) and a TLS context. Everything that serves a certificate
- * (configured files and values now, ACME later) goes through `prepareCertificate`.
+ * (configured files and values, ACME) goes through `prepareCertificate`.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
@@ -18,6 +18,7 @@ export interface ServedCertificate {
   readonly names: readonly string[];
   /** SHA-256 of the leaf, `AB:CD:…` (for logs). */
   readonly fingerprint256: string;
+  readonly validFrom: Date;
   readonly validTo: Date;
   readonly context: SecureContext;
 }
@@ -53,6 +54,7 @@ export function prepareCertificate(pair: CertificatePair): ServedCertificate {
     pair,
     names: dnsNames(leaf),
     fingerprint256: leaf.fingerprint256,
+    validFrom: new Date(leaf.validFrom),
     validTo: new Date(leaf.validTo),
     context,
   };
