@@ -39,6 +39,18 @@ export interface ClientModeDeps {
   readonly now: () => number;
 }
 
+/**
+ * The provider that mints client-mode tokens: tokens of every host share one store, so any
+ * host's provider mints one valid on all of them.
+ */
+export function anyHostProvider(hosts: {
+  any(): { readonly oidc: { readonly provider: OidcProvider } } | undefined;
+}): OidcProvider {
+  const host = hosts.any();
+  if (host === undefined) throw new Error('no MCP host to mint a client-mode token with');
+  return host.oidc.provider;
+}
+
 /** Mints a token for `session`'s user valid on the MCP resources `audiences`. */
 export async function mintClientModeToken(
   deps: ClientModeDeps,

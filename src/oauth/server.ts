@@ -28,7 +28,7 @@ import {
 import { authorizeEndpoint } from './authorize-endpoint.js';
 import { BearerValidator } from './bearer.js';
 import { withFetchScope, type CimdFetchOptions } from './cimd.js';
-import { mintClientModeToken, type ClientModeToken } from './client-mode.js';
+import { anyHostProvider, mintClientModeToken, type ClientModeToken } from './client-mode.js';
 import { sendOAuthFailure } from './errors.js';
 import { grantSessionCheck } from './grant-session.js';
 import type { UpstreamConnectPort } from './interactions.js';
@@ -137,7 +137,18 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
     },
     authenticateBearer: (req, route) => authenticateBearer({ hosts, validator, now }, req, route),
     authenticateClientToken: (req) => authenticateClientModeBearer({ hosts, validator, now }, req),
-    mintClientToken: (session, audiences) => mintClient(options, hosts, now, session, audiences),
+    mintClientToken: (session, audiences) =>
+      mintClientModeToken(
+        {
+          provider: anyHostProvider(hosts),
+          identities: options.storage.identities,
+          oauth: options.storage.oauth,
+          lifetime: options.lifetimes?.clientModeToken ?? DEFAULT_LIFETIMES.clientModeToken,
+          now,
+        },
+        session,
+        audiences,
+      ),
     sessionEnded: (idHash) => validator.forgetSession(idHash),
     ...grantsOfUsers(options, validator, now),
     async sweep() {
@@ -183,22 +194,6 @@ function grantsOfUsers(
       return true;
     },
   };
-}
-
-function mintClient(
-  options: McpAuthServerOptions,
-  hosts: HostDirectory,
-  now: () => number,
-  session: SessionRecord,
-  audiences: readonly string[],
-): Promise<ClientModeToken> {
-  // Tokens of every host share one store: any host's provider mints one valid on all of them.
-  const host = hosts.any();
-  if (host === undefined) throw new Error('no MCP host to mint a client-mode token with');
-  const lifetime = options.lifetimes?.clientModeToken ?? DEFAULT_LIFETIMES.clientModeToken;
-  const { identities, oauth } = options.storage;
-  const deps = { provider: host.oidc.provider, identities, oauth, lifetime, now };
-  return mintClientModeToken(deps, session, audiences);
 }
 
 /** The endpoint modules that take settings (the rest are plain functions). */

@@ -7,58 +7,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as client from 'openid-client';
 import { randomId, sha256Hex } from '../core/crypto.js';
-import type { OAuthStore, SessionRecord, Storage } from '../storage/types.js';
+import type { SessionRecord } from '../storage/types.js';
 import { sendJson } from '../core/respond.js';
 import { CookieCodec } from './cookie-codec.js';
 import { appendSetCookie, serializeCookie } from './cookies.js';
 import { checkProviderError, NOT_SIGNED_IN, sendSignInFailure, SignInError } from './errors.js';
 import { HostHandoff } from './handoff.js';
-import type { SignInHosts } from './hosts.js';
 import { identityFromClaims } from './identity.js';
 import type { IdpTokens, OidcRelyingParty } from './oidc.js';
-import { SessionRefresher, type SessionLogger } from './refresh.js';
+import type { SessionManagerOptions } from './manager-options.js';
+import { SessionRefresher } from './refresh.js';
 import { safeReturnTo } from './return-to.js';
 import { sameOriginPost, sendSignOutConfirm, sendSignOutRefused } from './sign-out.js';
 
 export type { SessionLogger } from './refresh.js';
-
-export interface SessionManagerOptions {
-  readonly storage: Pick<Storage, 'sessions'>;
-  readonly cookieSecret: string;
-  readonly sharedSecret: string;
-  /** True behind TLS: cookies get `Secure` and the `__Host-` prefix. */
-  readonly secureCookies: boolean;
-  readonly idp: OidcRelyingParty;
-  /** Milliseconds since the epoch; injectable for tests. */
-  readonly clock?: () => number;
-  readonly logger: SessionLogger;
-  /** A session's whole life, whatever the provider says (Pomerium's `cookie_expire`). Default 14 h. */
-  readonly sessionTtlMs?: number;
-  /** Refresh the provider's tokens this long before they expire. Default 60 s. */
-  readonly refreshMarginMs?: number;
-  /** Provider token life assumed when the token response gives no `expires_in`. Default 1 h. */
-  readonly defaultIdpTokenTtlMs?: number;
-  /** How long a sign-in may take at the provider. Default 10 min. */
-  readonly loginStateTtlMs?: number;
-  /** Where the provider sends the user after RP-initiated logout. Default `<callback origin>/`. */
-  readonly postLogoutRedirectUri?: string;
-  /** Route hosts other than the authenticate host: they sign in by hand-off (`handoff.ts`). */
-  readonly crossHost?: {
-    readonly hosts: SignInHosts;
-    readonly oauth: Pick<OAuthStore, 'upsert' | 'find' | 'consume'>;
-    /** The hand-off's clock (its requests and codes); injectable for tests. */
-    readonly clock?: () => number;
-  };
-}
+export type { SessionManagerOptions, StartSignIn } from './manager-options.js';
 
 const HOUR = 3_600_000;
-
-/** Sends a browser to sign in, back to `returnTo` (a path on this host) afterwards. */
-export type StartSignIn = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  returnTo: string,
-) => Promise<void>;
 
 export class SessionManager {
   private readonly cookies: CookieCodec;
