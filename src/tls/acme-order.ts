@@ -39,6 +39,7 @@ export async function orderCertificate(request: OrderRequest): Promise<Certifica
     { commonName: host, altNames: [host] },
     await acmeCrypto.createPrivateEcdsaKey(),
   );
+  await ensureAccount(client, request.email);
   const cert = await client.auto({
     csr,
     ...(request.email ? { email: request.email } : {}),
@@ -68,4 +69,30 @@ export async function orderCertificate(request: OrderRequest): Promise<Certifica
  */
 export function traceAcmeClient(log: (message: string) => void): void {
   setLogger(log);
+}
+
+/**
+ * Finds the CA's account for the key, or registers it (RFC 8555 §7.3, §7.3.1). Registration is
+ * not left to acme-client's `auto`: on a key the CA already knows (every order after the first,
+ * or two hosts ordered at once) it follows the 200 with an account update carrying only
+ * `termsOfServiceAgreed`, which a CA may refuse as an empty update (pebble does) when no
+ * `autocert_email` gives a contact. A lookup (`onlyReturnExisting`) is a plain POST-as-GET.
+ */
+async function ensureAccount(client: Client, email: string | null): Promise<void> {
+  const lookUp = () => client.createAccount({ onlyReturnExisting: true });
+  try {
+    await lookUp();
+    return;
+  } catch {
+    // accountDoesNotExist (§7.3.1): register it below.
+  }
+  const contact = email ? { contact: [`mailto:${email}`] } : {};
+  try {
+    await client.createAccount({ termsOfServiceAgreed: true, ...contact });
+  } catch (err) {
+    // Registered by a concurrent order in the meantime: the lookup now finds it.
+    await lookUp().catch(() => {
+      throw err;
+    });
+  }
 }

@@ -18,6 +18,11 @@ export interface BrowserOptions {
   readonly gatewayOrigins?: readonly string[];
   /** The consent button to press (default `allow`). */
   readonly decision?: 'allow' | 'deny';
+  /**
+   * An external identity provider (`oidc-idp.ts`) the authenticate host sends the browser to;
+   * its login form is filled with `email` and `password`. Default: the built-in provider.
+   */
+  readonly idp?: { readonly origin: string };
   /** An upstream provider the gateway sends the browser to (`upstream-provider.ts`). */
   readonly upstream?: {
     readonly origin: string;
@@ -68,7 +73,8 @@ export async function authorizeInBrowser(
     hops.push(hop);
     if (hop.status >= 300 && hop.status < 400) {
       const location = new URL(hop.headers.get('location') ?? '', hop.url);
-      if (!gateway.has(location.origin) && location.origin !== upstream?.origin) {
+      const visiting = [upstream?.origin, options.idp?.origin];
+      if (!gateway.has(location.origin) && !visiting.includes(location.origin)) {
         const result = { location, consentShown, signedIn, hops, consentPage, upstreamShown };
         return { ...result, ...(upstreamFailedPage ? { upstreamFailedPage } : {}) };
       }
@@ -80,6 +86,14 @@ export async function authorizeInBrowser(
       upstreamShown = true;
       const decision = upstream.decision ?? 'allow';
       hop = await send(jar, hop.url, { form: { account: upstream.account, decision } });
+      continue;
+    }
+    if (options.idp && hop.url.origin === options.idp.origin) {
+      assert.equal(hop.status, 200, `identity provider ${hop.url.pathname}: ${hop.body}`);
+      signedIn = true;
+      hop = await send(jar, hop.url, {
+        form: { login: options.email, password: options.password },
+      });
       continue;
     }
     if (hop.status === 502 && /name="decision" value="upstream_failed"/.test(hop.body)) {
