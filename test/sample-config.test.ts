@@ -103,7 +103,7 @@ interface RunningGateway {
 }
 
 /** `portcullis gateway --config FILE` with `env` (and nothing else of this process's). */
-async function spawnGateway(file: string, cwd: string, env: Record<string, string>) {
+function spawnGateway(file: string, cwd: string, env: Record<string, string>) {
   const child = spawn(
     process.execPath,
     [fromRoot('bin/portcullis.js'), 'gateway', '--config', file],
@@ -126,7 +126,10 @@ async function spawnGateway(file: string, cwd: string, env: Record<string, strin
   return { child, lines, stderr: () => stderr } satisfies RunningGateway;
 }
 
-/** Polls `url` until it answers (the certificates are in place), for at most `ms`. */
+/**
+ * Polls `url` until it answers, for at most `ms`: the gateway serves that host a certificate
+ * chaining to pebble's root (the only root `routeHostsTo` trusts for these names).
+ */
 async function reachable(url: string, ms: number, gateway: RunningGateway): Promise<void> {
   const deadline = Date.now() + ms;
   let last: unknown;
@@ -171,7 +174,7 @@ describe('the original’s sample configuration (PostgreSQL, autocert from pebbl
     });
     const file = join(dir, 'config.yaml');
     writeFileSync(file, editedSample(notion, servers.url.replace(/\/$/, ''), database));
-    gateway = await spawnGateway(file, dir, {
+    gateway = spawnGateway(file, dir, {
       ADDRESS: `127.0.0.1:${port}`,
       HTTP_REDIRECT_ADDR: `127.0.0.1:${redirect}`,
       AUTOCERT_CA: pebble.directoryUrl,
@@ -192,6 +195,7 @@ describe('the original’s sample configuration (PostgreSQL, autocert from pebbl
       await once(gateway.child, 'exit');
     }
     servers?.child.kill('SIGTERM');
+    await servers?.exited;
     await idp?.close();
     await notion?.close();
     await pebble?.stop();
