@@ -70,19 +70,21 @@ function editedSample(notion: NotionFixture, servers: string, database: string):
     fromRoot('test/fixtures/config/pomerium-mcp-servers-sample-config.yaml'),
     'utf8',
   );
-  const edited = sample
-    .replaceAll('YOUR-DOMAIN', DOMAIN)
-    .replace('client_id: xxx', `client_id: ${notion.oauth.clientId}`)
-    .replace('client_secret: yyy', `client_secret: ${notion.oauth.clientSecret}`)
+  const edits: Array<[string, string]> = [
+    ['YOUR-DOMAIN', DOMAIN],
+    ['client_id: xxx', `client_id: ${notion.oauth.clientId}`],
+    ['client_secret: yyy', `client_secret: ${notion.oauth.clientSecret}`],
     // Notion's integration page gives the authorization URL with `owner=user`, which it asks for.
-    .replace(
-      'https://api.notion.com/v1/oauth/authorize',
-      `${notion.url}/v1/oauth/authorize?owner=user`,
-    )
-    .replace('https://api.notion.com/v1/oauth/token', `${notion.url}/v1/oauth/token`)
-    .replace('http://mcp-servers:8080/notion', `${servers}/notion`)
-    .replace(/postgresql:\/\/postgres:postgres@postgres:5432\/pomerium\?sslmode=disable/, database);
-  assert.notEqual(edited, sample);
+    ['https://api.notion.com/v1/oauth/authorize', `${notion.url}/v1/oauth/authorize?owner=user`],
+    ['https://api.notion.com/v1/oauth/token', `${notion.url}/v1/oauth/token`],
+    ['http://mcp-servers:8080/notion', `${servers}/notion`],
+    ['postgresql://postgres:postgres@postgres:5432/pomerium?sslmode=disable', database],
+  ];
+  // Every edit must find its text: a sample that drifted would otherwise run half-edited.
+  const edited = edits.reduce((text, [from, to]) => {
+    assert.ok(text.includes(from), `the sample no longer holds ${from}`);
+    return text.replaceAll(from, to);
+  }, sample);
   return `${edited}
   - name: SQLite
     from: ${SQLITE}
