@@ -52,7 +52,7 @@ export async function forwardUpstream(
     jsonRpcErrorId: plan.mcpPost?.jsonRpcErrorId ?? null,
     onResponse: plan.transform,
     isMcpPost: plan.mcpPost !== undefined,
-    ...(plan.decline ? { decline: plan.decline } : {}),
+    decline: plan.decline,
   });
   if (result.error) {
     const { error } = result;
