@@ -71,14 +71,8 @@ test('revoking writes announce themselves after they succeed, whoever calls them
   await storage.sessions.put(session());
   await storage.sessions.delete(session().idHash);
   await storage.oauthClients.delete('c1');
-  await storage.identities.put({
-    sub: 'alice',
-    email: null,
-    name: null,
-    groups: [],
-    claims: {},
-    updatedAt: 0,
-  });
+  const identity = { sub: 'alice', email: null, name: null, groups: [], claims: {} };
+  await storage.identities.put({ ...identity, updatedAt: 0 });
   const token = upstreamToken();
   await storage.upstreamTokens.put(token);
   await storage.upstreamTokens.replace({ ...token, version: token.version + 1 }, token.version);

@@ -106,7 +106,7 @@ describe('PostgreSQL invalidation bus', () => {
   });
 
   it('kept killed, it keeps retrying with backoff; closed, it stops', async () => {
-    const bus = await openPostgresBus({ connectionString: database }, { rows: fail, run: fail });
+    const bus = await openPostgresBus({ connectionString: database }, unused);
     assert.equal(bus.healthy(), true);
     let kills = 0;
     const start = performance.now();
@@ -125,19 +125,19 @@ describe('PostgreSQL invalidation bus', () => {
     const errors: Error[] = [];
     const url = new URL(database);
     url.password = 'wrong';
-    const bus = await openPostgresBus(
-      { connectionString: url.href },
-      { rows: fail, run: fail },
-      {
-        onError: (err) => errors.push(err),
-      },
-    );
+    const onError = (err: Error) => void errors.push(err);
+    const bus = await openPostgresBus({ connectionString: url.href }, unused, { onError });
     assert.equal(bus.healthy(), false);
-    assert.match(errors[0]?.message ?? '', /password authentication failed/);
+    assert.match(
+      errors[0]?.message ?? '',
+      /^invalidation listener: password authentication failed/,
+    );
     await bus.close();
   });
 });
 
-async function fail(): Promise<never> {
-  throw new Error('not sent in this test');
-}
+/** The pool of a bus that publishes nothing in its test. */
+const unused = {
+  rows: async () => assert.fail('not sent in this test'),
+  run: async () => assert.fail('not sent in this test'),
+};

@@ -133,7 +133,7 @@ class Listener implements InvalidationBus {
     this.everLost = true;
     client.end().catch(() => undefined);
     if (this.closed) return;
-    this.options.onError?.(err);
+    this.options.onError?.(new Error(`invalidation listener: ${err.message}`, { cause: err }));
     const delay = Math.min(this.options.maxBackoffMs ?? 2_000, 50 * 2 ** this.failures++);
     this.retry = setTimeout(() => void this.connect(), delay);
     this.retry.unref();
