@@ -1,11 +1,13 @@
 /**
  * Two gateway replicas on one PostgreSQL database, one public origin (as behind a load
  * balancer): a bearer token used on both, so both cache it, then revoked through A (RFC 7009)
- * is refused by B within a second; a sign-out on A ends B's tokens of that session as fast.
+ * is refused by B within a second; a sign-out on A ends B’s tokens of that session as fast;
+ * while B cannot listen (connections refused, its listener cut) it answers from the database.
  * The lag B took is printed. Without invalidation across replicas it is B's cache life (5 s).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { hashPassword } from '../src/core/crypto.js';
 import { CookieJar } from './support/cookie-jar.js';
 import {
@@ -60,11 +62,12 @@ describe('cache invalidation across two gateways on one PostgreSQL', () => {
   let a: TestGateway;
   let b: TestGateway;
   let publicOrigin = '';
+  let database = '';
   const jar = new CookieJar();
 
   before(async () => {
     [postgres, upstream] = await Promise.all([startPostgres(), startJsonRpcUpstream()]);
-    const database = await postgres.createDatabase('invalidate');
+    database = await postgres.createDatabase('invalidate');
     const hash = await hashPassword(PASSWORD);
     // A listens on the public port itself; B on another, reached with the public Host.
     a = await startTestGateway((port) => configYaml(port, port, database, upstream.url, hash));
@@ -161,5 +164,39 @@ describe('cache invalidation across two gateways on one PostgreSQL', () => {
     const since = performance.now();
     assert.equal(out.status, 302);
     assert.ok((await refusedOnB(token, since, 'sign-out')) < 1_000);
+  });
+
+  it('while B cannot listen, its caches are bypassed: a revocation it never heard of holds at once', async () => {
+    const { token, clientId } = await tokenOf();
+    const url = new URL(database);
+    const name = pg.escapeIdentifier(decodeURIComponent(url.pathname.slice(1)));
+    const admin = new URL('/postgres', url).href;
+    // New connections are refused (the pools keep theirs), and the listeners are cut.
+    await postgres.query(admin, `ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS false`);
+    try {
+      await postgres.query(
+        admin,
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'`,
+      );
+      const bus = b.gateway.storage.invalidation!;
+      for (let i = 0; bus.healthy(); i++) {
+        assert.ok(i < 100, 'B noticed its listener is gone');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const revoke = await fetch(`${publicOrigin}/.pomerium/mcp/revoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token, client_id: clientId }),
+      });
+      assert.equal(revoke.status, 200);
+      assert.equal((await call(b, token)).status, 401, 'B asked the database, not its cache');
+    } finally {
+      await postgres.query(admin, `ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS true`);
+    }
+    const bus = b.gateway.storage.invalidation!;
+    for (let i = 0; !bus.healthy(); i++) {
+      assert.ok(i < 500, 'B listens again once the database lets it');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   });
 });
