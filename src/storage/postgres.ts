@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { StorageError } from './errors.js';
 import { migratePostgres } from './postgres-migrations.js';
+import { openPostgresBus } from './postgres-notify.js';
 import type { PgDb } from './postgres-db.js';
 import { pgConsents, pgIdentities, pgOAuth, pgOAuthClients } from './postgres-oauth.js';
 import { pgLeases, pgUpstreamClients, pgUpstreamTokens } from './postgres-upstream.js';
@@ -65,6 +66,9 @@ export async function openPostgresStorage(
       return (await open().query(sql, [...params])).rowCount ?? 0;
     },
   };
+  const invalidation = await openPostgresBus({ connectionString }, db, {
+    onError: options.onError ?? warn,
+  });
   return {
     kind: 'postgres',
     sessions: pgSessions(db),
@@ -78,12 +82,14 @@ export async function openPostgresStorage(
     upstreamTokens: pgUpstreamTokens(db),
     upstreamClients: pgUpstreamClients(db),
     leases: pgLeases(db),
+    invalidation,
     async ping() {
       await db.rows('SELECT 1');
     },
     async close() {
       if (closed) return;
       closed = true;
+      await invalidation.close();
       await pool.end();
     },
   };
