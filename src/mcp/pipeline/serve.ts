@@ -4,6 +4,8 @@
  *   1. identify    bearer token, else session cookie (Origin rules)        identify.ts
  *   2. read body   the whole body, inspected into JSON-RPC calls            read-body.ts
  *   3. decide      policy per call, fail-closed, batches whole              decide.ts
+ *                  (each denial gets its audit line here, each tool call    audit.ts
+ *                  one after the upstream answered)
  *   4. credentials the user's upstream token (TI), refreshed when due       credentials.ts
  *   5. assertion   X-Pomerium-Jwt-Assertion and claim headers               assertion.ts
  *   6. forward     streamed, with the tools/list transform on its answer    forward-upstream.ts
@@ -14,8 +16,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteMatch } from '../../proxy/match.js';
 import { sendAnswer, type Answer } from './answer.js';
+import { audit, isToolCall } from './audit.js';
 import {
-  logDecision,
   routeName,
   routeRequest,
   type CallerRequest,
@@ -57,7 +59,8 @@ async function serveMcpRoute(
     return sendAnswer(req, res, caller.answer, ports.startSignIn);
   }
   for (const name in caller.responseHeaders) res.setHeader(name, caller.responseHeaders[name]!);
-  const ctx: CallerRequest = { ...request, session: caller.session, grantId: caller.grantId };
+  const { session, grantId, client } = caller;
+  const ctx: CallerRequest = { ...request, session, grantId, client };
   if (ctx.method === 'POST') return serveMcpPost(ports, req, res, ctx);
   return serveWhole(ports, req, res, ctx);
 }
@@ -78,13 +81,25 @@ async function serveMcpPost(
   if (!read.ok) return answer(read.answer);
   const { calls } = read.inspected;
   const verdict = decideCalls(ctx, read.inspected);
-  calls.forEach((call, i) => logDecision(ports.logger, ctx, call, verdict.decisions[i]!));
-  if (!verdict.allow) return answer(verdict.answer);
-  await forwardWithCredentials(ports, req, res, ctx, {
+  const { decisions } = verdict;
+  if (!verdict.allow) {
+    const at = performance.now();
+    calls.forEach((call, i) => {
+      const decision = decisions[i]!;
+      if (!decision.allow) audit(ports.logger, ctx, { call, decision, forwarded: undefined, at });
+    });
+    return answer(verdict.answer);
+  }
+  const forwarded = await forwardWithCredentials(ports, req, res, ctx, {
     mcpPost: { body: read.body, jsonRpcErrorId: verdict.jsonRpcErrorId },
     transform: toolsListFilter(calls, verdict.decideCall, (issue) =>
       ports.logger.warn(logFields(ctx), issue),
     ),
+  });
+  const at = performance.now();
+  calls.forEach((call, i) => {
+    if (isToolCall(call))
+      audit(ports.logger, ctx, { call, decision: decisions[i]!, forwarded, at });
   });
 }
 
@@ -96,8 +111,10 @@ async function serveWhole(
   ctx: CallerRequest,
 ): Promise<void> {
   const { decision, answer } = decideRequest(ctx);
-  logDecision(ports.logger, ctx, null, decision);
-  if (answer) return sendAnswer(req, res, answer, ports.startSignIn);
+  if (answer) {
+    audit(ports.logger, ctx, { call: null, decision, forwarded: undefined, at: performance.now() });
+    return sendAnswer(req, res, answer, ports.startSignIn);
+  }
   await forwardWithCredentials(ports, req, res, ctx, {});
 }
 
