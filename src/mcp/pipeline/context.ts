@@ -6,6 +6,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { RouteConfig } from '../../config/types.js';
+import type { Observer } from '../../observe/observer.js';
 import type { BearerOutcome } from '../../oauth/server.js';
 import type { PolicyInput, PolicyUser } from '../../policy/evaluate.js';
 import type { Forwarder } from '../../proxy/forward.js';
@@ -37,6 +38,8 @@ export interface PipelinePorts {
   clientToken?(session: SessionRecord): Promise<string>;
   /** The upstream token vault (absent: no route holds upstream tokens). */
   readonly upstream?: UpstreamPort;
+  /** Told of requests, decisions, token checks and upstream errors (absent: nobody listens). */
+  readonly observer?: Observer;
 }
 
 export interface UpstreamPort {

@@ -69,7 +69,7 @@ export function judgeCaller(facts: CallerFacts): CallerOutcome {
 
 /** Reads the bearer outcome (and, without a token, the session) and judges them. */
 export async function identifyCaller(
-  ports: Pick<PipelinePorts, 'bearer' | 'authenticate'>,
+  ports: Pick<PipelinePorts, 'bearer' | 'authenticate' | 'observer'>,
   req: IncomingMessage,
   route: RouteConfig,
 ): Promise<CallerOutcome> {
@@ -77,6 +77,7 @@ export async function identifyCaller(
   // request a browser or a public client makes).
   const presented = ports.bearer !== undefined && req.headers.authorization !== undefined;
   const bearer: BearerOutcome = presented ? await ports.bearer!(req, route) : NO_TOKEN;
+  if (presented) ports.observer?.tokenValidation(bearer.kind === 'valid' ? 'valid' : 'invalid');
   const session = bearer.kind === 'none' ? await ports.authenticate(req) : undefined;
   return judgeCaller({ route, origin: req.headers.origin, bearer, session });
 }

@@ -29,7 +29,9 @@ import { forwardWithCredentials } from './forward-with-credentials.js';
 import { identifyCaller } from './identify.js';
 import { methodAnswer } from './methods.js';
 import { DEFAULT_MAX_REQUEST_BYTES, readCalls } from './read-body.js';
+import { decisionMade, requestDone } from './observed.js';
 import { toolsListFilter } from './tools-list-transform.js';
+import type { McpCall } from '../inspect.js';
 
 export async function serveRoute(
   ports: PipelinePorts,
@@ -40,9 +42,10 @@ export async function serveRoute(
   path: string,
 ): Promise<void> {
   const request = routeRequest(req, match, requestId, path);
-  if (match.route.mcp?.kind === 'server') return serveMcpRoute(ports, req, res, request);
-  const ctx: CallerRequest = { ...request, session: await ports.authenticate(req) };
-  return serveWhole(ports, req, res, ctx);
+  let calls: readonly McpCall[] | undefined;
+  if (match.route.mcp?.kind === 'server') calls = await serveMcpRoute(ports, req, res, request);
+  else await serveWhole(ports, req, res, { ...request, session: await ports.authenticate(req) });
+  ports.observer?.requestDone(requestDone(request, calls, res.statusCode));
 }
 
 async function serveMcpRoute(
@@ -50,45 +53,50 @@ async function serveMcpRoute(
   req: IncomingMessage,
   res: ServerResponse,
   request: RouteRequest,
-): Promise<void> {
+): Promise<readonly McpCall[] | undefined> {
   const early = methodAnswer(request.method, req.headers, request.origin);
-  if (early) return sendAnswer(req, res, early, ports.startSignIn);
+  if (early) return void (await sendAnswer(req, res, early, ports.startSignIn));
   const caller = await identifyCaller(ports, req, request.match.route);
   if (!caller.ok) {
     if (caller.note) ports.logger.info(logFields(request), caller.note);
-    return sendAnswer(req, res, caller.answer, ports.startSignIn);
+    return void (await sendAnswer(req, res, caller.answer, ports.startSignIn));
   }
   for (const name in caller.responseHeaders) res.setHeader(name, caller.responseHeaders[name]!);
   const { session, grantId, client } = caller;
   const ctx: CallerRequest = { ...request, session, grantId, client };
   if (ctx.method === 'POST') return serveMcpPost(ports, req, res, ctx);
-  return serveWhole(ports, req, res, ctx);
+  return void (await serveWhole(ports, req, res, ctx));
 }
 
-/** A JSON-RPC POST: read and inspect the whole body, then policy per call, failing closed. */
+/**
+ * A JSON-RPC POST: read and inspect the whole body, then policy per call, failing closed.
+ * Returns the calls once read (for the observer).
+ */
 async function serveMcpPost(
   ports: PipelinePorts,
   req: IncomingMessage,
   res: ServerResponse,
   ctx: CallerRequest,
-): Promise<void> {
+): Promise<readonly McpCall[] | undefined> {
   const answer = (a: Answer) => sendAnswer(req, res, a, ports.startSignIn);
   const first = signInFirst(ctx);
-  if (first) return answer(first);
+  if (first) return void (await answer(first));
   const { route } = ctx.match;
   const maxBytes = route.mcp?.kind === 'server' ? route.mcp.maxRequestBytes : null;
   const read = await readCalls(req, maxBytes ?? DEFAULT_MAX_REQUEST_BYTES);
-  if (!read.ok) return answer(read.answer);
+  if (!read.ok) return void (await answer(read.answer));
   const { calls } = read.inspected;
   const verdict = decideCalls(ctx, read.inspected);
   const { decisions } = verdict;
+  if (ports.observer) decisions.forEach((d) => ports.observer!.decision(decisionMade(ctx, d)));
   if (!verdict.allow) {
     const at = performance.now();
     calls.forEach((call, i) => {
       const decision = decisions[i]!;
       if (!decision.allow) audit(ports.logger, ctx, { call, decision, forwarded: undefined, at });
     });
-    return answer(verdict.answer);
+    await answer(verdict.answer);
+    return calls;
   }
   const forwarded = await forwardWithCredentials(ports, req, res, ctx, {
     mcpPost: { body: read.body, jsonRpcErrorId: verdict.jsonRpcErrorId },
@@ -101,6 +109,7 @@ async function serveMcpPost(
     if (isToolCall(call))
       audit(ports.logger, ctx, { call, decision: decisions[i]!, forwarded, at });
   });
+  return calls;
 }
 
 /** A request decided as a whole (plain routes; GET, HEAD, DELETE on MCP routes). */
@@ -111,6 +120,7 @@ async function serveWhole(
   ctx: CallerRequest,
 ): Promise<void> {
   const { decision, answer } = decideRequest(ctx);
+  ports.observer?.decision(decisionMade(ctx, decision));
   if (answer) {
     audit(ports.logger, ctx, { call: null, decision, forwarded: undefined, at: performance.now() });
     return sendAnswer(req, res, answer, ports.startSignIn);
