@@ -97,49 +97,51 @@ export function createMetrics(routeNames: readonly string[]): Metrics {
 
 function instruments(registry: Registry) {
   const registers = [registry];
-  const requests = new Counter({
-    name: 'portcullis_requests_total',
-    help: 'Requests answered on a route, by route, status and MCP method.',
-    labelNames: ['route', 'status', 'mcp_method'] as const,
-    registers,
-  });
-  const duration = new Histogram({
-    name: 'portcullis_request_duration_seconds',
-    help: 'Time from a request reaching the route pipeline to its answer (a stream: its end).',
-    labelNames: ['route', 'mcp_method'] as const,
-    buckets: DURATION_BUCKETS,
-    registers,
-  });
-  const decisions = new Counter({
-    name: 'portcullis_policy_decisions_total',
-    help: 'Policy decisions (one per JSON-RPC call, or per request without calls).',
-    labelNames: ['route', 'outcome'] as const,
-    registers,
-  });
-  const validations = new Counter({
-    name: 'portcullis_token_validations_total',
-    help: 'Bearer tokens MCP clients presented, by outcome.',
-    labelNames: ['outcome'] as const,
-    registers,
-  });
-  const refreshes = new Counter({
-    name: 'portcullis_upstream_token_refreshes_total',
-    help: 'Upstream token refreshes at their providers, by outcome.',
-    labelNames: ['outcome'] as const,
-    registers,
-  });
-  const upstreamErrors = new Counter({
-    name: 'portcullis_upstream_errors_total',
-    help: 'Failures to get an answer from a route upstream, by kind.',
-    labelNames: ['route', 'kind'] as const,
-    registers,
-  });
-  const storage = new Histogram({
-    name: 'portcullis_storage_operation_duration_seconds',
-    help: 'Time storage took for the operations on the request path.',
-    labelNames: ['op'] as const,
-    buckets: STORAGE_BUCKETS,
-    registers,
-  });
-  return { requests, duration, decisions, validations, refreshes, upstreamErrors, storage };
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new Counter<L>({ name, help, labelNames, registers });
+  const histogram = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    buckets: number[],
+  ) => new Histogram<L>({ name, help, labelNames, buckets, registers });
+  return {
+    requests: counter(
+      'portcullis_requests_total',
+      'Requests answered on a route, by route, status and MCP method.',
+      ['route', 'status', 'mcp_method'],
+    ),
+    duration: histogram(
+      'portcullis_request_duration_seconds',
+      'Time from a request reaching the route pipeline to its answer (a stream: its end).',
+      ['route', 'mcp_method'],
+      DURATION_BUCKETS,
+    ),
+    decisions: counter(
+      'portcullis_policy_decisions_total',
+      'Policy decisions (one per JSON-RPC call, or per request without calls).',
+      ['route', 'outcome'],
+    ),
+    validations: counter(
+      'portcullis_token_validations_total',
+      'Bearer tokens MCP clients presented, by outcome.',
+      ['outcome'],
+    ),
+    refreshes: counter(
+      'portcullis_upstream_token_refreshes_total',
+      'Upstream token refreshes at their providers, by outcome.',
+      ['outcome'],
+    ),
+    upstreamErrors: counter(
+      'portcullis_upstream_errors_total',
+      'Failures to get an answer from a route upstream, by kind.',
+      ['route', 'kind'],
+    ),
+    storage: histogram(
+      'portcullis_storage_operation_duration_seconds',
+      'Time storage took for the operations on the request path.',
+      ['op'],
+      STORAGE_BUCKETS,
+    ),
+  };
 }
