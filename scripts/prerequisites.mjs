@@ -2,9 +2,10 @@
 // (their `pre` scripts), so a machine that has never seen the project runs them: `test` needs
 // Debian's Chromium for the browser tests (driven by playwright-core, never a downloaded
 // browser), openssl for the test CA, pebble (an ACME test CA, with pebble-challtestsrv as its
-// DNS) for the autocert tests, and traversal rights for the postgres user; `bench` needs
-// wrk (the load) and nginx (the reference proxy). As root on Debian, missing packages are
-// installed with apt-get; elsewhere the missing ones are named and the run stops at once.
+// DNS) for the autocert tests, prometheus to scrape the gateway's metrics, and traversal
+// rights for the postgres user; `bench` needs wrk (the load) and nginx (the reference proxy).
+// As root on Debian, missing packages are installed with apt-get; elsewhere the missing ones
+// are named and the run stops at once.
 import { spawnSync } from 'node:child_process';
 import { accessSync, chmodSync, constants, statSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -21,6 +22,10 @@ const NEEDS = {
     },
     { name: 'openssl', present: () => onPath('openssl') },
     { name: 'pebble', present: () => onPath('pebble') && onPath('pebble-challtestsrv') },
+    {
+      name: 'prometheus',
+      present: () => executable(process.env.PROMETHEUS_PATH ?? '/usr/bin/prometheus'),
+    },
   ],
   bench: [
     { name: 'wrk', present: () => onPath('wrk') },

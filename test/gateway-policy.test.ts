@@ -448,8 +448,11 @@ describe('gateway policy, end to end', () => {
     assert.equal(upstream.requests.length, 0);
   });
 
-  describe('decision log', () => {
-    it('logs a denied call with req_id, route, user, mcp_method, tool, allow:false and the rule', async () => {
+  describe('audit line', () => {
+    const auditOf = (reqId: string) =>
+      gw.logs.lines().filter((l) => l.req_id === reqId && l.audit === true && l.msg === 'audit');
+
+    it('logs a denied call with req_id, route, user, mcp_method, tool, decision deny and the rule', async () => {
       upstream.fresh();
       const res = await mcpPost(gw.origin, '/sqlite', toolCall(31, 'delete_all'), {
         session: ada,
@@ -458,37 +461,58 @@ describe('gateway policy, end to end', () => {
       assert.equal(res.headers['x-request-id'], 'policy-test-deny-31');
       // The client is told where to look, never why.
       assert.deepEqual(rpcError(res).data, { request_id: 'policy-test-deny-31' });
-      const lines = gw.logs
-        .lines()
-        .filter((l) => l.req_id === 'policy-test-deny-31' && l.msg === 'authorization decision');
+      const lines = auditOf('policy-test-deny-31');
       assert.equal(lines.length, 1, JSON.stringify(lines));
       const line = lines[0]!;
       assert.equal(line.route, 'DB');
-      assert.equal(line.user, ADA);
+      assert.deepEqual(line.user, {
+        sub: (line.user as { sub: string }).sub,
+        email: ADA,
+        groups: ['admins'],
+      });
+      assert.equal(line.client, null, 'a session cookie names no MCP client');
       assert.equal(line.mcp_method, 'tools/call');
       assert.equal(line.tool, 'delete_all');
-      assert.equal(line.allow, false);
-      assert.equal(line.rule, 1, 'the deny rule (policy[1]) decided');
+      assert.equal(line.decision, 'deny');
+      assert.equal(line.rule, 'policy[1]', 'the deny rule (policy[1]) decided');
+      assert.equal(line.upstream_status, null);
       assert.match(String(line.reason), /mcp_tool/);
       assert.ok(!res.body.includes(String(line.reason)), 'the reason reached the client');
     });
 
-    it('logs every call of a batch, allowed ones too', async () => {
+    it('a refused batch logs its denied call; an allowed one logs each tool call with the upstream status', async () => {
       upstream.fresh();
       await mcpPost(gw.origin, '/sqlite', [toolCall(41, 'read'), toolCall(42, 'update')], {
         session: ada,
         headers: { 'x-request-id': 'policy-test-batch' },
       });
-      const lines = gw.logs
-        .lines()
-        .filter((l) => l.req_id === 'policy-test-batch' && l.msg === 'authorization decision');
       assert.deepEqual(
-        lines.map((l) => [l.tool, l.allow]),
+        auditOf('policy-test-batch').map((l) => [l.tool, l.decision, l.rule]),
+        [['update', 'deny', 'policy[1]']],
+      );
+      await mcpPost(gw.origin, '/sqlite', [toolCall(43, 'read'), toolCall(44, 'list')], {
+        session: ada,
+        headers: { 'x-request-id': 'policy-test-batch-ok' },
+      });
+      assert.deepEqual(
+        auditOf('policy-test-batch-ok').map((l) => [l.tool, l.decision, l.rule, l.upstream_status]),
         [
-          ['read', true],
-          ['update', false],
+          ['read', 'allow', 'policy[0]', 200],
+          ['list', 'allow', 'policy[0]', 200],
         ],
       );
+    });
+
+    it('a plain route denied by default names default-deny', async () => {
+      const res = await send(gw.origin, {
+        path: '/admin/page',
+        headers: { ...cookie(bob), 'x-request-id': 'policy-test-admin' },
+      });
+      assert.equal(res.status, 403);
+      const [line] = auditOf('policy-test-admin');
+      assert.equal(line?.rule, 'default-deny');
+      assert.equal(line?.decision, 'deny');
+      assert.equal(line?.mcp_method, null);
     });
 
     it('never writes the session cookie, the assertion or the Authorization value to the log', async () => {
@@ -506,7 +530,7 @@ describe('gateway policy, end to end', () => {
       const assertion = upstream.requests[0]?.headers['x-pomerium-jwt-assertion'];
       assert.ok(typeof assertion === 'string' && assertion.length > 0);
       const text = gw.logs.text();
-      assert.ok(text.includes('authorization decision'), 'the log was captured');
+      assert.ok(text.includes('"audit":true'), 'the log was captured');
       const secrets: [string, string][] = [
         ['ada session cookie', ada],
         ['bob session cookie', bob],

@@ -446,3 +446,30 @@ test('timeout_read, timeout_idle and max_connections_per_address: defaults, file
     /timeout_write.*not supported/,
   );
 });
+
+test('metrics_address and metrics_basic_auth are read (no warning), and checked', () => {
+  const auth = Buffer.from('prom:scrape secret').toString('base64');
+  const text = base(`metrics_address: 127.0.0.1:9090\nmetrics_basic_auth: ${auth}\n`);
+  const found = issues(text);
+  assert.deepEqual(found.errors, []);
+  assert.deepEqual(
+    found.warnings.filter((w) => w.includes('metrics')),
+    [],
+    'no longer reported as unsupported',
+  );
+  assert.deepEqual(parseConfig(text, 'c.yaml', {}).config.metrics, {
+    address: { host: '127.0.0.1', port: 9090 },
+    basicAuth: auth,
+  });
+  assert.equal(parseConfig(base(''), 'c.yaml', {}).config.metrics, null, 'off by default');
+  const wrong = issues(base('metrics_address: "9090"\nmetrics_basic_auth: no-colon-here\n'));
+  assert.deepEqual(
+    wrong.errors.map((e) => e.split(': ')[0]),
+    ['c.yaml:5 metrics_address', 'c.yaml:6 metrics_basic_auth'],
+  );
+  const alone = issues(base(`metrics_basic_auth: ${auth}\n`));
+  assert.deepEqual(
+    alone.warnings.filter((w) => w.includes('metrics')),
+    ['c.yaml:5 metrics_basic_auth: ignored without metrics_address'],
+  );
+});

@@ -47,8 +47,6 @@ export const UNSUPPORTED_SETTINGS: ReadonlyMap<string, string> = new Map([
     'idp_refresh_directory_interval',
     'idp_refresh_directory_timeout',
     'idp_access_token_allowed_audiences',
-    'metrics_address',
-    'metrics_basic_auth',
     'metrics_certificate',
     'metrics_certificate_key',
     'metrics_client_ca',

@@ -130,6 +130,10 @@ export const settingsSchema = z.strictObject({
     })
     .optional(),
   log_level: z.enum(LOG_LEVELS).optional(),
+  /** Prometheus metrics on a listener of their own (`host:port`); absent: no metrics. */
+  metrics_address: text.optional(),
+  /** base64 of `user:pass` (Pomerium's meaning): the credentials `/metrics` asks for. */
+  metrics_basic_auth: text.optional(),
   runtime_flags: z.record(z.string(), z.boolean()).optional(),
   /** Pomerium's global timeouts (Go durations); `timeout_write` is not supported. */
   timeout_read: text.optional(),

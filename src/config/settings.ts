@@ -8,7 +8,7 @@ import { KNOWN_RUNTIME_FLAGS, OIDC_PROVIDERS } from './pomerium-keys.js';
 import type { RawSettings } from './schema.js';
 import { checkAutocert } from './autocert.js';
 import { checkTls } from './tls.js';
-import type { Config, EdgeLimits, IdpConfig, StorageConfig } from './types.js';
+import type { Config, EdgeLimits, IdpConfig, MetricsConfig, StorageConfig } from './types.js';
 
 type Settings = Omit<Config, 'source' | 'routes'>;
 
@@ -26,6 +26,7 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
   const storage = buildStorage(raw, env, sink);
   const jwtClaimsHeaders = claimsHeaders(raw.jwt_claims_headers, sink);
   const edge = edgeLimits(raw, sink);
+  const metrics = buildMetrics(raw, sink);
   const flags = raw.runtime_flags ?? {};
   for (const flag of Object.keys(flags)) {
     if (flag === 'mcp_dynamic_client_registration') continue;
@@ -34,7 +35,9 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
       KNOWN_RUNTIME_FLAGS.get(flag) ?? 'unknown runtime flag; ignored',
     );
   }
-  if (!address || tls === undefined || !idp || !storage || !edge) return undefined;
+  if (!address || tls === undefined || !idp || !storage || !edge || metrics === false) {
+    return undefined;
+  }
   return {
     address,
     insecureServer,
@@ -47,6 +50,7 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
     storage,
     jwtClaimsHeaders,
     logLevel: raw.log_level ?? 'info',
+    metrics,
     runtimeFlags: { mcpDynamicClientRegistration: flags.mcp_dynamic_client_registration ?? true },
     edge,
     trustedProxies: trustedProxies(raw.trusted_proxies ?? [], sink),
@@ -58,6 +62,23 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
     ),
     mcpAllowedPrivateHosts: (raw.mcp_allowed_private_hosts ?? []).map((h) => h.toLowerCase()),
   };
+}
+
+/** `metrics_address` and `metrics_basic_auth`; false when they are wrong (reported). */
+function buildMetrics(raw: RawSettings, sink: IssueSink): MetricsConfig | null | false {
+  const auth = raw.metrics_basic_auth;
+  if (raw.metrics_address === undefined) {
+    if (auth !== undefined) sink.warn(['metrics_basic_auth'], 'ignored without metrics_address');
+    return null;
+  }
+  const address = parseAddress(raw.metrics_address, 'metrics_address', sink);
+  // RFC 7617 §2: user-id ":" password, base64 (Pomerium takes it encoded, as the header has it).
+  const decoded = auth === undefined ? '' : Buffer.from(auth, 'base64').toString('utf8');
+  const valid =
+    auth === undefined || (/^[A-Za-z0-9+/]+={0,2}$/.test(auth) && decoded.includes(':'));
+  if (!valid) sink.error(['metrics_basic_auth'], 'expected base64 of user:password');
+  if (!address || !valid) return false;
+  return { address, basicAuth: auth ?? null };
 }
 
 /**

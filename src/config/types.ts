@@ -21,6 +21,8 @@ export interface Config {
   /** Header name → claim name. */
   readonly jwtClaimsHeaders: Readonly<Record<string, string>>;
   readonly logLevel: LogLevel;
+  /** `metrics_address` and `metrics_basic_auth`; null: no metrics (docs/observability.md). */
+  readonly metrics: MetricsConfig | null;
   readonly runtimeFlags: { readonly mcpDynamicClientRegistration: boolean };
   /** Client-side limits of the listener (docs/configuration-gateway.md, "Timeouts and limits"). */
   readonly edge: EdgeLimits;
@@ -33,6 +35,12 @@ export interface Config {
   /** `mcp_allowed_private_hosts`: fetched although at non-public addresses (none by default). */
   readonly mcpAllowedPrivateHosts: readonly string[];
   readonly routes: readonly RouteConfig[];
+}
+
+export interface MetricsConfig {
+  readonly address: Address;
+  /** base64 of `user:pass`, as configured; null: `/metrics` is open to whoever reaches it. */
+  readonly basicAuth: string | null;
 }
 
 /** `host:port`; an empty host means every interface. */

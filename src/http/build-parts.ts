@@ -3,6 +3,7 @@ import { mcpServerRoutes } from '../apps/accessible.js';
 import { ClientTokens } from '../apps/client-tokens.js';
 import { AssertionSigner } from '../assertion/sign.js';
 import type { Config } from '../config/types.js';
+import type { Observer } from '../observe/observer.js';
 import { createMcpAuthServer, type McpAuthServer } from '../oauth/server.js';
 import { createForwarder } from '../proxy/forward.js';
 import type { Storage } from '../storage/types.js';
@@ -41,7 +42,8 @@ export async function buildParts(options: GatewayOptions, basics: Basics): Promi
     onSessionEnded,
     ...options.signIn,
   });
-  const upstream = buildUpstream(options, storage, secrets);
+  const { observer } = options;
+  const upstream = buildUpstream(options, storage, secrets, observer);
   const mcpAuth = await buildMcpAuth(options, storage, secrets, signIn, trustedProxy, upstream);
   if (mcpAuth) endedSessions.add((idHash) => mcpAuth.sessionEnded(idHash));
   const clientTokens = buildClientTokens(config, mcpAuth, storage);
@@ -59,6 +61,7 @@ export async function buildParts(options: GatewayOptions, basics: Basics): Promi
     mcpAuth,
     upstream,
     clientTokens,
+    observer,
   };
 }
 
@@ -83,6 +86,7 @@ function buildUpstream(
   options: GatewayOptions,
   storage: Storage,
   secrets: GatewaySecrets,
+  observer: Observer | undefined,
 ): UpstreamService | undefined {
   const { config } = options;
   if (!config.routes.some((r) => r.mcp?.kind === 'server')) return undefined;
@@ -95,6 +99,7 @@ function buildUpstream(
     storage,
     sharedSecret: secrets.sharedSecret,
     logger: options.logger,
+    ...(observer ? { onRefresh: (outcome) => observer.tokenRefresh(outcome) } : {}),
     discovery: {
       allowedAsDomains: config.mcpAllowedAsMetadataDomains,
       fetch: { ...fetch, allowPrivateHosts: [...config.mcpAllowedPrivateHosts, ...upstreamHosts] },

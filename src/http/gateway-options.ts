@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AutocertTuning } from '../tls/acme.js';
 import type { Config } from '../config/types.js';
+import type { Observer } from '../observe/observer.js';
 import type { createMcpAuthServer } from '../oauth/server.js';
 import type { Lifetimes } from '../oauth/provider.js';
 import type { CimdFetchOptions } from '../oauth/cimd.js';
@@ -32,4 +33,6 @@ export interface GatewayOptions {
    * still has start-up work the gateway depends on (`portcullis dev` creates its user).
    */
   readonly holdReadiness?: boolean;
+  /** Told of what requests do, beside the metrics `metrics_address` turns on (tracing, tests). */
+  readonly observer?: Observer;
 }

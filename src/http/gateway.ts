@@ -12,6 +12,9 @@ import { compileTrustedProxies } from '../net/trusted-proxies.js';
 import { openStorage } from '../storage/open.js';
 import type { Storage } from '../storage/types.js';
 import type { McpAuthServer } from '../oauth/server.js';
+import { routeName } from '../mcp/pipeline/context.js';
+import { startMetrics } from '../observe/metrics-server.js';
+import { combineObservers } from '../observe/observer.js';
 import { buildAutocert } from './autocert.js';
 import { buildParts } from './build-parts.js';
 import { startEdge } from './edge.js';
@@ -30,6 +33,8 @@ export interface Gateway {
   /** The public origin used for sign-in callbacks and the built-in provider. */
   readonly origin: string;
   readonly storage: Storage;
+  /** Where `/metrics` is served (`metrics_address`); undefined without metrics. */
+  readonly metricsUrl: string | undefined;
   /** Starts serving requests (called by `startGateway` itself unless `holdReadiness`). */
   markReady(): void;
   close(): Promise<void>;
@@ -114,7 +119,15 @@ async function assemble(
   }
   const address = edge.server.address() as AddressInfo;
   const origin = publicOrigin(config, scheme, address.port);
-  const parts = await buildParts(options, { storage, secrets, scheme, origin, trustedProxy });
+  const metrics = config.metrics
+    ? await startMetrics(config.metrics, config.routes.map(routeName), logger)
+    : undefined;
+  if (metrics) closers.unshift(() => metrics.close());
+  const observer = combineObservers(options.observer, metrics?.observer);
+  const parts = await buildParts(
+    { ...options, ...(observer ? { observer } : {}) },
+    { storage, secrets, scheme, origin, trustedProxy },
+  );
   closers.unshift(() => parts.forwarder.close());
   closers.unshift(startSweeps(storage, parts.mcpAuth, logger));
   const serve = createRequestHandler(parts);
@@ -129,6 +142,7 @@ async function assemble(
     port: address.port,
     origin,
     storage,
+    metricsUrl: metrics?.url,
     markReady,
     close: closeOnce(closers, logger),
   };

@@ -3,6 +3,7 @@ import type { ClientTokens } from '../apps/client-tokens.js';
 import type { AssertionSigner } from '../assertion/sign.js';
 import type { Config } from '../config/types.js';
 import type { McpAuthServer } from '../oauth/server.js';
+import type { Observer } from '../observe/observer.js';
 import type { Forwarder } from '../proxy/forward.js';
 import type { Storage } from '../storage/types.js';
 import type { UpstreamService } from '../upstream/service.js';
@@ -22,4 +23,6 @@ export interface GatewayParts {
   readonly upstream: UpstreamService | undefined;
   /** Client mode's tokens (absent: no `mcp.client` route, or no MCP server to reach). */
   readonly clientTokens: ClientTokens | undefined;
+  /** What requests are reported to (absent: no metrics, no tracer: nothing is measured). */
+  readonly observer: Observer | undefined;
 }

@@ -33,9 +33,10 @@ const call = (id: number | string | undefined, method: string, params?: unknown)
 });
 
 test('a single request, a notification and a batch are read into calls', () => {
-  assert.deepEqual(inspect(call(1, 'tools/call', { name: 'read_query', arguments: {} })), {
+  const args = { query: 'SELECT secret', limit: 3 };
+  assert.deepEqual(inspect(call(1, 'tools/call', { name: 'read_query', arguments: args })), {
     ok: true,
-    calls: [{ id: 1, method: 'tools/call', tool: 'read_query' }],
+    calls: [{ id: 1, method: 'tools/call', tool: 'read_query', argumentKeys: ['query', 'limit'] }],
     responses: 0,
     batch: false,
   });
@@ -54,7 +55,7 @@ test('a single request, a notification and a batch are read into calls', () => {
     ok: true,
     calls: [
       { id: 'a', method: 'tools/list', tool: null },
-      { id: 2, method: 'tools/call', tool: 'update' },
+      { id: 2, method: 'tools/call', tool: 'update', argumentKeys: [] },
     ],
     responses: 1,
     batch: true,

@@ -14,6 +14,11 @@ export interface McpCall {
   readonly method: string;
   /** `params.name` of a `tools/call`; null for every other method. */
   readonly tool: string | null;
+  /**
+   * The names in `params.arguments` of a `tools/call` (for the audit line; never the values),
+   * absent for every other method.
+   */
+  readonly argumentKeys?: readonly string[];
 }
 
 export interface JsonRpcErrorObject {
@@ -133,15 +138,16 @@ function readMessage(item: unknown): Message {
   if (has(item, 'params') && !isObject(params) && !Array.isArray(params)) {
     throw invalid('params must be an object or an array');
   }
-  let tool: string | null = null;
-  if (method === 'tools/call') {
-    const name = isObject(params) ? params.name : undefined;
-    if (typeof name !== 'string') {
-      throw new Refusal(400, INVALID_PARAMS, 'Invalid params: tools/call needs a string name');
-    }
-    tool = name;
+  const object = isObject(params) ? params : null;
+  if (method !== 'tools/call')
+    return { kind: 'call', call: { id, method, tool: null }, params: object };
+  const name = object?.name;
+  if (typeof name !== 'string') {
+    throw new Refusal(400, INVALID_PARAMS, 'Invalid params: tools/call needs a string name');
   }
-  return { kind: 'call', call: { id, method, tool }, params: isObject(params) ? params : null };
+  const args = object!.arguments;
+  const argumentKeys = isObject(args) ? Object.keys(args) : [];
+  return { kind: 'call', call: { id, method, tool: name, argumentKeys }, params: object };
 }
 
 function readResponse(item: Record<string, unknown>, invalid: (why: string) => Refusal): Message {

@@ -8,6 +8,7 @@ import { sha256Hex } from '../core/crypto.js';
 import type { SessionRecord } from '../storage/types.js';
 import type { BearerUser, BearerValidator } from './bearer.js';
 import { isClientModeToken } from './client-mode.js';
+import type { ClientNames } from './client-names.js';
 import type { HostDirectory } from './hosts.js';
 
 /** What an MCP request's `Authorization` header amounts to. */
@@ -18,6 +19,8 @@ export type BearerOutcome =
       readonly kind: 'valid';
       readonly session: SessionRecord;
       readonly clientId: string;
+      /** Its registered `client_name`, null when it has none (or registered none with us). */
+      readonly clientName: string | null;
       readonly grantId: string;
     };
 
@@ -28,6 +31,8 @@ export interface BearerDeps {
   readonly hosts: HostDirectory;
   readonly validator: BearerValidator;
   readonly now: () => number;
+  /** Registered client names (absent: every client is unnamed). */
+  readonly names?: ClientNames;
 }
 
 /** Checks the bearer token of a request on an `mcp.server` route. */
@@ -46,7 +51,14 @@ export async function authenticateBearer(
   const user = await deps.validator.validate(token, route.mcp.resourceUrl, (t) =>
     host.oidc.provider.AccessToken.find(t),
   );
-  return outcome(user, deps.now());
+  return outcome(user, deps.now(), user && (await nameOf(deps.names, user.clientId)));
+}
+
+/** Without I/O once known: this is asked on every request with a token. */
+async function nameOf(names: ClientNames | undefined, clientId: string): Promise<string | null> {
+  if (names === undefined) return null;
+  const known = names.peek(clientId);
+  return known !== undefined ? known : names.load(clientId);
 }
 
 /**
@@ -66,7 +78,7 @@ export async function authenticateClientModeBearer(
   const user = await deps.validator.validate(token, isClientModeToken, (t) =>
     host.oidc.provider.AccessToken.find(t),
   );
-  return outcome(user, deps.now());
+  return outcome(user, deps.now(), null);
 }
 
 /** RFC 6750 §2.1. */
@@ -74,10 +86,15 @@ function bearerToken(header: string): string | undefined {
   return /^Bearer +([^\s]+)$/i.exec(header)?.[1];
 }
 
-function outcome(user: BearerUser | undefined, now: number): BearerOutcome {
+function outcome(
+  user: BearerUser | undefined,
+  now: number,
+  clientName: string | null | undefined,
+): BearerOutcome {
   if (user === undefined) return { kind: 'invalid' };
   const session = grantSession(user, now);
-  return { kind: 'valid', clientId: user.clientId, grantId: user.grantId, session };
+  const { clientId, grantId } = user;
+  return { kind: 'valid', clientId, clientName: clientName ?? null, grantId, session };
 }
 
 /** The token's user as a session record of its own (never stored). */

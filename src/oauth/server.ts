@@ -36,6 +36,7 @@ import { HostDirectory, type Host, type HostDeps, type OAuthEndpoint } from './h
 import { resourceMetadataEndpoint, serverMetadataEndpoint } from './metadata-endpoint.js';
 import { DEFAULT_LIFETIMES, type Lifetimes } from './provider.js';
 import { RateLimiter, type RateLimit } from './rate-limit.js';
+import { clientNames } from './client-names.js';
 import { registerEndpoint } from './register-endpoint.js';
 import { oauthRoute, providerUrl, type OAuthRoute } from './routes.js';
 import { tokenEndpoint } from './token-endpoint.js';
@@ -124,6 +125,7 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
   const validator = new BearerValidator({ ...storage, now, grantSession });
   const hosts = await HostDirectory.create(options.routes, hostDeps(options, validator, now));
   const endpoints = endpointModules(options, grantSession, now);
+  const names = clientNames(storage.oauthClients);
   return {
     endpoint(req, path, match) {
       const host = hosts.of(req);
@@ -136,7 +138,8 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
           sendOAuthFailure(req, res, err),
         );
     },
-    authenticateBearer: (req, route) => authenticateBearer({ hosts, validator, now }, req, route),
+    authenticateBearer: (req, route) =>
+      authenticateBearer({ hosts, validator, now, names }, req, route),
     authenticateClientToken: (req) => authenticateClientModeBearer({ hosts, validator, now }, req),
     mintClientToken: (session, audiences) =>
       mintClientModeToken(

@@ -36,6 +36,17 @@ export interface Decision {
   readonly reason: string;
   /** Index of the deciding rule in the policy; null when nothing applied (default deny). */
   readonly rule: number | null;
+  /** The route flag that decided instead of a rule (`route-policy.ts`). */
+  readonly flag?: 'allow_public_unauthenticated_access' | 'allow_any_authenticated_user';
+}
+
+/**
+ * What decided, as a stable name for the audit line and metrics: `policy[i]` (the route's rule
+ * i), a route flag's key, or `default-deny` (nothing applied).
+ */
+export function decidedBy(decision: Decision): string {
+  if (decision.rule !== null) return `policy[${decision.rule}]`;
+  return decision.flag ?? 'default-deny';
 }
 
 interface Outcome {

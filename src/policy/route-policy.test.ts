@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePolicy, type Policy } from './parse.js';
-import type { PolicyInput } from './evaluate.js';
+import { decidedBy, type PolicyInput } from './evaluate.js';
 import { decideRoute, type RoutePolicySource } from './route-policy.js';
 
 function policy(value: unknown): Policy {
@@ -33,12 +33,19 @@ test('no flag and no policy: everything is denied', () => {
   const d = decideRoute(route({}), signedIn);
   assert.deepEqual([d.allow, d.rule], [false, null]);
   assert.match(d.reason, /^default deny/);
+  assert.equal(decidedBy(d), 'default-deny');
 });
 
 test('allow_public_unauthenticated_access admits anyone, signed in or not', () => {
   for (const input of [signedIn, anonymous]) {
     const d = decideRoute(route({ allowPublicUnauthenticatedAccess: true }), input);
-    assert.deepEqual(d, { allow: true, reason: 'allow_public_unauthenticated_access', rule: null });
+    assert.deepEqual(d, {
+      allow: true,
+      reason: 'allow_public_unauthenticated_access',
+      rule: null,
+      flag: 'allow_public_unauthenticated_access',
+    });
+    assert.equal(decidedBy(d), 'allow_public_unauthenticated_access');
   }
 });
 
@@ -46,8 +53,10 @@ test('allow_any_authenticated_user admits a signed-in user only', () => {
   const r = route({ allowAnyAuthenticatedUser: true });
   assert.equal(decideRoute(r, signedIn).allow, true);
   assert.match(decideRoute(r, signedIn).reason, /^allow_any_authenticated_user/);
+  assert.equal(decidedBy(decideRoute(r, signedIn)), 'allow_any_authenticated_user');
   const d = decideRoute(r, anonymous);
   assert.deepEqual([d.allow, d.rule], [false, null]);
+  assert.equal(decidedBy(d), 'default-deny');
   assert.match(d.reason, /no user signed in/);
 });
 
@@ -58,6 +67,7 @@ test('deny rules of the policy win over both flags (as in Pomerium ToPPL)', () =
   ]) {
     const d = decideRoute(route({ ...flags, policy: denyUpdate }), signedIn);
     assert.deepEqual([d.allow, d.rule], [false, 0]);
+    assert.equal(decidedBy(d), 'policy[0]');
     assert.match(d.reason, /^deny rule 0 applies: or: mcp_tool "update" matches is "update"/);
     const other = { ...signedIn, mcp: { method: 'tools/call', tool: 'read' } };
     assert.equal(decideRoute(route({ ...flags, policy: denyUpdate }), other).allow, true);

@@ -26,11 +26,13 @@ const PUBLIC: Decision = Object.freeze({
   allow: true,
   reason: 'allow_public_unauthenticated_access',
   rule: null,
+  flag: 'allow_public_unauthenticated_access',
 });
 const ANY_USER: Decision = Object.freeze({
   allow: true,
   reason: 'allow_any_authenticated_user: a user is signed in',
   rule: null,
+  flag: 'allow_any_authenticated_user',
 });
 
 export function decideRoute(route: RoutePolicySource, input: PolicyInput): Decision {

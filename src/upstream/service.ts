@@ -31,6 +31,8 @@ export interface UpstreamServiceOptions {
   };
   readonly sharedSecret: string;
   readonly logger: Logger;
+  /** Told of each refresh's outcome at the provider (metrics); never sees a token. */
+  readonly onRefresh?: (outcome: 'ok' | 'refused' | 'failed') => void;
   readonly now?: () => number;
   readonly client?: ClientOptions;
   readonly discovery: Pick<DiscoveryOptions, 'allowedAsDomains' | 'fetch'>;
@@ -84,6 +86,7 @@ export class UpstreamService {
       sharedSecret,
       ...(now ? { now } : {}),
       onRefresh: (key, outcome, err) => {
+        options.onRefresh?.(outcome);
         const fields = { sub: key.sub, route: key.routeKey, upstream: key.upstream.upstreamKey };
         if (outcome === 'ok') logger.debug(fields, 'upstream token refreshed');
         else if (outcome === 'refused') logger.info(fields, 'upstream refused the refresh');

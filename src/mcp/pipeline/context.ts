@@ -6,8 +6,9 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { RouteConfig } from '../../config/types.js';
+import type { Observer } from '../../observe/observer.js';
 import type { BearerOutcome } from '../../oauth/server.js';
-import type { Decision, PolicyInput, PolicyUser } from '../../policy/evaluate.js';
+import type { PolicyInput, PolicyUser } from '../../policy/evaluate.js';
 import type { Forwarder } from '../../proxy/forward.js';
 import type { RouteMatch } from '../../proxy/match.js';
 import type { SessionRecord } from '../../storage/types.js';
@@ -37,6 +38,8 @@ export interface PipelinePorts {
   clientToken?(session: SessionRecord): Promise<string>;
   /** The upstream token vault (absent: no route holds upstream tokens). */
   readonly upstream?: UpstreamPort;
+  /** Told of requests, decisions, token checks and upstream errors (absent: nobody listens). */
+  readonly observer?: Observer;
 }
 
 export interface UpstreamPort {
@@ -66,6 +69,8 @@ export interface RouteRequest {
   readonly url: string;
   readonly origin: string | undefined;
   readonly accept: string | undefined;
+  /** `performance.now()` when the pipeline took the request (durations are measured from it). */
+  readonly startedAt: number;
 }
 
 /** A request whose caller is known: the session, or undefined for nobody signed in. */
@@ -73,6 +78,14 @@ export interface CallerRequest extends RouteRequest {
   readonly session: SessionRecord | undefined;
   /** The grant of the bearer token presented (undefined: a session cookie or nobody). */
   readonly grantId?: string | undefined;
+  /** The MCP client whose bearer token was presented (undefined: a session cookie or nobody). */
+  readonly client?: McpClient | undefined;
+}
+
+/** An MCP client as its token names it (OAuth `client_id`, registered `client_name`). */
+export interface McpClient {
+  readonly id: string;
+  readonly name: string | null;
 }
 
 export type ExtraHeaders = OutgoingHttpHeaders;
@@ -91,6 +104,7 @@ export function routeRequest(
     url: req.url ?? '/',
     origin: req.headers.origin,
     accept: req.headers.accept,
+    startedAt: performance.now(),
   };
 }
 
@@ -102,6 +116,7 @@ export function callerRequest(
   r: RouteRequest,
   session: SessionRecord | undefined,
   grantId?: string,
+  client?: McpClient,
 ): CallerRequest {
   return {
     requestId: r.requestId,
@@ -111,8 +126,10 @@ export function callerRequest(
     url: r.url,
     origin: r.origin,
     accept: r.accept,
+    startedAt: r.startedAt,
     session,
     grantId,
+    client,
   };
 }
 
@@ -130,27 +147,4 @@ export function policyInput(ctx: CallerRequest, call: McpCall | null): PolicyInp
 
 export function routeName(route: RouteConfig): string {
   return route.name ?? `routes[${route.index}]`;
-}
-
-/** Every decision is logged with what decided it (never sent to the client). */
-export function logDecision(
-  logger: Logger,
-  ctx: CallerRequest,
-  call: McpCall | null,
-  decision: Decision,
-): void {
-  logger.info(
-    {
-      req_id: ctx.requestId,
-      route: routeName(ctx.match.route),
-      user: ctx.session?.email ?? ctx.session?.sub ?? null,
-      http_method: ctx.method,
-      mcp_method: call?.method,
-      tool: call?.tool ?? undefined,
-      allow: decision.allow,
-      rule: decision.rule,
-      reason: decision.reason,
-    },
-    'authorization decision',
-  );
 }

@@ -56,6 +56,7 @@ export async function forwardUpstream(
   });
   if (result.error) {
     const { error } = result;
+    ports.observer?.upstreamError(routeName(route), error.code);
     ports.logger.warn(
       {
         req_id: ctx.requestId,

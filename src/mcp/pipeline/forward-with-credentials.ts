@@ -9,7 +9,7 @@
  * request goes again with the user's token, or the client is sent to authorize through it.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { DeclinedAnswer } from '../../proxy/forward.js';
+import type { DeclinedAnswer, ForwardResult } from '../../proxy/forward.js';
 import { sendAnswer, type Answer } from './answer.js';
 import { identityHeaders } from './assertion.js';
 import { routeName, type CallerRequest, type PipelinePorts } from './context.js';
@@ -34,13 +34,14 @@ const rejected = (r: IncomingMessage) =>
 const challenged = (r: IncomingMessage) =>
   r.statusCode === 401 && /resource_metadata=/i.test(r.headers['www-authenticate'] ?? '');
 
+/** The last forward's result (the audit line's upstream status); undefined: none was sent. */
 export async function forwardWithCredentials(
   ports: PipelinePorts,
   req: IncomingMessage,
   res: ServerResponse,
   ctx: CallerRequest,
   plan: Omit<ForwardPlan, 'extraHeaders'>,
-): Promise<void> {
+): Promise<ForwardResult | undefined> {
   const jsonRpcId = plan.mcpPost?.jsonRpcErrorId ?? null;
   // Each step is awaited only when it has something to do: most requests need neither.
   const first = needsCredentials(ports, ctx)
@@ -61,20 +62,21 @@ export async function forwardWithCredentials(
   // A body still in the request stream cannot be sent twice: only read bodies are retried.
   const replayable = plan.mcpPost !== undefined || ctx.method === 'GET' || ctx.method === 'HEAD';
   const { upstream } = ports;
-  if (!replayable || !upstream || !ctx.session) return void (await send(first));
+  if (!replayable || !upstream || !ctx.session) return send(first);
   const { route } = ctx.match;
   const { sub } = ctx.session;
   let sent = first;
   if (first.version === undefined) {
-    if (!upstream.mayDiscover(route)) return void (await send(first));
-    const declined = (await send(first, challenged)).declined;
-    if (!declined) return;
-    const next = await afterChallenge(ports, ctx, declined, jsonRpcId);
+    if (!upstream.mayDiscover(route)) return send(first);
+    const tried = await send(first, challenged);
+    if (!tried.declined) return tried;
+    const next = await afterChallenge(ports, ctx, tried.declined, jsonRpcId);
     if (!next.ok) return refuse(ports, req, res, ctx, next.answer, next.note);
     sent = next;
   }
-  const refusal = (await send(sent, rejected)).declined;
-  if (!refusal) return;
+  const answered = await send(sent, rejected);
+  const refusal = answered.declined;
+  if (!refusal) return answered;
   if (refusal.status === 403) {
     // RFC 6750 §3.1: the client re-authorizes, and the gateway asks the provider for more.
     await upstream.stepUp(route, sub, refusal.wwwAuthenticate);
@@ -88,12 +90,14 @@ export async function forwardWithCredentials(
   const refreshed = await upstream.refreshAfterRejection(route, sub, sent.version);
   const second = await judgeCredentials(ports, ctx, refreshed, jsonRpcId);
   if (!second.ok) return refuse(ports, req, res, ctx, second.answer, second.note);
-  const again = (await send(second, rejected)).declined;
-  if (!again) return;
+  const retried = await send(second, rejected);
+  const again = retried.declined;
+  if (!again) return retried;
   if (again.status === 403) await upstream.stepUp(route, sub, again.wwwAuthenticate);
   else await upstream.forget(route, sub);
   const gone = await judgeCredentials(ports, ctx, { kind: 'missing' }, jsonRpcId);
   if (!gone.ok) return refuse(ports, req, res, ctx, gone.answer, gone.note);
+  return undefined;
 }
 
 /** The upstream asked for its own OAuth: find it, then the user's token for it. */
@@ -122,17 +126,19 @@ function challengeUnmet(ctx: CallerRequest, id: Parameters<typeof judgeCredentia
   };
 }
 
-function refuse(
+/** Answers `answer` instead of forwarding: nothing reached the upstream (undefined). */
+async function refuse(
   ports: PipelinePorts,
   req: IncomingMessage,
   res: ServerResponse,
   ctx: CallerRequest,
   answer: Answer,
   note: string,
-): Promise<void> {
+): Promise<undefined> {
   ports.logger.info(
     { req_id: ctx.requestId, route: routeName(ctx.match.route), sub: ctx.session?.sub },
     note,
   );
-  return sendAnswer(req, res, answer, ports.startSignIn);
+  await sendAnswer(req, res, answer, ports.startSignIn);
+  return undefined;
 }

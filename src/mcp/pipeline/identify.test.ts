@@ -35,8 +35,10 @@ const valid: BearerOutcome = {
   kind: 'valid',
   session: tokenUser,
   clientId: 'client-1',
+  clientName: 'Claude',
   grantId: 'grant-1',
 };
+const client = { id: 'client-1', name: 'Claude' };
 const FORBIDDEN_ORIGIN = {
   kind: 'json',
   status: 403,
@@ -49,12 +51,14 @@ test('a valid bearer token is the caller; a browser client holding it gets CORS 
     ok: true,
     session: tokenUser,
     grantId: 'grant-1',
+    client,
     responseHeaders: corsHeaders(FOREIGN),
   });
   assert.deepEqual(judgeCaller({ ...facts, origin: undefined }), {
     ok: true,
     session: tokenUser,
     grantId: 'grant-1',
+    client,
     responseHeaders: {},
   });
 });
@@ -63,7 +67,12 @@ test('a client-mode token is the caller too, without a grant to revoke', () => {
   const clientMode: BearerOutcome = { ...valid, clientId: CLIENT_MODE_CLIENT_ID };
   assert.deepEqual(
     judgeCaller({ route, origin: undefined, bearer: clientMode, session: cookieUser }),
-    { ok: true, session: tokenUser, responseHeaders: {} },
+    {
+      ok: true,
+      session: tokenUser,
+      client: { id: CLIENT_MODE_CLIENT_ID, name: 'Claude' },
+      responseHeaders: {},
+    },
   );
 });
 
@@ -155,6 +164,7 @@ test('identifyCaller asks for the session only when no token was presented', asy
     ok: true,
     session: tokenUser,
     grantId: 'grant-1',
+    client,
     responseHeaders: corsHeaders(SAME),
   });
   assert.deepEqual(withToken.asked, { bearer: 1, authenticate: 0 });

@@ -11,7 +11,7 @@ import { NO_TOKEN, type BearerOutcome } from '../../oauth/authenticate-bearer.js
 import { fromUrl } from '../../proxy/route-urls.js';
 import type { SessionRecord } from '../../storage/types.js';
 import type { Answer } from './answer.js';
-import type { PipelinePorts } from './context.js';
+import type { McpClient, PipelinePorts } from './context.js';
 import { corsHeaders, unauthorizedAnswer } from './cors.js';
 
 export interface CallerFacts {
@@ -29,6 +29,8 @@ export type CallerOutcome =
       readonly ok: true;
       readonly session: SessionRecord | undefined;
       readonly grantId?: string;
+      /** The MCP client whose bearer token made the call (absent: a session cookie or nobody). */
+      readonly client?: McpClient;
       /** Set on every answer from here on (CORS for a browser client holding a token). */
       readonly responseHeaders: Headers;
     }
@@ -40,10 +42,12 @@ export function judgeCaller(facts: CallerFacts): CallerOutcome {
   const { route, origin, bearer, session } = facts;
   if (bearer.kind === 'valid') {
     const responseHeaders = origin === undefined ? {} : corsHeaders(origin);
+    const { session, clientId, clientName } = bearer;
+    const client: McpClient = { id: clientId, name: clientName };
     // A client-mode token has no refresh token to fail: revoking its grant (credentials.ts)
     // would only take the app's token for every other server too.
-    if (isClientModeToken(bearer)) return { ok: true, session: bearer.session, responseHeaders };
-    return { ok: true, session: bearer.session, grantId: bearer.grantId, responseHeaders };
+    if (isClientModeToken(bearer)) return { ok: true, session, client, responseHeaders };
+    return { ok: true, session, grantId: bearer.grantId, client, responseHeaders };
   }
   if (bearer.kind === 'invalid') {
     // RFC 6750 §3.1: the client learns its token is no good (and refreshes or re-authorizes).
@@ -65,7 +69,7 @@ export function judgeCaller(facts: CallerFacts): CallerOutcome {
 
 /** Reads the bearer outcome (and, without a token, the session) and judges them. */
 export async function identifyCaller(
-  ports: Pick<PipelinePorts, 'bearer' | 'authenticate'>,
+  ports: Pick<PipelinePorts, 'bearer' | 'authenticate' | 'observer'>,
   req: IncomingMessage,
   route: RouteConfig,
 ): Promise<CallerOutcome> {
@@ -73,6 +77,7 @@ export async function identifyCaller(
   // request a browser or a public client makes).
   const presented = ports.bearer !== undefined && req.headers.authorization !== undefined;
   const bearer: BearerOutcome = presented ? await ports.bearer!(req, route) : NO_TOKEN;
+  if (presented) ports.observer?.tokenValidation(bearer.kind === 'valid' ? 'valid' : 'invalid');
   const session = bearer.kind === 'none' ? await ports.authenticate(req) : undefined;
   return judgeCaller({ route, origin: req.headers.origin, bearer, session });
 }

@@ -23,7 +23,7 @@ test('a JSON-RPC POST is read whole and inspected into its calls', async () => {
   if (!outcome.ok) return;
   assert.deepEqual(outcome.body, Buffer.from(body));
   assert.deepEqual(shape(outcome.inspected), {
-    calls: [{ id: 1, method: 'tools/call', tool: 'read_query' }],
+    calls: [{ id: 1, method: 'tools/call', tool: 'read_query', argumentKeys: [] }],
     responses: 0,
     batch: false,
   });
@@ -43,9 +43,9 @@ test('a batch is read as every call in it; notifications have no id', async () =
   if (!outcome.ok) return;
   assert.deepEqual(shape(outcome.inspected), {
     calls: [
-      { id: 1, method: 'tools/call', tool: 'read_query' },
+      { id: 1, method: 'tools/call', tool: 'read_query', argumentKeys: [] },
       { id: null, method: 'notifications/initialized', tool: null },
-      { id: 2, method: 'tools/call', tool: 'update' },
+      { id: 2, method: 'tools/call', tool: 'update', argumentKeys: [] },
     ],
     responses: 0,
     batch: true,

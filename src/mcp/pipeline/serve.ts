@@ -4,6 +4,8 @@
  *   1. identify    bearer token, else session cookie (Origin rules)        identify.ts
  *   2. read body   the whole body, inspected into JSON-RPC calls            read-body.ts
  *   3. decide      policy per call, fail-closed, batches whole              decide.ts
+ *                  (each denial gets its audit line here, each tool call    audit.ts
+ *                  one after the upstream answered)
  *   4. credentials the user's upstream token (TI), refreshed when due       credentials.ts
  *   5. assertion   X-Pomerium-Jwt-Assertion and claim headers               assertion.ts
  *   6. forward     streamed, with the tools/list transform on its answer    forward-upstream.ts
@@ -14,9 +16,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteMatch } from '../../proxy/match.js';
 import { sendAnswer, type Answer } from './answer.js';
+import { audit, isToolCall } from './audit.js';
 import {
   callerRequest,
-  logDecision,
   routeName,
   routeRequest,
   type CallerRequest,
@@ -28,7 +30,9 @@ import { forwardWithCredentials } from './forward-with-credentials.js';
 import { identifyCaller } from './identify.js';
 import { methodAnswer } from './methods.js';
 import { DEFAULT_MAX_REQUEST_BYTES, readCalls } from './read-body.js';
+import { decisionMade, requestDone } from './observed.js';
 import { toolsListFilter } from './tools-list-transform.js';
+import type { McpCall } from '../inspect.js';
 
 export async function serveRoute(
   ports: PipelinePorts,
@@ -39,9 +43,10 @@ export async function serveRoute(
   path: string,
 ): Promise<void> {
   const request = routeRequest(req, match, requestId, path);
-  if (match.route.mcp?.kind === 'server') return serveMcpRoute(ports, req, res, request);
-  const ctx = callerRequest(request, await ports.authenticate(req));
-  return serveWhole(ports, req, res, ctx);
+  let calls: readonly McpCall[] | undefined;
+  if (match.route.mcp?.kind === 'server') calls = await serveMcpRoute(ports, req, res, request);
+  else await serveWhole(ports, req, res, callerRequest(request, await ports.authenticate(req)));
+  ports.observer?.requestDone(requestDone(request, calls, res.statusCode));
 }
 
 async function serveMcpRoute(
@@ -49,44 +54,62 @@ async function serveMcpRoute(
   req: IncomingMessage,
   res: ServerResponse,
   request: RouteRequest,
-): Promise<void> {
+): Promise<readonly McpCall[] | undefined> {
   const early = methodAnswer(request.method, req.headers, request.origin);
-  if (early) return sendAnswer(req, res, early, ports.startSignIn);
+  if (early) return void (await sendAnswer(req, res, early, ports.startSignIn));
   const caller = await identifyCaller(ports, req, request.match.route);
   if (!caller.ok) {
     if (caller.note) ports.logger.info(logFields(request), caller.note);
-    return sendAnswer(req, res, caller.answer, ports.startSignIn);
+    return void (await sendAnswer(req, res, caller.answer, ports.startSignIn));
   }
   for (const name in caller.responseHeaders) res.setHeader(name, caller.responseHeaders[name]!);
-  const ctx = callerRequest(request, caller.session, caller.grantId);
+  const ctx = callerRequest(request, caller.session, caller.grantId, caller.client);
   if (ctx.method === 'POST') return serveMcpPost(ports, req, res, ctx);
-  return serveWhole(ports, req, res, ctx);
+  return void (await serveWhole(ports, req, res, ctx));
 }
 
-/** A JSON-RPC POST: read and inspect the whole body, then policy per call, failing closed. */
+/**
+ * A JSON-RPC POST: read and inspect the whole body, then policy per call, failing closed.
+ * Returns the calls once read (for the observer).
+ */
 async function serveMcpPost(
   ports: PipelinePorts,
   req: IncomingMessage,
   res: ServerResponse,
   ctx: CallerRequest,
-): Promise<void> {
+): Promise<readonly McpCall[] | undefined> {
   const answer = (a: Answer) => sendAnswer(req, res, a, ports.startSignIn);
   const first = signInFirst(ctx);
-  if (first) return answer(first);
+  if (first) return void (await answer(first));
   const { route } = ctx.match;
   const maxBytes = route.mcp?.kind === 'server' ? route.mcp.maxRequestBytes : null;
   const read = await readCalls(req, maxBytes ?? DEFAULT_MAX_REQUEST_BYTES);
-  if (!read.ok) return answer(read.answer);
+  if (!read.ok) return void (await answer(read.answer));
   const { calls } = read.inspected;
   const verdict = decideCalls(ctx, read.inspected);
-  calls.forEach((call, i) => logDecision(ports.logger, ctx, call, verdict.decisions[i]!));
-  if (!verdict.allow) return answer(verdict.answer);
-  await forwardWithCredentials(ports, req, res, ctx, {
+  const { decisions } = verdict;
+  if (ports.observer) decisions.forEach((d) => ports.observer!.decision(decisionMade(ctx, d)));
+  if (!verdict.allow) {
+    const at = performance.now();
+    calls.forEach((call, i) => {
+      const decision = decisions[i]!;
+      if (!decision.allow) audit(ports.logger, ctx, { call, decision, forwarded: undefined, at });
+    });
+    await answer(verdict.answer);
+    return calls;
+  }
+  const forwarded = await forwardWithCredentials(ports, req, res, ctx, {
     mcpPost: { body: read.body, jsonRpcErrorId: verdict.jsonRpcErrorId },
     transform: toolsListFilter(calls, verdict.decideCall, (issue) =>
       ports.logger.warn(logFields(ctx), issue),
     ),
   });
+  const at = performance.now();
+  calls.forEach((call, i) => {
+    if (isToolCall(call))
+      audit(ports.logger, ctx, { call, decision: decisions[i]!, forwarded, at });
+  });
+  return calls;
 }
 
 /** A request decided as a whole (plain routes; GET, HEAD, DELETE on MCP routes). */
@@ -97,8 +120,11 @@ async function serveWhole(
   ctx: CallerRequest,
 ): Promise<void> {
   const { decision, answer } = decideRequest(ctx);
-  logDecision(ports.logger, ctx, null, decision);
-  if (answer) return sendAnswer(req, res, answer, ports.startSignIn);
+  ports.observer?.decision(decisionMade(ctx, decision));
+  if (answer) {
+    audit(ports.logger, ctx, { call: null, decision, forwarded: undefined, at: performance.now() });
+    return sendAnswer(req, res, answer, ports.startSignIn);
+  }
   await forwardWithCredentials(ports, req, res, ctx, {});
 }
 
