@@ -52,13 +52,7 @@ export async function forwardWithCredentials(
     ctx.session && ctx.match.route.passIdentityHeaders
       ? await identityHeaders(ports, ctx.match.route, ctx.session)
       : NO_HEADERS;
-  const send = (credentials: Sent, decline?: (r: IncomingMessage) => boolean) =>
-    forwardUpstream(ports, req, res, ctx, {
-      mcpPost: plan.mcpPost,
-      transform: plan.transform,
-      extraHeaders: [credentials.headers, identity],
-      decline,
-    });
+  const send = sender(ports, req, res, ctx, plan, identity);
   // A body still in the request stream cannot be sent twice: only read bodies are retried.
   const replayable = plan.mcpPost !== undefined || ctx.method === 'GET' || ctx.method === 'HEAD';
   const { upstream } = ports;
@@ -98,6 +92,25 @@ export async function forwardWithCredentials(
   const gone = await judgeCredentials(ports, ctx, { kind: 'missing' }, jsonRpcId);
   if (!gone.ok) return refuse(ports, req, res, ctx, gone.answer, gone.note);
   return undefined;
+}
+
+/** Step 6 with the credentials of step 4 and the identity headers of step 5. */
+function sender(
+  ports: PipelinePorts,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: CallerRequest,
+  plan: Omit<ForwardPlan, 'extraHeaders'>,
+  identity: OutgoingHttpHeaders,
+) {
+  const { mcpPost, transform } = plan;
+  return (c: Sent, decline?: (r: IncomingMessage) => boolean) =>
+    forwardUpstream(ports, req, res, ctx, {
+      mcpPost,
+      transform,
+      decline,
+      extraHeaders: [c.headers, identity],
+    });
 }
 
 /** The upstream asked for its own OAuth: find it, then the user's token for it. */
