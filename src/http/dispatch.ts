@@ -127,5 +127,6 @@ function pipelinePorts(parts: GatewayParts): PipelinePorts {
       : {}),
     ...(upstream ? { upstream } : {}),
     ...(clientTokens ? { clientToken: (session) => clientTokens.tokenFor(session) } : {}),
+    ...(parts.tracer ? { tracer: parts.tracer } : {}),
   };
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ClientTokens } from '../apps/client-tokens.js';
 import type { AssertionSigner } from '../assertion/sign.js';
 import type { Config } from '../config/types.js';
+import type { RequestTracer } from '../observe/types.js';
 import type { McpAuthServer } from '../oauth/server.js';
 import type { Forwarder } from '../proxy/forward.js';
 import type { Storage } from '../storage/types.js';
@@ -22,4 +23,6 @@ export interface GatewayParts {
   readonly upstream: UpstreamService | undefined;
   /** Client mode's tokens (absent: no `mcp.client` route, or no MCP server to reach). */
   readonly clientTokens: ClientTokens | undefined;
+  /** undefined: traces are off. */
+  readonly tracer: RequestTracer | undefined;
 }

@@ -6,6 +6,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { RouteConfig } from '../../config/types.js';
+import type { RequestSpan, RequestTracer } from '../../observe/types.js';
 import type { BearerOutcome } from '../../oauth/server.js';
 import type { Decision, PolicyInput, PolicyUser } from '../../policy/evaluate.js';
 import type { Forwarder } from '../../proxy/forward.js';
@@ -37,6 +38,8 @@ export interface PipelinePorts {
   clientToken?(session: SessionRecord): Promise<string>;
   /** The upstream token vault (absent: no route holds upstream tokens). */
   readonly upstream?: UpstreamPort;
+  /** Traces (absent: off, and no request allocates anything for them). */
+  readonly tracer?: RequestTracer;
 }
 
 export interface UpstreamPort {
@@ -66,6 +69,8 @@ export interface RouteRequest {
   readonly url: string;
   readonly origin: string | undefined;
   readonly accept: string | undefined;
+  /** This request's span, when traces are on. */
+  readonly span?: RequestSpan | undefined;
 }
 
 /** A request whose caller is known: the session, or undefined for nobody signed in. */
@@ -82,8 +87,10 @@ export function routeRequest(
   match: RouteMatch,
   requestId: string,
   path: string,
+  span?: RequestSpan,
 ): RouteRequest {
   return {
+    span,
     requestId,
     match,
     path,

@@ -37,7 +37,8 @@ export async function serveRoute(
   requestId: string,
   path: string,
 ): Promise<void> {
-  const request = routeRequest(req, match, requestId, path);
+  const span = ports.tracer?.start(req, res, routeName(match.route));
+  const request = routeRequest(req, match, requestId, path, span);
   if (match.route.mcp?.kind === 'server') return serveMcpRoute(ports, req, res, request);
   const ctx: CallerRequest = { ...request, session: await ports.authenticate(req) };
   return serveWhole(ports, req, res, ctx);
@@ -79,6 +80,7 @@ async function serveMcpPost(
   const { calls } = read.inspected;
   const verdict = decideCalls(ctx, read.inspected);
   calls.forEach((call, i) => logDecision(ports.logger, ctx, call, verdict.decisions[i]!));
+  ctx.span?.decided(verdict.allow, verdict.decisions, calls);
   if (!verdict.allow) return answer(verdict.answer);
   await forwardWithCredentials(ports, req, res, ctx, {
     mcpPost: { body: read.body, jsonRpcErrorId: verdict.jsonRpcErrorId },
@@ -97,6 +99,7 @@ async function serveWhole(
 ): Promise<void> {
   const { decision, answer } = decideRequest(ctx);
   logDecision(ports.logger, ctx, null, decision);
+  ctx.span?.decided(decision.allow, [decision]);
   if (answer) return sendAnswer(req, res, answer, ports.startSignIn);
   await forwardWithCredentials(ports, req, res, ctx, {});
 }
