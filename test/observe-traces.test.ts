@@ -4,7 +4,7 @@
  * W3C `traceparent`. The batch delay is a minute, so spans arrive only through the flush at
  * shutdown: the test waits for the process to exit, never for a timer.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
@@ -112,23 +112,34 @@ const EMAIL = 'ana@example.com';
 const PASSWORD = 'traces test password';
 const traced = { traceparent: TRACEPARENT, tracestate: TRACESTATE };
 
-test('a tools/call leaves a span with the client’s trace id, and the upstream is its child', async (t) => {
+/** The receiver, the upstream and the gateway process between them, all stopped after `t`. */
+async function startRig(
+  t: TestContext,
+  extraYaml: (receiver: string) => string,
+  env: (receiver: string) => Record<string, string>,
+) {
   const receiver = await startReceiver();
   t.after(() => receiver.close());
   const upstream = await startJsonRpcUpstream();
   t.after(() => upstream.close());
   const port = await freePort();
-  const otel = [
-    'otel_traces_exporter: otlp',
-    `otel_exporter_otlp_endpoint: ${receiver.url}`,
-    'otel_exporter_otlp_headers: [x-collector-key=k1]',
-    'otel_bsp_schedule_delay: 60000',
-  ].join('\n');
-  const gateway = await spawnGateway(await gatewayYaml(port, upstream.url, otel), {
-    OTEL_SERVICE_NAME: 'edge-gateway',
-  });
+  const yaml = await gatewayYaml(port, upstream.url, extraYaml(receiver.url));
+  const gateway = await spawnGateway(yaml, env(receiver.url));
   t.after(() => gateway.stop());
-  const origin = `http://localhost:${port}`;
+  return { receiver, upstream, gateway, origin: `http://localhost:${port}` };
+}
+
+test('a tools/call leaves a span with the client’s trace id, and the upstream is its child', async (t) => {
+  const otel = (receiver: string) =>
+    [
+      'otel_traces_exporter: otlp',
+      `otel_exporter_otlp_endpoint: ${receiver}`,
+      'otel_exporter_otlp_headers: [x-collector-key=k1]',
+      'otel_bsp_schedule_delay: 60000',
+    ].join('\n');
+  const { receiver, upstream, gateway, origin } = await startRig(t, otel, () => ({
+    OTEL_SERVICE_NAME: 'edge-gateway',
+  }));
   const session = await signIn(origin, EMAIL, PASSWORD);
   const headers = { ...traced, 'mcp-session-id': 'session-1' };
 
@@ -199,18 +210,12 @@ test('a tools/call leaves a span with the client’s trace id, and the upstream 
 });
 
 test('with traces off nothing is exported and the client’s trace context reaches the upstream as sent', async (t) => {
-  const receiver = await startReceiver();
-  t.after(() => receiver.close());
-  const upstream = await startJsonRpcUpstream();
-  t.after(() => upstream.close());
-  const port = await freePort();
-  // The exporter's variables point at the receiver: only the switch is missing.
-  const gateway = await spawnGateway(await gatewayYaml(port, upstream.url, ''), {
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-  });
-  t.after(() => gateway.stop());
-
-  const origin = `http://localhost:${port}`;
+  // The exporter's variable points at the receiver: only the switch is missing.
+  const { receiver, upstream, gateway, origin } = await startRig(
+    t,
+    () => '',
+    (receiver) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver }),
+  );
   const session = await signIn(origin, EMAIL, PASSWORD);
   const res = await mcpPost(origin, '/mcp', toolCall(1, 'echo'), { session, headers: traced });
   assert.equal(res.status, 200, res.body);
