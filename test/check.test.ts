@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromRoot, repoRoot } from './support/paths.js';
@@ -129,4 +129,25 @@ test('check accepts the certificate keys and http_redirect_addr, and reports a w
     missingKey.stderr,
     new RegExp(`^${file}:6 certificates\\[0\\]\\.key: required`, 'm'),
   );
+});
+
+test('check reads Pomerium’s otel_* trace keys as supported, and still warns of the old tracing_* ones', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-check-otel-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'otel.yaml');
+  const valid = readFileSync(fromRoot(fixture('valid.yaml')), 'utf8');
+  const otel = [
+    'otel_traces_exporter: otlp',
+    'otel_exporter_otlp_endpoint: http://otel-collector:4318',
+    'otel_traces_sampler_arg: 0.5',
+    'otel_bsp_schedule_delay: 1000',
+  ];
+  writeFileSync(file, [...otel, valid].join('\n'));
+  const ok = await check(['--config', file]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.doesNotMatch(ok.stderr, / otel_/);
+  writeFileSync(file, ['tracing_provider: jaeger', valid].join('\n'));
+  const old = await check(['--config', file]);
+  assert.equal(old.code, 0, old.stderr);
+  assert.match(old.stderr, /:1 tracing_provider: warning: .*use otel_traces_exporter: otlp/);
 });

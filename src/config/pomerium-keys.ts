@@ -24,6 +24,13 @@ export const UNSUPPORTED_SETTINGS: ReadonlyMap<string, string> = new Map([
   ].map(
     (k) => [k, 'not supported yet; give the value itself (or the *_file key we read)'] as const,
   ),
+  ...['tracing_provider', 'tracing_sample_rate'].map(
+    (k) =>
+      [
+        k,
+        'Pomerium’s old tracing keys are not read: use otel_traces_exporter: otlp and otel_traces_sampler_arg',
+      ] as const,
+  ),
   ...[
     'services',
     'authorize_service_url',
@@ -50,8 +57,7 @@ export const UNSUPPORTED_SETTINGS: ReadonlyMap<string, string> = new Map([
     'metrics_certificate',
     'metrics_certificate_key',
     'metrics_client_ca',
-    'tracing_provider',
-    'tracing_sample_rate',
+    'otel_log_level',
     'log_format',
     'proxy_log_level',
     'access_log_fields',

@@ -157,6 +157,23 @@ export const settingsSchema = z.strictObject({
       }),
     )
     .optional(),
+  /** OpenTelemetry traces (`config/tracing.ts`): Pomerium's keys, durations in milliseconds. */
+  otel_traces_exporter: text.optional(),
+  otel_traces_sampler_arg: z.number().min(0).max(1).optional(),
+  otel_exporter_otlp_endpoint: httpUrl.optional(),
+  otel_exporter_otlp_traces_endpoint: httpUrl.optional(),
+  otel_exporter_otlp_protocol: text.optional(),
+  otel_exporter_otlp_traces_protocol: text.optional(),
+  otel_exporter_otlp_headers: strings.optional(),
+  otel_exporter_otlp_traces_headers: strings.optional(),
+  otel_exporter_otlp_timeout: z.int().positive().optional(),
+  otel_exporter_otlp_traces_timeout: z.int().positive().optional(),
+  otel_bsp_schedule_delay: z.int().positive().optional(),
+  otel_bsp_max_export_batch_size: z.int().positive().optional(),
+  otel_resource_attributes: strings.optional(),
+  otel_attribute_value_length_limit: z.int().positive().optional(),
+  /** Ours (Pomerium reads only `OTEL_SERVICE_NAME`): the `service.name` of every span. */
+  otel_service_name: text.optional(),
   /** Each route is checked against `routeSchema` on its own, so one bad route hides nothing. */
   routes: z.array(z.unknown()).optional(),
 });

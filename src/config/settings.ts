@@ -8,6 +8,7 @@ import { KNOWN_RUNTIME_FLAGS, OIDC_PROVIDERS } from './pomerium-keys.js';
 import type { RawSettings } from './schema.js';
 import { checkAutocert } from './autocert.js';
 import { checkTls } from './tls.js';
+import { buildTracing } from './tracing.js';
 import type { Config, EdgeLimits, IdpConfig, MetricsConfig, StorageConfig } from './types.js';
 
 type Settings = Omit<Config, 'source' | 'routes'>;
@@ -27,6 +28,7 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
   const jwtClaimsHeaders = claimsHeaders(raw.jwt_claims_headers, sink);
   const edge = edgeLimits(raw, sink);
   const metrics = buildMetrics(raw, sink);
+  const tracing = buildTracing(raw, env, sink);
   const flags = raw.runtime_flags ?? {};
   for (const flag of Object.keys(flags)) {
     if (flag === 'mcp_dynamic_client_registration') continue;
@@ -35,9 +37,8 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
       KNOWN_RUNTIME_FLAGS.get(flag) ?? 'unknown runtime flag; ignored',
     );
   }
-  if (!address || tls === undefined || !idp || !storage || !edge || metrics === false) {
-    return undefined;
-  }
+  const failed = metrics === false || tracing === undefined;
+  if (!address || tls === undefined || !idp || !storage || !edge || failed) return undefined;
   return {
     address,
     insecureServer,
@@ -61,6 +62,7 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
       d.toLowerCase(),
     ),
     mcpAllowedPrivateHosts: (raw.mcp_allowed_private_hosts ?? []).map((h) => h.toLowerCase()),
+    tracing,
   };
 }
 

@@ -34,6 +34,8 @@ export interface Config {
   readonly mcpAllowedAsMetadataDomains: readonly string[];
   /** `mcp_allowed_private_hosts`: fetched although at non-public addresses (none by default). */
   readonly mcpAllowedPrivateHosts: readonly string[];
+  /** `otel_traces_exporter: otlp` (or `OTEL_TRACES_EXPORTER=otlp`); null: traces are off. */
+  readonly tracing: TracingConfig | null;
   readonly routes: readonly RouteConfig[];
 }
 
@@ -114,6 +116,23 @@ export interface EdgeLimits {
   readonly idleTimeoutMs: number;
   /** `max_connections_per_address`: 0 means no cap; trusted proxies are never capped. */
   readonly maxConnectionsPerAddress: number;
+}
+
+/** OTLP/HTTP trace export (docs/observability.md, "Traces"). */
+export interface TracingConfig {
+  /** The traces URL; null: the exporter's (`OTEL_EXPORTER_OTLP_*`, else localhost:4318). */
+  readonly url: string | null;
+  /** Sent with every export, over those of `OTEL_EXPORTER_OTLP_HEADERS`. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly serviceName: string;
+  /** Of the traces this gateway starts (a client's sampled flag is followed). */
+  readonly samplerRatio: number;
+  /** null: the SDK's defaults (10 s, 5 s, 512). */
+  readonly timeoutMs: number | null;
+  readonly scheduleDelayMs: number | null;
+  readonly maxExportBatchSize: number | null;
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+  readonly attributeValueLengthLimit: number | null;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';

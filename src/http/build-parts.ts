@@ -5,6 +5,7 @@ import { AssertionSigner } from '../assertion/sign.js';
 import type { Config } from '../config/types.js';
 import type { Observer } from '../observe/observer.js';
 import { createMcpAuthServer, type McpAuthServer } from '../oauth/server.js';
+import type { RequestTracer } from '../observe/types.js';
 import { createForwarder } from '../proxy/forward.js';
 import type { Storage } from '../storage/types.js';
 import { UpstreamService } from '../upstream/service.js';
@@ -19,6 +20,7 @@ export interface Basics {
   readonly scheme: 'http' | 'https';
   readonly origin: string;
   readonly trustedProxy: (address: string) => boolean;
+  readonly tracer: RequestTracer | undefined;
 }
 
 /** Everything requests are served from, built in order: each part from the ones before it. */
@@ -62,6 +64,7 @@ export async function buildParts(options: GatewayOptions, basics: Basics): Promi
     upstream,
     clientTokens,
     observer,
+    tracer: basics.tracer,
   };
 }
 

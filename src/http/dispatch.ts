@@ -128,5 +128,6 @@ function pipelinePorts(parts: GatewayParts): PipelinePorts {
     ...(upstream ? { upstream } : {}),
     ...(clientTokens ? { clientToken: (session) => clientTokens.tokenFor(session) } : {}),
     ...(parts.observer ? { observer: parts.observer } : {}),
+    ...(parts.tracer ? { tracer: parts.tracer } : {}),
   };
 }

@@ -9,6 +9,8 @@ import type { Config } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
 import { randomId } from '../core/crypto.js';
 import { compileTrustedProxies } from '../net/trusted-proxies.js';
+import { startTracing } from '../observe/tracing.js';
+import type { Tracing } from '../observe/types.js';
 import { openStorage } from '../storage/open.js';
 import type { Storage } from '../storage/types.js';
 import type { McpAuthServer } from '../oauth/server.js';
@@ -70,7 +72,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // Run in order on close (or on a failed start): the last thing started stops first.
   const closers: Closer[] = [() => storage.close()];
   try {
-    return await assemble(options, { storage, secrets, scheme, certificates, acmeTrust }, closers);
+    // Stopped after the listener (closers run first to last), so the last requests' spans go out.
+    const tracing = await startTracing(config.tracing, logger);
+    if (tracing) closers.unshift(() => tracing.shutdown());
+    const loaded: Loaded = { storage, secrets, scheme, certificates, acmeTrust, tracing };
+    return await assemble(options, loaded, closers);
   } catch (err) {
     for (const close of closers) await close();
     throw err;
@@ -84,11 +90,12 @@ interface Loaded {
   readonly certificates: readonly LoadedCertificate[] | null;
   /** `autocert_trusted_ca(_file)`, read. */
   readonly acmeTrust: string | null;
+  readonly tracing: Tracing | undefined;
 }
 
 async function assemble(
   options: GatewayOptions,
-  { storage, secrets, scheme, certificates, acmeTrust }: Loaded,
+  { storage, secrets, scheme, certificates, acmeTrust, tracing }: Loaded,
   closers: Closer[],
 ): Promise<Gateway> {
   const { config, logger } = options;
@@ -124,10 +131,8 @@ async function assemble(
     : undefined;
   if (metrics) closers.unshift(() => metrics.close());
   const observer = combineObservers(options.observer, metrics?.observer);
-  const parts = await buildParts(
-    { ...options, ...(observer ? { observer } : {}) },
-    { storage, secrets, scheme, origin, trustedProxy },
-  );
+  const basics = { storage, secrets, scheme, origin, trustedProxy, tracer: tracing?.tracer };
+  const parts = await buildParts({ ...options, ...(observer ? { observer } : {}) }, basics);
   closers.unshift(() => parts.forwarder.close());
   closers.unshift(startSweeps(storage, parts.mcpAuth, logger));
   const serve = createRequestHandler(parts);

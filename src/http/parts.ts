@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ClientTokens } from '../apps/client-tokens.js';
 import type { AssertionSigner } from '../assertion/sign.js';
 import type { Config } from '../config/types.js';
+import type { RequestTracer } from '../observe/types.js';
 import type { McpAuthServer } from '../oauth/server.js';
 import type { Observer } from '../observe/observer.js';
 import type { Forwarder } from '../proxy/forward.js';
@@ -25,4 +26,6 @@ export interface GatewayParts {
   readonly clientTokens: ClientTokens | undefined;
   /** What requests are reported to (absent: no metrics, no tracer: nothing is measured). */
   readonly observer: Observer | undefined;
+  /** undefined: traces are off. */
+  readonly tracer: RequestTracer | undefined;
 }

@@ -5,11 +5,6 @@
  * (`startRealGateway`) or as the shipped CLI in a process of its own (`spawnRealGateway`), which
  * is the only way to give it a test CA through `NODE_EXTRA_CA_CERTS`.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseConfig } from '../../src/config/load.js';
 import { hashPassword } from '../../src/core/crypto.js';
 import { startGateway, type GatewayOptions } from '../../src/http/gateway.js';
@@ -19,8 +14,8 @@ import { createWhoamiServer } from '../../src/servers/whoami/server.js';
 import { makeDataDir } from '../sqlite-fixture.js';
 import { CookieJar } from './cookie-jar.js';
 import { captureLogs, freePort, TEST_COOKIE_SECRET, TEST_SHARED_SECRET } from './gateway.js';
+import { spawnGateway, type GatewayProcess } from './gateway-process.js';
 import { startTestHost } from './host.js';
-import { fromRoot, repoRoot } from './paths.js';
 
 export const REAL_EMAIL = 'lin@example.com';
 export const REAL_PASSWORD = 'real gateway test password';
@@ -106,51 +101,20 @@ export async function spawnRealGateway(
 ): Promise<RealGateway> {
   const port = await freePort();
   const host = await startHostFor(port);
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-real-gateway-'));
-  const file = join(dir, 'gateway.yaml');
-  writeFileSync(file, await gatewayYaml(port, host, extraYaml), { mode: 0o600 });
-  const child = spawn(
-    process.execPath,
-    [fromRoot('bin/portcullis.js'), 'gateway', '--config', file],
-    {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const cleanup = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-    await host.close();
-    rmSync(dir, { recursive: true, force: true });
-  };
+  let gateway: GatewayProcess;
   try {
-    // Requests must wait for "gateway listening": it accepts connections before it can answer.
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`gateway did not start: ${output}`)),
-        timeoutMs,
-      );
-      void exited.then(() => reject(new Error(`gateway exited: ${output}`)));
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        output += `${line}\n`;
-        if (line.includes('"msg":"gateway listening"')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    gateway = await spawnGateway(await gatewayYaml(port, host, extraYaml), env, timeoutMs);
   } catch (err) {
-    await cleanup();
+    await host.close();
     throw err;
   }
   return {
     origin: `http://localhost:${port}`,
     jar: new CookieJar(),
-    logText: () => output,
-    close: cleanup,
+    logText: () => gateway.output(),
+    close: async () => {
+      await gateway.stop();
+      await host.close();
+    },
   };
 }

@@ -7,6 +7,7 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { RouteConfig } from '../../config/types.js';
 import type { Observer } from '../../observe/observer.js';
+import type { RequestSpan, RequestTracer } from '../../observe/types.js';
 import type { BearerOutcome } from '../../oauth/server.js';
 import type { PolicyInput, PolicyUser } from '../../policy/evaluate.js';
 import type { Forwarder } from '../../proxy/forward.js';
@@ -40,6 +41,8 @@ export interface PipelinePorts {
   readonly upstream?: UpstreamPort;
   /** Told of requests, decisions, token checks and upstream errors (absent: nobody listens). */
   readonly observer?: Observer;
+  /** Traces (absent: off, and no request allocates anything for them). */
+  readonly tracer?: RequestTracer;
 }
 
 export interface UpstreamPort {
@@ -71,6 +74,8 @@ export interface RouteRequest {
   readonly accept: string | undefined;
   /** `performance.now()` when the pipeline took the request (durations are measured from it). */
   readonly startedAt: number;
+  /** This request's span, when traces are on. */
+  readonly span?: RequestSpan | undefined;
 }
 
 /** A request whose caller is known: the session, or undefined for nobody signed in. */
@@ -95,8 +100,10 @@ export function routeRequest(
   match: RouteMatch,
   requestId: string,
   path: string,
+  span?: RequestSpan,
 ): RouteRequest {
   return {
+    span,
     requestId,
     match,
     path,
@@ -127,6 +134,7 @@ export function callerRequest(
     origin: r.origin,
     accept: r.accept,
     startedAt: r.startedAt,
+    span: r.span,
     session,
     grantId,
     client,

@@ -42,6 +42,7 @@ export async function forwardUpstream(
   // A fresh object from `upstreamRequestHeaders`: filled in place.
   const headers = clientHeaders(ports, req, route);
   for (const extra of plan.extraHeaders) Object.assign(headers, extra);
+  ctx.span?.inject(headers);
   const result = await ports.forwarder.forward(req, res, {
     upstreams: upstreamBases(route),
     path: (to) => upstreamPath(to, ctx.url, prefix, route.prefixRewrite),

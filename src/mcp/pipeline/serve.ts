@@ -42,7 +42,8 @@ export async function serveRoute(
   requestId: string,
   path: string,
 ): Promise<void> {
-  const request = routeRequest(req, match, requestId, path);
+  const span = ports.tracer?.start(req, res, routeName(match.route));
+  const request = routeRequest(req, match, requestId, path, span);
   let calls: readonly McpCall[] | undefined;
   if (match.route.mcp?.kind === 'server') calls = await serveMcpRoute(ports, req, res, request);
   else await serveWhole(ports, req, res, callerRequest(request, await ports.authenticate(req)));
@@ -89,6 +90,7 @@ async function serveMcpPost(
   const verdict = decideCalls(ctx, read.inspected);
   const { decisions } = verdict;
   if (ports.observer) decisions.forEach((d) => ports.observer!.decision(decisionMade(ctx, d)));
+  ctx.span?.decided(verdict.allow, decisions, calls);
   if (!verdict.allow) {
     const at = performance.now();
     calls.forEach((call, i) => {
@@ -121,6 +123,7 @@ async function serveWhole(
 ): Promise<void> {
   const { decision, answer } = decideRequest(ctx);
   ports.observer?.decision(decisionMade(ctx, decision));
+  ctx.span?.decided(decision.allow, [decision]);
   if (answer) {
     audit(ports.logger, ctx, { call: null, decision, forwarded: undefined, at: performance.now() });
     return sendAnswer(req, res, answer, ports.startSignIn);
