@@ -178,7 +178,7 @@ async function startAll(withNginx: boolean): Promise<Processes> {
     const floorPort = await freePort();
     const floor = await startService(
       'bare-node-proxy',
-      [join(LIB_DIST, 'bare-node-proxy.js')],
+      [...profileFlags('floor.cpuprofile'), join(LIB_DIST, 'bare-node-proxy.js')],
       { PORT: String(floorPort), UPSTREAM_PORT: String(upstreamPort) },
       floorPort,
     );
