@@ -20,10 +20,7 @@ export interface UpstreamRequestOptions {
   readonly pools: Pools;
   /** Time to get a connected socket (queueing for one included). */
   readonly connectTimeoutMs: number;
-  /**
-   * From `upstreamRequestHeaders`, owned by this request (framing fields are set in it);
-   * without `host`, the upstream's own host is sent.
-   */
+  /** From `upstreamRequestHeaders`; without `host`, the upstream's own host is sent. */
   readonly headers: OutgoingHttpHeaders;
   /** The body the gateway has already read; else `streamedBody` says whether `req` has one. */
   readonly body: Buffer | undefined;
@@ -37,6 +34,8 @@ interface Endpoint {
   readonly https: boolean;
   readonly hostname: string;
   readonly port: string;
+  /** The Host field for it (`host:port`, the port left out when it is the scheme's). */
+  readonly host: string;
 }
 
 const endpoints = new WeakMap<URL, Endpoint>();
@@ -46,7 +45,7 @@ function endpointOf(to: URL): Endpoint {
   if (endpoint === undefined) {
     // node wants an IPv6 literal without its brackets (it adds them back in Host).
     const hostname = to.hostname.replace(/^\[(.*)\]$/, '$1');
-    endpoint = { https: to.protocol === 'https:', hostname, port: to.port };
+    endpoint = { https: to.protocol === 'https:', hostname, port: to.port, host: to.host };
     endpoints.set(to, endpoint);
   }
   return endpoint;
@@ -62,13 +61,13 @@ export function startUpstreamRequest(
   req: IncomingMessage,
   o: UpstreamRequestOptions,
 ): ClientRequest {
-  const { https, hostname, port } = endpointOf(to);
+  const { https, hostname, port, host } = endpointOf(to);
   const upstream = (https ? httpsRequest : httpRequest)({
     hostname,
     port,
     path,
     method: req.method,
-    headers: requestHeaders(o),
+    headers: rawRequestHeaders(o, host),
     agent: https ? o.pools.https : o.pools.http,
   });
   limitConnectTime(upstream, o.connectTimeoutMs);
@@ -79,21 +78,39 @@ export function startUpstreamRequest(
 }
 
 /**
- * The framing fields over `o.headers`, set in place: that object is this request's own, and
- * what is set is the same for every upstream tried.
+ * The header block as name, value pairs: `o.headers` with the framing fields and the Host set.
+ * node takes such a list as it is (validating each field) instead of storing each header one
+ * by one and then serializing them, which costs more than everything else this step does.
  */
-function requestHeaders(o: UpstreamRequestOptions): OutgoingHttpHeaders {
+function rawRequestHeaders(o: UpstreamRequestOptions, host: string): string[] {
   const { headers } = o;
+  const raw: string[] = [];
+  let hasHost = false;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || replacedFraming(name, o)) continue;
+    if (name === 'host') hasHost = true;
+    if (Array.isArray(value)) for (const v of value) raw.push(name, v);
+    else raw.push(name, typeof value === 'string' ? value : String(value));
+  }
+  // RFC 9110 §7.2: the upstream's own authority, unless the route preserves the client's.
+  if (!hasHost) raw.push('host', host);
   // RFC 9110 §12.5.3: a rewrite reads the body's bytes, so it asks for no content coding.
-  if (o.rewritesAnswer) headers['accept-encoding'] = 'identity';
-  if (o.body !== undefined) {
-    headers['content-length'] = o.body.length;
-  } else if (o.streamedBody && headers['content-length'] === undefined) {
+  if (o.rewritesAnswer) raw.push('accept-encoding', 'identity');
+  if (o.body !== undefined) raw.push('content-length', String(o.body.length));
+  else if (o.streamedBody && headers['content-length'] === undefined) {
     // A body of unknown length from the client goes on chunked (RFC 9112 §6.1), whatever the
     // method: node only chunks some methods by default.
-    headers['transfer-encoding'] = 'chunked';
+    raw.push('transfer-encoding', 'chunked');
   }
-  return headers;
+  return raw;
+}
+
+/** Fields of the client's that the gateway sets itself for this request. */
+function replacedFraming(name: string, o: UpstreamRequestOptions): boolean {
+  if (name === 'accept-encoding') return o.rewritesAnswer;
+  if (name === 'content-length') return o.body !== undefined;
+  return false;
 }
 
 /** Fails the request when no connected socket (TLS included) comes within `ms`. */

@@ -17,9 +17,24 @@ export interface LoginState {
   readonly expiresAt: number;
 }
 
+/** A session cookie once opened: the session id and its storage key. */
+export interface OpenedSession {
+  readonly id: string;
+  readonly idHash: string;
+}
+
+/** How many opened session cookies are remembered (a few hundred bytes each). */
+const OPENED_MAX = 10_000;
+
 export class CookieCodec {
   readonly sessionCookie: string;
   private readonly key: Buffer;
+  /**
+   * Sealed cookie value → what it opens to. Opening is deterministic (the same bytes always
+   * give the same id, or none), so this only saves the AES-GCM open and the hash that every
+   * signed-in request would repeat; whether the session is live is still asked of storage.
+   */
+  private readonly opened = new Map<string, OpenedSession>();
 
   constructor(
     cookieSecret: string,
@@ -43,13 +58,25 @@ export class CookieCodec {
 
   /** The session id from the request's cookie, or undefined when absent or not ours. */
   readSessionId(req: IncomingMessage): string | undefined {
+    return this.readSession(req)?.id;
+  }
+
+  /** The request's session cookie opened, or undefined when absent or not ours. */
+  readSession(req: IncomingMessage): OpenedSession | undefined {
     const value = parseCookies(req).get(this.sessionCookie);
     if (value === undefined) return undefined;
+    const known = this.opened.get(value);
+    if (known !== undefined) return known;
+    let id: string;
     try {
-      return open(this.key, value, this.sessionCookie);
+      id = open(this.key, value, this.sessionCookie);
     } catch {
-      return undefined;
+      return undefined; // not remembered: a forged value must not crowd out real ones
     }
+    const session = { id, idHash: sha256Hex(id) };
+    if (this.opened.size >= OPENED_MAX) this.opened.delete(this.opened.keys().next().value!);
+    this.opened.set(value, session);
+    return session;
   }
 
   /**

@@ -86,10 +86,10 @@ export class SessionManager {
 
   /** The request's live session, refreshing the provider's tokens when they are about to expire. */
   async authenticate(req: IncomingMessage): Promise<SessionRecord | undefined> {
-    const id = this.cookies.readSessionId(req);
-    if (id === undefined) return undefined;
+    const opened = this.cookies.readSession(req);
+    if (opened === undefined) return undefined;
     const now = this.now();
-    const record = await this.options.storage.sessions.get(sha256Hex(id), now);
+    const record = await this.options.storage.sessions.get(opened.idHash, now);
     if (record === undefined) return undefined;
     const due = now >= record.idpExpiresAt - this.refreshMarginMs;
     // Tokens that outlive the session need no refresh: the session ends first.
