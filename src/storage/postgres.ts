@@ -4,6 +4,7 @@ import { migratePostgres } from './postgres-migrations.js';
 import type { PgDb } from './postgres-db.js';
 import { pgConsents, pgIdentities, pgOAuth, pgOAuthClients } from './postgres-oauth.js';
 import { pgLeases, pgUpstreamClients, pgUpstreamTokens } from './postgres-upstream.js';
+import { guarded } from './postgres-unavailable.js';
 import { postgresRows, type PostgresRow } from './rows.js';
 import type {
   LoginAttemptStore,
@@ -47,7 +48,7 @@ export async function openPostgresStorage(
   // Without a listener, an idle connection's error would crash the process.
   pool.on('error', options.onError ?? warn);
   try {
-    await migratePostgres(pool);
+    await guarded(() => migratePostgres(pool));
   } catch (err) {
     await pool.end();
     throw err;
@@ -58,11 +59,12 @@ export async function openPostgresStorage(
     return pool;
   };
   const db: PgDb = {
+    // Every query goes through `guarded`: a database that is down answers 503, not 500.
     async rows<R>(sql: string, params: readonly unknown[] = []) {
-      return (await open().query(sql, [...params])).rows as R[];
+      return (await guarded(() => open().query(sql, [...params]))).rows as R[];
     },
     async run(sql, params = []) {
-      return (await open().query(sql, [...params])).rowCount ?? 0;
+      return (await guarded(() => open().query(sql, [...params]))).rowCount ?? 0;
     },
   };
   return {
