@@ -4,6 +4,7 @@ import { migratePostgres } from './postgres-migrations.js';
 import type { PgDb } from './postgres-db.js';
 import { pgConsents, pgIdentities, pgOAuth, pgOAuthClients } from './postgres-oauth.js';
 import { pgLeases, pgUpstreamClients, pgUpstreamTokens } from './postgres-upstream.js';
+import { parsePostgresOptions, tlsOptions } from './postgres-options.js';
 import { guarded } from './postgres-unavailable.js';
 import { postgresRows, type PostgresRow } from './rows.js';
 import type {
@@ -15,12 +16,14 @@ import type {
 } from './types.js';
 
 export interface PostgresStorageOptions {
-  /** Most connections this process opens (default 10). */
+  /** Most connections this process opens (default: `pool_max_conns`, else 10). */
   readonly max?: number;
-  /** How long a query waits for a connection, at start too (default 10 s; 0: forever). */
+  /** How long a query waits for a connection, at start too (default: `connect_timeout`, else 5 s; 0: forever). */
   readonly connectionTimeoutMs?: number;
   /** How long an unused connection stays open (default 30 s). */
   readonly idleTimeoutMs?: number;
+  /** The config key the connection string came from, for errors about its options. */
+  readonly source?: string;
   /**
    * Told when an idle connection breaks (server restart, network cut); the pool drops it and
    * opens another for the next query. Default: a process warning.
@@ -31,28 +34,34 @@ export interface PostgresStorageOptions {
 /**
  * Storage in PostgreSQL, for several gateway replicas on one database. Every replica reads and
  * writes the same rows, so a session made on one is seen by all; the schema is migrated at
- * open under an advisory lock (`postgres-migrations.ts`).
+ * open under an advisory lock (`postgres-migrations.ts`). Pool size, deadlines and TLS come
+ * from the connection string (`postgres-options.ts`).
  */
 export async function openPostgresStorage(
   connectionString: string,
   options: PostgresStorageOptions = {},
 ): Promise<Storage> {
-  const pool = new pg.Pool({
-    connectionString,
-    max: options.max ?? 10,
-    connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
+  const settings = parsePostgresOptions(connectionString, options.source);
+  const base: pg.PoolConfig = {
+    connectionString: settings.connectionString,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? settings.connectTimeoutMs,
     idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
     application_name: 'portcullis',
     types: { getTypeParser },
+    ...(settings.tls ? { ssl: tlsOptions(settings.tls, options.source) } : {}),
+  };
+  // Migrations may wait for another replica's lock or rewrite a large table: no deadline.
+  await withPool({ ...base, max: 1 }, options, (migrations) =>
+    guarded(() => migratePostgres(migrations)),
+  );
+  const pool = new pg.Pool({
+    ...base,
+    max: options.max ?? settings.maxConnections,
+    ...(settings.statementTimeoutMs > 0 ? { statement_timeout: settings.statementTimeoutMs } : {}),
+    ...(settings.queryTimeoutMs > 0 ? { query_timeout: settings.queryTimeoutMs } : {}),
   });
   // Without a listener, an idle connection's error would crash the process.
   pool.on('error', options.onError ?? warn);
-  try {
-    await guarded(() => migratePostgres(pool));
-  } catch (err) {
-    await pool.end();
-    throw err;
-  }
   let closed = false;
   const open = () => {
     if (closed) throw new StorageError('ERR_STORAGE_CLOSED', 'The storage has been closed.');
@@ -81,7 +90,8 @@ export async function openPostgresStorage(
     upstreamClients: pgUpstreamClients(db),
     leases: pgLeases(db),
     async ping() {
-      await db.rows('SELECT 1');
+      // Readiness probes call this often: a database that does not answer soon is down.
+      await guarded(() => open().query(PING));
     },
     async close() {
       if (closed) return;
@@ -89,6 +99,26 @@ export async function openPostgresStorage(
       await pool.end();
     },
   };
+}
+
+/** How long `ping` waits for `SELECT 1` (a connection is waited for as long as any query). */
+const PING_TIMEOUT_MS = 2_000;
+// node-postgres reads `query_timeout` per query; its types omit it.
+const PING = { text: 'SELECT 1', query_timeout: PING_TIMEOUT_MS } as pg.QueryConfig;
+
+/** Runs `fn` with a pool of its own, ended afterwards. */
+async function withPool<T>(
+  config: pg.PoolConfig,
+  options: PostgresStorageOptions,
+  fn: (pool: pg.Pool) => Promise<T>,
+): Promise<T> {
+  const pool = new pg.Pool(config);
+  pool.on('error', options.onError ?? warn);
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.end();
+  }
 }
 
 /**
