@@ -226,7 +226,7 @@ export interface Storage {
   readonly upstreamTokens: UpstreamTokenStore;
   readonly upstreamClients: UpstreamClientStore;
   readonly leases: LeaseStore;
-  /** Throws when the backend cannot be reached (`/healthz`). */
+  /** Throws when the backend cannot be reached (`/readyz`); PostgreSQL waits 2 s at most for it. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
