@@ -5,7 +5,7 @@
  * (`startRealGateway`) or as the shipped CLI in a process of its own (`spawnRealGateway`), which
  * is the only way to give it a test CA through `NODE_EXTRA_CA_CERTS`.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,9 +106,46 @@ export async function spawnRealGateway(
 ): Promise<RealGateway> {
   const port = await freePort();
   const host = await startHostFor(port);
+  try {
+    const gateway = await spawnGatewayProcess(await gatewayYaml(port, host, extraYaml), env, {
+      timeoutMs,
+    });
+    return {
+      origin: `http://localhost:${port}`,
+      jar: new CookieJar(),
+      logText: () => gateway.logText(),
+      close: async () => {
+        await gateway.close();
+        await host.close();
+      },
+    };
+  } catch (err) {
+    await host.close();
+    throw err;
+  }
+}
+
+/** The shipped CLI running the gateway in a process of its own. */
+export interface GatewayProcess {
+  readonly child: ChildProcess;
+  /** Its stdout (the log lines) and stderr so far. */
+  logText(): string;
+  /** SIGTERM unless it exited already; resolves once it has. */
+  close(): Promise<void>;
+}
+
+/**
+ * `node bin/portcullis.js gateway --config FILE` for the config `yaml`, with `env` added to a
+ * minimal environment; resolves once it logs "gateway listening".
+ */
+export async function spawnGatewayProcess(
+  yaml: string,
+  env: Record<string, string> = {},
+  options: { timeoutMs?: number } = {},
+): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-real-gateway-'));
   const file = join(dir, 'gateway.yaml');
-  writeFileSync(file, await gatewayYaml(port, host, extraYaml), { mode: 0o600 });
+  writeFileSync(file, yaml, { mode: 0o600 });
   const child = spawn(
     process.execPath,
     [fromRoot('bin/portcullis.js'), 'gateway', '--config', file],
@@ -121,10 +158,11 @@ export async function spawnRealGateway(
   let output = '';
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const cleanup = async () => {
+  const lines = createInterface({ input: child.stdout });
+  lines.on('line', (line) => (output += `${line}\n`));
+  const close = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
-    await host.close();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -132,11 +170,10 @@ export async function spawnRealGateway(
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`gateway did not start: ${output}`)),
-        timeoutMs,
+        options.timeoutMs ?? 15_000,
       );
       void exited.then(() => reject(new Error(`gateway exited: ${output}`)));
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        output += `${line}\n`;
+      lines.on('line', (line) => {
         if (line.includes('"msg":"gateway listening"')) {
           clearTimeout(timer);
           resolve();
@@ -144,13 +181,8 @@ export async function spawnRealGateway(
       });
     });
   } catch (err) {
-    await cleanup();
+    await close();
     throw err;
   }
-  return {
-    origin: `http://localhost:${port}`,
-    jar: new CookieJar(),
-    logText: () => output,
-    close: cleanup,
-  };
+  return { child, logText: () => output, close };
 }
