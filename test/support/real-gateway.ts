@@ -73,43 +73,36 @@ function startHostFor(port: number): Promise<ServersHost> {
   });
 }
 
-export async function startRealGateway(
+export function startRealGateway(
   extraYaml: string,
   oauth: GatewayOptions['oauth'] = {},
 ): Promise<RealGateway> {
-  const port = await freePort();
-  const host = await startHostFor(port);
-  try {
-    const { config } = parseConfig(await gatewayYaml(port, host, extraYaml), 'real.yaml', {});
+  return inFrontOfHost(extraYaml, async (yaml) => {
+    const { config } = parseConfig(yaml, 'real.yaml', {});
     const logs = captureLogs();
     const gateway = await startGateway({ config, logger: logs.logger, oauth });
-    return {
-      origin: `http://localhost:${port}`,
-      jar: new CookieJar(),
-      logText: () => logs.text(),
-      close: async () => {
-        await gateway.close();
-        await host.close();
-      },
-    };
-  } catch (err) {
-    await host.close();
-    throw err;
-  }
+    return { logText: () => logs.text(), close: () => gateway.close() };
+  });
 }
 
 /** `node bin/portcullis.js gateway --config FILE` with `env` added to a minimal environment. */
-export async function spawnRealGateway(
+export function spawnRealGateway(
   extraYaml: string,
   env: Record<string, string>,
   timeoutMs = 15_000,
 ): Promise<RealGateway> {
+  return inFrontOfHost(extraYaml, (yaml) => spawnGatewayProcess(yaml, env, { timeoutMs }));
+}
+
+/** The servers host, then a gateway in front of it started by `start`; closed together. */
+async function inFrontOfHost(
+  extraYaml: string,
+  start: (yaml: string) => Promise<Pick<RealGateway, 'logText' | 'close'>>,
+): Promise<RealGateway> {
   const port = await freePort();
   const host = await startHostFor(port);
   try {
-    const gateway = await spawnGatewayProcess(await gatewayYaml(port, host, extraYaml), env, {
-      timeoutMs,
-    });
+    const gateway = await start(await gatewayYaml(port, host, extraYaml));
     return {
       origin: `http://localhost:${port}`,
       jar: new CookieJar(),
