@@ -25,6 +25,8 @@ import {
   exchange,
   OAUTH_EMAIL,
   OAUTH_PASSWORD,
+  publicClient,
+  register,
   tokenRequest,
   type FlowGateway,
 } from './support/oauth-flow.js';
@@ -163,6 +165,11 @@ describe('PostgreSQL restarting under load', () => {
     });
     const userInfo = await send(origin, { path: '/.pomerium/user', headers: cookie(session) });
     const health = await send(origin, { path: '/healthz' });
+    const portal = await send(origin, {
+      path: '/',
+      headers: { ...cookie(session), accept: 'text/html' },
+    });
+    const registration = await register(origin, publicClient());
     await pause(OUTAGE_MS - (Date.now() - down));
     const resumeStart = Date.now();
     await postgres.resume();
@@ -205,6 +212,7 @@ describe('PostgreSQL restarting under load', () => {
         recovered_after_resume_ms: recovered > 0 ? recovered - up : null,
         after_recovery: { n: settled.length, statuses: statuses(settled) },
         refresh_during: refresh.status,
+        register_during: registration.status,
       }),
     );
 
@@ -241,6 +249,12 @@ describe('PostgreSQL restarting under load', () => {
     assert.equal(userInfo.status, 503, userInfo.body);
     assert.equal(JSON.parse(userInfo.body).error, 'temporarily_unavailable');
     assert.equal(health.status, 200, 'liveness does not depend on storage');
+    assert.equal(portal.status, 503, 'a browser gets a page');
+    assert.match(String(portal.headers['content-type']), /^text\/html/);
+    assert.match(portal.body, /Temporarily unavailable/);
+    assert.equal(portal.headers['retry-after'], '2');
+    assert.equal(registration.status, 503, JSON.stringify(registration.body));
+    assert.equal(registration.body.error, 'temporarily_unavailable');
 
     assert.ok(recovered > 0, `not recovered ${RECOVERY_CAP_MS} ms after the database returned`);
     assert.ok(settled.length >= KINDS.length, 'load ran after recovery');
