@@ -38,6 +38,8 @@ const config = {
    * interleaved in the same rounds, so a change's cost is a ratio measured in one run.
    */
   baseline: process.env.BENCH_BASELINE_ROOT || undefined,
+  /** Which parts to run, e.g. `1,3` (default all): a profile of one part only. */
+  parts: new Set((process.env.BENCH_GATEWAY_PARTS || '1,2,3').split(',').map((p) => p.trim())),
 };
 
 const INSTALL_HINT = 'apt-get install -y nginx-light wrk   (Debian/Ubuntu; needs root or sudo)';
@@ -83,19 +85,21 @@ export async function run(): Promise<void> {
   try {
     const cookie = await procs.gateway.signIn();
     const baselineCookie = await procs.baseline?.signIn();
-    if (wrk) {
+    if (wrk && config.parts.has('1')) {
       await loadPart(
         `1. tools/call to a bare JSON-RPC upstream`,
         bareConfigurations(procs, cookie, baselineCookie),
         toolsCallBody('echo', { text: 'hi' }),
       );
+    }
+    if (wrk && config.parts.has('2')) {
       await loadPart(
         `2. list_tables on the servers host (/sqlite)`,
         sqliteConfigurations(procs),
         toolsCallBody('list_tables'),
       );
     }
-    await ssePart(procs);
+    if (config.parts.has('3')) await ssePart(procs);
   } finally {
     await Promise.all(
       [procs.upstream, procs.host, procs.gateway, procs.baseline, procs.nginx, procs.floor].map(
@@ -142,11 +146,15 @@ async function startAll(withNginx: boolean): Promise<Processes> {
       },
       { path: '/sqlite', to: `http://127.0.0.1:${hostPort}/sqlite`, access: 'public' as const },
     ];
+    const profileFlags = (name: string) =>
+      config.profile
+        ? ['--cpu-prof', '--cpu-prof-dir', join(CACHE_DIR, 'profiles'), '--cpu-prof-name', name]
+        : [];
     const gateway = await startGatewayProcess(
       'gateway',
       routes,
       config.logLevel,
-      config.profile ? ['--cpu-prof', '--cpu-prof-dir', join(CACHE_DIR, 'profiles')] : [],
+      profileFlags('gateway.cpuprofile'),
     );
     started.push(gateway);
     const baseline = config.baseline
@@ -154,7 +162,7 @@ async function startAll(withNginx: boolean): Promise<Processes> {
           'baseline-gateway',
           routes,
           config.logLevel,
-          [],
+          profileFlags('baseline.cpuprofile'),
           undefined,
           config.baseline,
         )

@@ -76,3 +76,30 @@ for (const command of ['servers', 'gateway'] as const) {
     }
   });
 }
+
+test('LOG_FORMAT: pretty gives one readable line per event, json (the default off a terminal) JSON lines, anything else exit 78', async () => {
+  const config = gatewayConfig();
+  try {
+    const pretty = start(['gateway', '--config', config.file], { LOG_FORMAT: 'pretty' });
+    await waitForLine(pretty.lines, 'INFO: gateway listening');
+    pretty.child.kill('SIGTERM');
+    assert.equal(await pretty.exit, 0, pretty.stderr());
+    assert.equal(
+      pretty.lines().some((l) => l.startsWith('{')),
+      false,
+      pretty.lines().join('\n'),
+    );
+    const json = start(['gateway', '--config', config.file], {});
+    await waitForLine(json.lines, '"msg":"gateway listening"');
+    json.child.kill('SIGTERM');
+    assert.equal(await json.exit, 0, json.stderr());
+    const bad = start(['gateway', '--config', config.file], { LOG_FORMAT: 'yaml' });
+    assert.equal(await bad.exit, 78);
+    assert.match(
+      bad.stderr(),
+      /^LOG_FORMAT \(environment\): expected json or pretty, got "yaml"\n$/,
+    );
+  } finally {
+    config.remove();
+  }
+});

@@ -18,7 +18,7 @@ import { createForwarder, type Forwarder } from '../src/proxy/forward.js';
 import { compileTrustedProxies } from '../src/net/trusted-proxies.js';
 import { upstreamRequestHeaders } from '../src/proxy/headers.js';
 import { compileRoutes } from '../src/proxy/match.js';
-import { upstreamUrl } from '../src/proxy/upstream-url.js';
+import { upstreamPath } from '../src/proxy/upstream-url.js';
 import { DEAD_UPSTREAM } from './support/dead-upstream.js';
 
 // Real upstream servers and a minimal gateway edge on loopback, wired the way the gateway wires
@@ -108,7 +108,8 @@ async function gateway(
       id = (JSON.parse(body.toString()) as { id?: number }).id ?? null;
     }
     await (fwd ?? forwarder).forward(req, res, {
-      upstreams: r.to.map((t) => upstreamUrl(new URL(t), target, m.prefix, r.prefixRewrite)),
+      upstreams: r.to.map((t) => new URL(t)),
+      path: (to) => upstreamPath(to, target, m.prefix, r.prefixRewrite),
       headers: upstreamRequestHeaders(req.headers, {
         peerAddress: req.socket.remoteAddress,
         listenerScheme: 'http',

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { routesFrom, session } from '../mcp/pipeline/fixtures.test-suite.js';
 import { mcpServerRoutes } from './accessible.js';
 import { ClientTokens } from './client-tokens.js';
+import { createLocalBus, type InvalidationBus } from '../storage/invalidation.js';
 
 const ROUTES = routesFrom(`
   - from: https://mcp.example.com
@@ -21,7 +22,7 @@ const ROUTES = routesFrom(`
     mcp: { client: {} }
 `);
 
-function setup(lifeMs = 300_000) {
+function setup(lifeMs = 300_000, invalidation?: InvalidationBus) {
   let now = 1_000_000;
   const minted: { sub: string; audiences: readonly string[] }[] = [];
   const revoked: string[] = [];
@@ -34,6 +35,7 @@ function setup(lifeMs = 300_000) {
       return { token: `token-${n}`, grantId: `grant-${n}`, expiresAt: now + lifeMs };
     },
     revokeGrant: async (grantId) => void revoked.push(grantId),
+    invalidation,
   });
   return { tokens, minted, revoked, advance: (ms: number) => (now += ms) };
 }
@@ -93,4 +95,18 @@ test('client tokens: a session that ended is forgotten', async () => {
   await s.tokens.tokenFor(user);
   s.tokens.forget(user.idHash);
   assert.equal(await s.tokens.tokenFor(user), 'token-2');
+});
+
+test('client tokens: a session ended on any replica is forgotten, and all on a reconnect', async () => {
+  const bus = createLocalBus();
+  const s = setup(300_000, bus);
+  const ada = session();
+  const bob = session({ idHash: 'b'.repeat(64) });
+  assert.equal(await s.tokens.tokenFor(ada), 'token-1');
+  assert.equal(await s.tokens.tokenFor(bob), 'token-2');
+  await bus.publish({ k: 'session', idHash: ada.idHash });
+  assert.equal(await s.tokens.tokenFor(ada), 'token-3');
+  assert.equal(await s.tokens.tokenFor(bob), 'token-2');
+  await bus.publish({ k: 'all' });
+  assert.equal(await s.tokens.tokenFor(bob), 'token-4');
 });

@@ -10,6 +10,7 @@
  * session share one mint.
  */
 import type { ClientModeToken } from '../oauth/server.js';
+import type { InvalidationBus } from '../storage/invalidation.js';
 import type { SessionRecord } from '../storage/types.js';
 import { accessibleServers, type McpServerRoute } from './accessible.js';
 
@@ -20,6 +21,8 @@ export interface ClientTokenDeps {
   readonly now?: () => number;
   /** Sessions remembered at most (the oldest is dropped). Default 10 000. */
   readonly maxEntries?: number;
+  /** Where sessions ended on any replica are heard: their tokens are dropped here too. */
+  readonly invalidation?: InvalidationBus | undefined;
 }
 
 interface Held extends ClientModeToken {
@@ -40,6 +43,10 @@ export class ClientTokens {
   constructor(private readonly deps: ClientTokenDeps) {
     this.now = deps.now ?? Date.now;
     this.maxEntries = deps.maxEntries ?? 10_000;
+    deps.invalidation?.subscribe((event) => {
+      if (event.k === 'session') this.forget(event.idHash);
+      if (event.k === 'all') this.held.clear();
+    });
   }
 
   /** The token for `session`'s next request to an app. */

@@ -1,4 +1,5 @@
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger, logFormat, type LogFormat } from './log.js';
 import { startServersHost } from '../servers/host.js';
 import { defaultServerFactories } from '../servers/registry.js';
 import { ConfigError } from '../core/errors.js';
@@ -33,7 +34,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   try {
-    const logger = pino({ level: envLogLevel(process.env) ?? 'info' });
+    const format = logFormat(process.env, command, process.stdout.isTTY === true);
+    const logger = createLogger(envLogLevel(process.env) ?? 'info', format);
     switch (command) {
       case 'servers':
         return await runUntilSignal(logger, () =>
@@ -42,7 +44,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'dev':
         return await runUntilSignal(logger, () => startDev(logger));
       case 'gateway':
-        return await runGateway(rest, logger);
+        return await runGateway(rest, logger, format);
       case 'check':
         return runCheck(rest, process.env);
       default:
@@ -101,7 +103,11 @@ function notionBanner(callbackUrl: string | null): string[] {
 }
 
 /** `portcullis gateway --config FILE`. */
-async function runGateway(args: readonly string[], logger: Logger): Promise<number> {
+async function runGateway(
+  args: readonly string[],
+  logger: Logger,
+  format: LogFormat,
+): Promise<number> {
   const file = configFile(args);
   if (file === undefined) {
     console.error(`portcullis gateway: expected --config FILE\n\n${USAGE}`);
@@ -110,7 +116,7 @@ async function runGateway(args: readonly string[], logger: Logger): Promise<numb
   const { config, warnings } = loadConfig(file, process.env);
   for (const w of warnings) logger.warn({ config: formatIssue(w) }, 'configuration warning');
   // LOG_LEVEL is already in config.logLevel: the config's environment overrides.
-  const gatewayLogger = pino({ level: config.logLevel });
+  const gatewayLogger = createLogger(config.logLevel, format);
   if (config.tls?.autocert) {
     traceAcmeClient((message) => gatewayLogger.debug({ acme: message }, 'acme-client'));
   }

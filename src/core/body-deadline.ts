@@ -23,7 +23,13 @@ interface Deadline {
   expired: boolean;
 }
 
-const deadlines = new WeakMap<IncomingMessage, Deadline>();
+/**
+ * The request's deadline, on the request itself: a WeakMap entry per request cost more than
+ * the rest of arming it (ephemeron bookkeeping in every GC).
+ */
+const DEADLINE = Symbol('portcullis.bodyDeadline');
+type Armed = IncomingMessage & { [DEADLINE]?: Deadline };
+const deadlineOf = (req: IncomingMessage): Deadline | undefined => (req as Armed)[DEADLINE];
 
 /** Starts the whole-body deadline of `req` (a no-op for `ms` 0 or a request without a body). */
 export function armBodyDeadline(
@@ -40,7 +46,7 @@ export function armBodyDeadline(
     expired: false,
     timer: setTimeout(() => expire(req, deadline), ms).unref(),
   };
-  deadlines.set(req, deadline);
+  (req as Armed)[DEADLINE] = deadline;
   const stop = () => clearTimeout(deadline.timer);
   req.once('end', stop);
   req.once('close', stop);
@@ -51,7 +57,7 @@ export function armBodyDeadline(
  * the whole body. `onStall` runs first when it expires (the caller drops the upstream request).
  */
 export function limitBodyIdle(req: IncomingMessage, onStall: () => void): void {
-  const deadline = deadlines.get(req);
+  const deadline = deadlineOf(req);
   if (!deadline || deadline.expired || req.complete) return;
   clearTimeout(deadline.timer);
   deadline.timer = setTimeout(() => {
@@ -66,7 +72,7 @@ export function limitBodyIdle(req: IncomingMessage, onStall: () => void): void {
 
 /** True once the request's body deadline expired: its handler's later failure is expected. */
 export function bodyTimedOut(req: IncomingMessage): boolean {
-  return deadlines.get(req)?.expired === true;
+  return deadlineOf(req)?.expired === true;
 }
 
 function expire(req: IncomingMessage, deadline: Deadline): void {

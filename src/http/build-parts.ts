@@ -44,7 +44,7 @@ export async function buildParts(options: GatewayOptions, basics: Basics): Promi
   const upstream = buildUpstream(options, storage, secrets);
   const mcpAuth = await buildMcpAuth(options, storage, secrets, signIn, trustedProxy, upstream);
   if (mcpAuth) endedSessions.add((idHash) => mcpAuth.sessionEnded(idHash));
-  const clientTokens = buildClientTokens(config, mcpAuth);
+  const clientTokens = buildClientTokens(config, mcpAuth, storage);
   if (clientTokens) endedSessions.add((idHash) => clientTokens.forget(idHash));
   const forwarder = createForwarder({ logger });
   return {
@@ -66,6 +66,7 @@ export async function buildParts(options: GatewayOptions, basics: Basics): Promi
 function buildClientTokens(
   config: Config,
   mcpAuth: McpAuthServer | undefined,
+  storage: Storage,
 ): ClientTokens | undefined {
   // Without an MCP server there is nothing for a token to be good for: apps get none.
   if (!mcpAuth || !config.routes.some((r) => r.mcp?.kind === 'client')) return undefined;
@@ -73,6 +74,7 @@ function buildClientTokens(
     servers: mcpServerRoutes(config.routes),
     mint: (session, audiences) => mcpAuth.mintClientToken(session, audiences),
     revokeGrant: (grantId) => mcpAuth.revokeGrant(grantId),
+    invalidation: storage.invalidation,
   });
 }
 

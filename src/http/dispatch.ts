@@ -157,7 +157,7 @@ function pipelinePorts(parts: GatewayParts): PipelinePorts {
     trustedProxy: parts.trustedProxy,
     authenticate: (req) => sessions.authenticate(req),
     startSignIn: (req, res, returnTo) => sessions.startSignIn(req, res, returnTo),
-    assertionFor: createAssertionSource(signer, config),
+    assertionFor: createAssertionSource(signer, config, Date.now, parts.storage.invalidation),
     claimsHeaders: config.jwtClaimsHeaders,
     claimHeaderNames: claimHeaderNames(config.jwtClaimsHeaders),
     ...(mcpAuth

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
 import { AssertionSigner } from '../assertion/sign.js';
 import { parseConfig } from '../config/load.js';
+import { createLocalBus } from '../storage/invalidation.js';
 import { createMemoryStorage } from '../storage/memory.js';
 import { session } from '../storage/contract.test-suite.js';
 import { createAssertionSource } from './identity.js';
@@ -50,4 +51,32 @@ test('an assertion is reused for a minute per session, identity version and rout
   assert.ok(decodeJwt(first).exp! * 1000 - now >= 240_000);
   now += 2_000;
   assert.notEqual(await assertionFor(a!, ada), first, 'signed again after a minute');
+});
+
+test('an assertion is dropped when its session or user changes anywhere; unhealthy, always signed', async () => {
+  const signer = await AssertionSigner.create({
+    store: createMemoryStorage().signingKeys,
+    sharedSecret: config.sharedSecret!,
+  });
+  let up = true;
+  const bus = { ...createLocalBus(), healthy: () => up };
+  const assertionFor = createAssertionSource(signer, config, Date.now, bus);
+  const [a] = config.routes;
+  const ada = session({ sub: 'ada', idHash: 'a'.repeat(64) });
+  const bob = session({ sub: 'bob', idHash: 'b'.repeat(64) });
+  const first = { ada: await assertionFor(a!, ada), bob: await assertionFor(a!, bob) };
+  // Signed again, a token differs (its jti, or its iat a second later).
+  const fresh = async (s: typeof ada, was: string) => (await assertionFor(a!, s)) !== was;
+  await bus.publish({ k: 'session', idHash: bob.idHash });
+  assert.equal(await fresh(ada, first.ada), false, 'another session ending keeps it');
+  assert.equal(await fresh(bob, first.bob), true);
+  const again = await assertionFor(a!, ada);
+  await bus.publish({ k: 'user', sub: 'ada' });
+  assert.equal(await fresh(ada, again), true);
+  const kept = await assertionFor(a!, ada);
+  await bus.publish({ k: 'all' });
+  assert.equal(await fresh(ada, kept), true);
+  up = false;
+  const unhealthy = await assertionFor(a!, ada);
+  assert.equal(await fresh(ada, unhealthy), true, 'nothing kept while unhealthy');
 });

@@ -3,6 +3,11 @@ import type { Config, RouteConfig } from '../config/types.js';
 import { sha256Hex } from '../core/crypto.js';
 import { fromUrl } from '../proxy/route-urls.js';
 import type { AssertionSigner } from '../assertion/sign.js';
+import {
+  cacheTrusted,
+  type InvalidationBus,
+  type InvalidationEvent,
+} from '../storage/invalidation.js';
 import type { IdentityStore, SessionRecord, SessionStore } from '../storage/types.js';
 
 /** How long one signed assertion is reused for the same session and route host. */
@@ -12,22 +17,44 @@ const ASSERTION_CACHE_MAX = 10_000;
 /**
  * `X-Pomerium-Jwt-Assertion` for this user on this route. Signing is the costliest step of a
  * proxied request, so one token is reused for a minute per (session, identity version, route
- * host); it lives five minutes, so every reuse still has four minutes left.
+ * host); it lives five minutes, so every reuse still has four minutes left. A session ended or
+ * a user changed on any replica (the invalidation bus) drops its tokens; while the bus is
+ * unhealthy every request is signed afresh.
  */
-export function createAssertionSource(signer: AssertionSigner, config: Config, now = Date.now) {
-  const cache = new Map<string, { token: string; until: number }>();
+export function createAssertionSource(
+  signer: AssertionSigner,
+  config: Config,
+  now = Date.now,
+  invalidation?: InvalidationBus,
+) {
+  const cache = new Map<string, { token: string; sub: string; until: number }>();
+  invalidation?.subscribe((event) => dropAssertions(cache, event));
   return async function assertionFor(route: RouteConfig, session: SessionRecord): Promise<string> {
     const host = fromUrl(route).hostname;
     // idpExpiresAt changes whenever the provider's claims are refreshed, so new groups show.
     const key = `${session.idHash}\0${session.idpExpiresAt}\0${host}`;
     const t = now();
-    const hit = cache.get(key);
+    const trusted = cacheTrusted(invalidation);
+    const hit = trusted ? cache.get(key) : undefined;
     if (hit && hit.until > t) return hit.token;
     const token = await sign(signer, host, session, config);
+    if (!trusted) return token;
     if (cache.size >= ASSERTION_CACHE_MAX) cache.delete(cache.keys().next().value!);
-    cache.set(key, { token, until: t + ASSERTION_REUSE_MS });
+    cache.set(key, { token, sub: session.sub, until: t + ASSERTION_REUSE_MS });
     return token;
   };
+}
+
+function dropAssertions(cache: Map<string, { sub: string }>, event: InvalidationEvent): void {
+  if (event.k === 'all') return cache.clear();
+  for (const [key, entry] of cache) {
+    if (
+      (event.k === 'session' && key.startsWith(`${event.idHash}\0`)) ||
+      (event.k === 'user' && entry.sub === event.sub)
+    ) {
+      cache.delete(key);
+    }
+  }
 }
 
 function sign(

@@ -91,7 +91,8 @@ export function inspectMcpPost(input: InspectInput): InspectResult {
     if (items.length === 0) throw new Refusal(400, INVALID_REQUEST, 'Invalid Request: empty batch');
     const messages = items.map(readMessage);
     checkHeaders(messages, input.headers);
-    const calls = messages.flatMap((m) => (m.kind === 'response' ? [] : [m.call]));
+    const calls: McpCall[] = [];
+    for (const m of messages) if (m.kind !== 'response') calls.push(m.call);
     return { ok: true, calls, responses: messages.length - calls.length, batch };
   } catch (err) {
     if (!(err instanceof Refusal)) throw err;
@@ -185,6 +186,7 @@ function checkHeaders(messages: readonly Message[], headers: InspectInput['heade
 
 /** `application/json`, optionally with `charset=utf-8` (RFC 8259 §8.1: JSON is UTF-8). */
 export function isJsonMediaType(value: string | undefined): boolean {
+  if (value === 'application/json') return true; // what nearly every client sends
   if (value === undefined) return false;
   const [type, ...params] = value.split(';').map((s) => s.trim().toLowerCase());
   if (type !== 'application/json') return false;

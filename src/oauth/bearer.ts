@@ -3,12 +3,20 @@
  * in storage through oidc-provider, audience-bound to one MCP resource (RFC 8707), carrying a
  * user whose identity was saved at consent, under a gateway session that is still live.
  * Results are cached in this process for a few seconds (token hash → sub, audience, expiry;
- * grant → live session); a revocation, a grant revoked or a session ended in this process
- * drops the entries at once, other replicas see it within the cache's life.
+ * grant → live session; sub → identity). Revocations, ended sessions and deleted clients arrive
+ * on the storage's invalidation bus from every replica and drop the entries they touch; while
+ * the bus is unhealthy (events may be missed) nothing is answered from the cache, and a read
+ * that an event overtook is not cached (it may predate the change).
  */
 import { sha256Hex } from '../core/crypto.js';
 import type { AccessTokenInstance } from '../oidc/provider-module.js';
+import {
+  cacheTrusted,
+  type InvalidationBus,
+  type InvalidationEvent,
+} from '../storage/invalidation.js';
 import type { IdentityRecord, IdentityStore } from '../storage/types.js';
+import type { GrantSessionCheck } from './grant-session.js';
 
 export interface BearerUser {
   readonly sub: string;
@@ -34,10 +42,12 @@ export interface BearerValidatorOptions {
   readonly cacheMs?: number;
   readonly maxEntries?: number;
   /**
-   * The `idHash` of the live gateway session the grant was made under, or undefined when it is
-   * gone (the caller revokes the grant then). Absent: grants are not tied to sessions.
+   * The live gateway session the grant was made under, or undefined when it is gone (the
+   * caller revokes the grant then). Absent: grants are not tied to sessions.
    */
-  readonly grantSession?: (grantId: string) => Promise<string | undefined>;
+  readonly grantSession?: GrantSessionCheck;
+  /** Where revocations from every process are heard; absent, only the `forget*` calls drop. */
+  readonly invalidation?: InvalidationBus | undefined;
 }
 
 /**
@@ -60,11 +70,14 @@ export class BearerValidator {
   private readonly now: () => number;
   private readonly cacheMs: number;
   private readonly maxEntries: number;
+  /** Counts invalidation events: a lookup that saw it change may be stale and is not kept. */
+  private epoch = 0;
 
   constructor(private readonly options: BearerValidatorOptions) {
     this.now = options.now ?? Date.now;
     this.cacheMs = options.cacheMs ?? 5_000;
     this.maxEntries = options.maxEntries ?? 10_000;
+    options.invalidation?.subscribe((event) => this.invalidate(event));
   }
 
   /**
@@ -80,8 +93,10 @@ export class BearerValidator {
     if (!TOKEN_SHAPE.test(token)) return undefined;
     const now = this.now();
     const key = sha256Hex(token);
-    let entry = this.tokens.get(key);
+    const trusted = cacheTrusted(this.options.invalidation);
+    let entry = trusted ? this.tokens.get(key) : undefined;
     if (entry === undefined || entry.cachedUntil <= now) {
+      const epoch = this.epoch;
       const found = await find(token);
       if (found === undefined) {
         this.forget(key);
@@ -100,7 +115,7 @@ export class BearerValidator {
         expiresAt: found.exp * 1000,
         cachedUntil: now + this.cacheMs,
       };
-      this.remember(key, entry);
+      if (trusted && epoch === this.epoch) this.remember(key, entry);
     }
     const fits =
       typeof audience === 'string' ? entry.audiences.includes(audience) : audience(entry);
@@ -133,29 +148,67 @@ export class BearerValidator {
     }
   }
 
+  /** Another process (or this one) changed something: drop every entry that depends on it. */
+  private invalidate(event: InvalidationEvent): void {
+    this.epoch++;
+    switch (event.k) {
+      case 'grant':
+        return this.forgetGrant(event.id);
+      case 'token':
+        return this.forget(event.hash);
+      case 'session':
+        return this.forgetSession(event.idHash);
+      case 'user':
+        this.identities.delete(event.sub);
+        return this.forgetGrantsOf((entry) => entry.sub === event.sub);
+      case 'client':
+        return this.forgetGrantsOf((entry) => entry.clientId === event.id);
+      case 'all':
+        for (const map of [this.tokens, this.byGrant, this.identities, this.grantSessions]) {
+          map.clear();
+        }
+        return;
+      case 'upstream':
+        return;
+    }
+  }
+
+  private forgetGrantsOf(match: (entry: Entry) => boolean): void {
+    const grants = new Set([...this.tokens.values()].filter(match).map((e) => e.grantId));
+    for (const grantId of grants) this.forgetGrant(grantId);
+  }
+
   private async sessionLive(grantId: string, now: number): Promise<boolean> {
     const check = this.options.grantSession;
     if (check === undefined) return true;
+    const trusted = cacheTrusted(this.options.invalidation);
     const cached = this.grantSessions.get(grantId);
-    if (cached && cached.until > now) return true;
-    const idHash = await check(grantId);
-    if (idHash === undefined) {
+    if (trusted && cached && cached.until > now) return true;
+    const epoch = this.epoch;
+    const live = await check(grantId);
+    if (live === undefined) {
       this.grantSessions.delete(grantId);
       return false;
     }
+    if (!trusted || epoch !== this.epoch) return true;
     if (this.grantSessions.size >= this.maxEntries) this.grantSessions.clear();
-    this.grantSessions.set(grantId, { idHash, until: now + this.cacheMs });
+    // A session that ends by itself (its expiry) is not believed live past that.
+    const until = Math.min(now + this.cacheMs, live.expiresAt);
+    this.grantSessions.set(grantId, { idHash: live.idHash, until });
     return true;
   }
 
   private async identity(sub: string, now: number): Promise<IdentityRecord | undefined> {
+    const trusted = cacheTrusted(this.options.invalidation);
     const cached = this.identities.get(sub);
-    if (cached && cached.until > now) return cached.identity;
+    if (trusted && cached && cached.until > now) return cached.identity;
+    const epoch = this.epoch;
     const identity = await this.options.identities.get(sub);
     if (identity === undefined) {
       this.identities.delete(sub);
       return undefined;
     }
+    if (!trusted || epoch !== this.epoch) return identity;
     if (this.identities.size >= this.maxEntries) this.identities.clear();
     this.identities.set(sub, { identity, until: now + this.cacheMs });
     return identity;

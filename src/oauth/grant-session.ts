@@ -45,21 +45,32 @@ export async function recordGrantSession(
   await oauth.upsert(GRANT_SESSION_MODEL, grantId, payload, expiresAt);
 }
 
+/** The live gateway session a grant was made under. */
+export interface LiveGrantSession {
+  readonly idHash: string;
+  /** When the session ends by itself: a cached answer must not outlive it. */
+  readonly expiresAt: number;
+}
+
 /**
- * The live gateway session behind `grantId` (its `idHash`), or undefined when the grant has no
- * recorded session or that session is gone (signed out, expired).
+ * The live gateway session behind `grantId`, or undefined when the grant has no recorded
+ * session or that session is gone (signed out, expired).
  */
 export async function liveGrantSession(
   oauth: OAuthStore,
   sessions: Pick<SessionStore, 'get'>,
   grantId: string,
   now: number,
-): Promise<string | undefined> {
+): Promise<LiveGrantSession | undefined> {
   const record = await oauth.find(GRANT_SESSION_MODEL, grantId, now);
   const idHash = record?.payload.idHash;
   if (typeof idHash !== 'string') return undefined;
-  return (await sessions.get(idHash, now)) === undefined ? undefined : idHash;
+  const session = await sessions.get(idHash, now);
+  return session === undefined ? undefined : { idHash, expiresAt: session.expiresAt };
 }
+
+/** The grant-session check (`grantSessionCheck`) as its users take it. */
+export type GrantSessionCheck = (grantId: string) => Promise<LiveGrantSession | undefined>;
 
 export interface GrantSessionCheckDeps {
   readonly oauth: OAuthStore;
@@ -72,15 +83,13 @@ export interface GrantSessionCheckDeps {
 
 /**
  * The check the bearer validator and the token endpoint share: the grant's live gateway
- * session (its `idHash`), or undefined once that session is gone, in which case the grant is
- * revoked now (every token, its session record) rather than at its expiry.
+ * session, or undefined once that session is gone, in which case the grant is revoked now
+ * (every token, its session record) rather than at its expiry.
  */
-export function grantSessionCheck(
-  deps: GrantSessionCheckDeps,
-): (grantId: string) => Promise<string | undefined> {
+export function grantSessionCheck(deps: GrantSessionCheckDeps): GrantSessionCheck {
   return async (grantId) => {
-    const idHash = await liveGrantSession(deps.oauth, deps.sessions, grantId, deps.now());
-    if (idHash !== undefined) return idHash;
+    const live = await liveGrantSession(deps.oauth, deps.sessions, grantId, deps.now());
+    if (live !== undefined) return live;
     await deps.oauth.revokeByGrantId(grantId);
     await deps.oauth.destroy('Grant', grantId);
     deps.forgetGrant(grantId);

@@ -30,7 +30,7 @@ import { BearerValidator } from './bearer.js';
 import { withFetchScope, type CimdFetchOptions } from './cimd.js';
 import { anyHostProvider, mintClientModeToken, type ClientModeToken } from './client-mode.js';
 import { sendOAuthFailure } from './errors.js';
-import { grantSessionCheck } from './grant-session.js';
+import { grantSessionCheck, type GrantSessionCheck } from './grant-session.js';
 import type { UpstreamConnectPort } from './interactions.js';
 import { HostDirectory, type Host, type HostDeps, type OAuthEndpoint } from './hosts.js';
 import { resourceMetadataEndpoint, serverMetadataEndpoint } from './metadata-endpoint.js';
@@ -50,7 +50,7 @@ export interface McpAuthServerOptions {
   readonly routes: readonly RouteConfig[];
   readonly storage: Pick<
     Storage,
-    'oauth' | 'oauthClients' | 'consents' | 'identities' | 'sessions'
+    'oauth' | 'oauthClients' | 'consents' | 'identities' | 'sessions' | 'invalidation'
   >;
   readonly sharedSecret: string;
   readonly cookieSecret: string;
@@ -120,7 +120,8 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
     logger,
     forgetGrant: (grantId) => validator.forgetGrant(grantId),
   });
-  const validator = new BearerValidator({ identities: storage.identities, now, grantSession });
+  // From storage: the identities, and the invalidation bus revocations arrive on.
+  const validator = new BearerValidator({ ...storage, now, grantSession });
   const hosts = await HostDirectory.create(options.routes, hostDeps(options, validator, now));
   const endpoints = endpointModules(options, grantSession, now);
   return {
@@ -199,7 +200,7 @@ function grantsOfUsers(
 /** The endpoint modules that take settings (the rest are plain functions). */
 function endpointModules(
   options: McpAuthServerOptions,
-  grantSession: (grantId: string) => Promise<string | undefined>,
+  grantSession: GrantSessionCheck,
   now: () => number,
 ): { readonly register: OAuthEndpoint; readonly token: OAuthEndpoint } {
   const limits = options.rateLimits;

@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { isFormMediaType } from '../core/media-type.js';
 import type { OidcProvider } from '../oidc/provider-module.js';
 import { InvalidGrant, InvalidRequest } from './errors.js';
+import type { GrantSessionCheck } from './grant-session.js';
 import type { OAuthEndpoint } from './hosts.js';
 import { checkRateLimit, type RateLimiter } from './rate-limit.js';
 import { readRequestBody } from './request-body.js';
@@ -21,7 +22,7 @@ export interface TokenDeps {
   readonly limiter: RateLimiter;
   readonly clientIp: (req: IncomingMessage) => string;
   /** The grant's live gateway session, undefined once it is gone (`grantSessionCheck`). */
-  readonly grantSession: (grantId: string) => Promise<string | undefined>;
+  readonly grantSession: GrantSessionCheck;
 }
 
 /** `/.pomerium/mcp/token` (and `/token`). */

@@ -20,7 +20,7 @@ export function createBalancer(ejectMs: number, now: () => number = Date.now): B
     order(upstreams) {
       const n = upstreams.length;
       if (n <= 1) return n === 1 ? ONLY : NONE;
-      // The rewritten URLs are new per request, so the rotation is keyed by the origins.
+      // Keyed by the origins, so routes sharing upstreams share one rotation.
       const key = upstreams.map((u) => u.origin).join(' ');
       const start = next.get(key) ?? 0;
       next.set(key, (start + 1) % n);

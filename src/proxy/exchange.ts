@@ -138,7 +138,7 @@ export class Exchange {
     const url = index === undefined ? undefined : this.o.upstreams[index];
     if (!url) return;
     this.lastUrl = url;
-    const upstream = startUpstreamRequest(url, this.req, {
+    const upstream = startUpstreamRequest(url, this.o.path(url), this.req, {
       pools: this.s.pools,
       connectTimeoutMs: this.s.connectTimeoutMs,
       headers: this.o.headers,

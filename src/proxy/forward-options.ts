@@ -4,8 +4,10 @@ import type { Duplex } from 'node:stream';
 import type { UpstreamError } from './errors.js';
 
 export interface ForwardOptions {
-  /** Candidate upstream URLs, already rewritten (path and query) for this request. */
+  /** The route's upstreams (`to`, parsed once per route: `upstreamBases`). */
   readonly upstreams: readonly URL[];
+  /** The request target (path and query) to send to one of them (`upstreamPath`). */
+  readonly path: (upstream: URL) => string;
   /** From `upstreamRequestHeaders`; without `host`, each upstream's own host is sent. */
   readonly headers: OutgoingHttpHeaders;
   /** The request body when the gateway has already read it (replayable on failover). */
@@ -49,7 +51,7 @@ export interface ResponseRewrite {
 export interface ForwardResult {
   /** The status sent to the client; 0 when the client left before any. */
   readonly status: number;
-  /** The upstream that answered (or was last tried). */
+  /** The upstream (its `to`) that answered, or was last tried. */
   readonly upstream: URL | undefined;
   readonly error: UpstreamError | undefined;
   readonly clientClosed: boolean;

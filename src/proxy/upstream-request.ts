@@ -20,7 +20,10 @@ export interface UpstreamRequestOptions {
   readonly pools: Pools;
   /** Time to get a connected socket (queueing for one included). */
   readonly connectTimeoutMs: number;
-  /** From `upstreamRequestHeaders`; without `host`, the upstream's own host is sent. */
+  /**
+   * From `upstreamRequestHeaders`, owned by this request (framing fields are set in it);
+   * without `host`, the upstream's own host is sent.
+   */
   readonly headers: OutgoingHttpHeaders;
   /** The body the gateway has already read; else `streamedBody` says whether `req` has one. */
   readonly body: Buffer | undefined;
@@ -29,16 +32,43 @@ export interface UpstreamRequestOptions {
   readonly rewritesAnswer: boolean;
 }
 
-/** Starts one upstream request and sends (or streams) its body. */
+/** Where node connects for one `to`, taken from its URL once (not per request). */
+interface Endpoint {
+  readonly https: boolean;
+  readonly hostname: string;
+  readonly port: string;
+}
+
+const endpoints = new WeakMap<URL, Endpoint>();
+
+function endpointOf(to: URL): Endpoint {
+  let endpoint = endpoints.get(to);
+  if (endpoint === undefined) {
+    // node wants an IPv6 literal without its brackets (it adds them back in Host).
+    const hostname = to.hostname.replace(/^\[(.*)\]$/, '$1');
+    endpoint = { https: to.protocol === 'https:', hostname, port: to.port };
+    endpoints.set(to, endpoint);
+  }
+  return endpoint;
+}
+
+/**
+ * Starts one upstream request to `to` for `path` (the rewritten request target) and sends (or
+ * streams) its body. Without a `host` header node sends the upstream's own (RFC 9110 §7.2).
+ */
 export function startUpstreamRequest(
-  url: URL,
+  to: URL,
+  path: string,
   req: IncomingMessage,
   o: UpstreamRequestOptions,
 ): ClientRequest {
-  const https = url.protocol === 'https:';
-  const upstream = (https ? httpsRequest : httpRequest)(url, {
+  const { https, hostname, port } = endpointOf(to);
+  const upstream = (https ? httpsRequest : httpRequest)({
+    hostname,
+    port,
+    path,
     method: req.method,
-    headers: requestHeaders(url, o),
+    headers: requestHeaders(o),
     agent: https ? o.pools.https : o.pools.http,
   });
   limitConnectTime(upstream, o.connectTimeoutMs);
@@ -48,9 +78,12 @@ export function startUpstreamRequest(
   return upstream;
 }
 
-function requestHeaders(url: URL, o: UpstreamRequestOptions): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = { ...o.headers };
-  headers.host ??= url.host;
+/**
+ * The framing fields over `o.headers`, set in place: that object is this request's own, and
+ * what is set is the same for every upstream tried.
+ */
+function requestHeaders(o: UpstreamRequestOptions): OutgoingHttpHeaders {
+  const { headers } = o;
   // RFC 9110 §12.5.3: a rewrite reads the body's bytes, so it asks for no content coding.
   if (o.rewritesAnswer) headers['accept-encoding'] = 'identity';
   if (o.body !== undefined) {

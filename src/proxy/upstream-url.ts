@@ -18,19 +18,29 @@ export function rewritePath(path: string, prefix: string, replacement: string): 
 }
 
 /**
- * The URL to send to one upstream: its origin, the rewritten path, and the request's query
- * string unchanged. `requestTarget` is the request line's origin-form (`req.url`).
+ * The request target to send to one upstream: the rewritten path and the request's query
+ * string unchanged. `requestTarget` is the request line's origin-form (`req.url`). A string,
+ * built once per attempt: no URL is parsed per request.
  */
+export function upstreamPath(
+  to: URL,
+  requestTarget: string,
+  prefix: string,
+  prefixRewrite: string | null,
+): string {
+  const q = requestTarget.indexOf('?');
+  const path = q === -1 ? requestTarget : requestTarget.slice(0, q);
+  const query = q === -1 ? '' : requestTarget.slice(q);
+  return rewritePath(path, prefix, prefixRewrite ?? to.pathname) + query;
+}
+
+/** The URL to send to one upstream: its origin and `upstreamPath`. */
 export function upstreamUrl(
   to: URL,
   requestTarget: string,
   prefix: string,
   prefixRewrite: string | null,
 ): URL {
-  const q = requestTarget.indexOf('?');
-  const path = q === -1 ? requestTarget : requestTarget.slice(0, q);
-  const query = q === -1 ? '' : requestTarget.slice(q);
-  const rewritten = rewritePath(path, prefix, prefixRewrite ?? to.pathname);
   // Built from strings rather than by setting `pathname`, which would re-encode the path.
-  return new URL(`${to.origin}${rewritten}${query}`);
+  return new URL(to.origin + upstreamPath(to, requestTarget, prefix, prefixRewrite));
 }

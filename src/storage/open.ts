@@ -1,5 +1,7 @@
+import { createLocalBus } from './invalidation.js';
 import { createMemoryStorage } from './memory.js';
 import { openPostgresStorage } from './postgres.js';
+import { publishingStorage } from './publishing.js';
 import { openSqliteStorage } from './sqlite.js';
 import type { Storage } from './types.js';
 
@@ -16,11 +18,20 @@ export interface OpenStorageOptions {
   readonly source?: string;
 }
 
-/** Opens the configured backend, creating or migrating its schema as needed. */
+/**
+ * Opens the configured backend, creating or migrating its schema as needed. Its revoking
+ * writes are announced on its invalidation bus (`publishing.ts`): PostgreSQL's own, reaching
+ * every replica, or one in this process for the backends only one process uses.
+ */
 export async function openStorage(
   config: StorageOptions,
   options: OpenStorageOptions = {},
 ): Promise<Storage> {
+  const storage = await openBackend(config, options);
+  return publishingStorage(storage, storage.invalidation ?? createLocalBus());
+}
+
+async function openBackend(config: StorageOptions, options: OpenStorageOptions): Promise<Storage> {
   switch (config.type) {
     case 'memory':
       return createMemoryStorage();

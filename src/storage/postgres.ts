@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { StorageError } from './errors.js';
 import { migratePostgres } from './postgres-migrations.js';
+import { openPostgresBus } from './postgres-notify.js';
 import type { PgDb } from './postgres-db.js';
 import { pgConsents, pgIdentities, pgOAuth, pgOAuthClients } from './postgres-oauth.js';
 import { pgLeases, pgUpstreamClients, pgUpstreamTokens } from './postgres-upstream.js';
@@ -41,25 +42,11 @@ export async function openPostgresStorage(
   connectionString: string,
   options: PostgresStorageOptions = {},
 ): Promise<Storage> {
-  const settings = parsePostgresOptions(connectionString, options.source);
-  const base: pg.PoolConfig = {
-    connectionString: settings.connectionString,
-    connectionTimeoutMillis: options.connectionTimeoutMs ?? settings.connectTimeoutMs,
-    idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
-    application_name: 'portcullis',
-    types: { getTypeParser },
-    ...(settings.tls ? { ssl: tlsOptions(settings.tls, options.source) } : {}),
-  };
-  // Migrations may wait for another replica's lock or rewrite a large table: no deadline.
-  await withPool({ ...base, max: 1 }, options, (migrations) =>
+  const configs = connectionConfigs(connectionString, options);
+  await withPool(configs.migrations, options, (migrations) =>
     guarded(() => migratePostgres(migrations)),
   );
-  const pool = new pg.Pool({
-    ...base,
-    max: options.max ?? settings.maxConnections,
-    ...(settings.statementTimeoutMs > 0 ? { statement_timeout: settings.statementTimeoutMs } : {}),
-    ...(settings.queryTimeoutMs > 0 ? { query_timeout: settings.queryTimeoutMs } : {}),
-  });
+  const pool = new pg.Pool(configs.pool);
   // Without a listener, an idle connection's error would crash the process.
   pool.on('error', options.onError ?? warn);
   let closed = false;
@@ -76,6 +63,9 @@ export async function openPostgresStorage(
       return (await guarded(() => open().query(sql, [...params]))).rowCount ?? 0;
     },
   };
+  const invalidation = await openPostgresBus(configs.listener, db, {
+    onError: options.onError ?? warn,
+  });
   return {
     kind: 'postgres',
     sessions: pgSessions(db),
@@ -89,6 +79,7 @@ export async function openPostgresStorage(
     upstreamTokens: pgUpstreamTokens(db),
     upstreamClients: pgUpstreamClients(db),
     leases: pgLeases(db),
+    invalidation,
     async ping() {
       // Readiness probes call this often: a database that does not answer soon is down.
       await guarded(() => open().query(PING));
@@ -96,8 +87,35 @@ export async function openPostgresStorage(
     async close() {
       if (closed) return;
       closed = true;
+      await invalidation.close();
       await pool.end();
     },
+  };
+}
+
+/** Each connection's settings, from the connection string and `options` (which win). */
+function connectionConfigs(connectionString: string, options: PostgresStorageOptions) {
+  const settings = parsePostgresOptions(connectionString, options.source);
+  const common: pg.ClientConfig = {
+    connectionString: settings.connectionString,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? settings.connectTimeoutMs,
+    application_name: 'portcullis',
+    types: { getTypeParser },
+    ...(settings.tls ? { ssl: tlsOptions(settings.tls, options.source) } : {}),
+  };
+  const { statementTimeoutMs, queryTimeoutMs } = settings;
+  return {
+    // Migrations may wait for another replica's lock or rewrite a large table: no deadline.
+    migrations: { ...common, max: 1 } satisfies pg.PoolConfig,
+    pool: {
+      ...common,
+      max: options.max ?? settings.maxConnections,
+      idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
+      ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
+      ...(queryTimeoutMs > 0 ? { query_timeout: queryTimeoutMs } : {}),
+    } satisfies pg.PoolConfig,
+    // The invalidation listener: it waits for notifications, so no statement deadline either.
+    listener: common,
   };
 }
 

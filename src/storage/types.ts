@@ -6,6 +6,7 @@
  * stored as SHA-256 hashes, private keys and provider tokens encrypted by their owners.
  */
 
+import type { InvalidationBus } from './invalidation.js';
 import type { LeaseStore, UpstreamClientStore, UpstreamTokenStore } from './upstream-types.js';
 
 export type * from './upstream-types.js';
@@ -226,6 +227,11 @@ export interface Storage {
   readonly upstreamTokens: UpstreamTokenStore;
   readonly upstreamClients: UpstreamClientStore;
   readonly leases: LeaseStore;
+  /**
+   * Where revoking writes are announced to every process's caches (`invalidation.ts`): set by
+   * `openStorage` (PostgreSQL's reaches the other replicas); absent, caches answer alone.
+   */
+  readonly invalidation?: InvalidationBus;
   /** Throws when the backend cannot be reached (`/readyz`); PostgreSQL waits 2 s at most for it. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -4,6 +4,7 @@
  * the grant), the callback, and the connection state apps and the portal show. A route's
  * upstream is configured (`upstream_oauth2.endpoint`: `catalog.ts`) or found (`discovery.ts`).
  */
+import type { InvalidationBus } from '../storage/invalidation.js';
 import type { Logger } from 'pino';
 import type { RouteConfig } from '../config/types.js';
 import type {
@@ -25,6 +26,8 @@ export interface UpstreamServiceOptions {
     readonly oauth: OAuthStore;
     readonly upstreamTokens: UpstreamTokenStore;
     readonly upstreamClients: UpstreamClientStore;
+    /** Where other replicas' disconnects are heard (the vault's cache drops them). */
+    readonly invalidation?: InvalidationBus | undefined;
   };
   readonly sharedSecret: string;
   readonly logger: Logger;
@@ -77,6 +80,7 @@ export class UpstreamService {
     });
     this.vault = new UpstreamVault({
       store: storage.upstreamTokens,
+      invalidation: storage.invalidation,
       sharedSecret,
       ...(now ? { now } : {}),
       onRefresh: (key, outcome, err) => {

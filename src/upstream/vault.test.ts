@@ -8,6 +8,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as client from 'openid-client';
+import { createLocalBus } from '../storage/invalidation.js';
+import { publishingStorage } from '../storage/publishing.js';
 import { openSqliteStorage } from '../storage/sqlite.js';
 import type { UpstreamOAuthClient, UpstreamTokenSet } from './oauth-client.js';
 import { UpstreamVault, type TokenKey } from './vault.js';
@@ -178,4 +180,41 @@ test('a sealed token moved to another user’s row does not open', async () => {
   await assert.rejects(v.token({ ...key, sub: 'mallory' }), /sealed value/);
   assert.notEqual(record.accessTokenEnc.includes('secret'), true);
   void provider;
+});
+
+test('with an invalidation bus, another replica’s disconnect is seen at once; unhealthy, nothing is kept', async () => {
+  const { key, storage, provider, clock } = setup();
+  let up = true;
+  const bus = { ...createLocalBus(), healthy: () => up };
+  // Two replicas: each vault on the storage that announces its writes on the shared bus.
+  const shared = publishingStorage(storage, bus);
+  const replica = () =>
+    new UpstreamVault({
+      store: shared.upstreamTokens,
+      sharedSecret: SECRET,
+      now: clock.now,
+      invalidation: bus,
+    });
+  const [a, b] = [replica(), replica()];
+  const long = { accessToken: 'long', refreshToken: null, expiresIn: 3600, scopes: undefined };
+  await a.save(key, long);
+  assert.equal((await a.token(key)).kind, 'token');
+  await b.disconnect(key);
+  assert.deepEqual(await a.token(key), { kind: 'missing', refused: false }, 'at once');
+
+  await b.save(key, long);
+  assert.equal((await a.token(key)).kind, 'token');
+  await bus.publish({ k: 'upstream', sub: key.sub, route: 'another route' });
+  await bus.publish({ k: 'upstream', sub: 'another user', route: key.routeKey });
+  // Straight to the row, unannounced: only a cache that asks storage sees it.
+  await storage.upstreamTokens.delete(key.sub, key.routeKey, provider.upstreamKey);
+  assert.equal((await a.token(key)).kind, 'token', 'events for others kept it');
+  await bus.publish({ k: 'all' });
+  assert.deepEqual(await a.token(key), { kind: 'missing', refused: false });
+
+  await b.save(key, long);
+  up = false;
+  assert.equal((await a.token(key)).kind, 'token');
+  await storage.upstreamTokens.delete(key.sub, key.routeKey, provider.upstreamKey);
+  assert.deepEqual(await a.token(key), { kind: 'missing', refused: false }, 'unhealthy: asked');
 });

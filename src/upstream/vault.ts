@@ -8,7 +8,9 @@
  * authorize again. A provider that fails (5xx, timeout) leaves the stored token alone.
  */
 import { deriveKey, open, seal } from '../core/crypto.js';
+import type { InvalidationBus } from '../storage/invalidation.js';
 import type { UpstreamTokenRecord, UpstreamTokenStore } from '../storage/types.js';
+import { OpenedCache } from './opened-cache.js';
 import {
   providerRefused,
   type UpstreamOAuthClient,
@@ -41,39 +43,43 @@ export interface VaultOptions {
   readonly now?: () => number;
   /** Told of each refresh's outcome (metrics, logs); never sees a token. */
   readonly onRefresh?: (key: TokenKey, outcome: 'ok' | 'refused' | 'failed', err?: unknown) => void;
+  /** Where disconnects on other replicas are heard (`OpenedCache`). */
+  readonly invalidation?: InvalidationBus | undefined;
 }
 
 /** The most a token is refreshed ahead of its expiry. */
 const REFRESH_AHEAD_MS = 60_000;
 /**
  * How long an opened token is used from memory before storage is read again: as the bearer
- * cache, so another replica's disconnect or refresh is seen within this (this one's at once).
+ * cache. Another replica's disconnect or new connection drops it at once (the invalidation
+ * bus); its refresh is seen within this, or at the first 401 from the upstream.
  */
 const OPENED_CACHE_MS = 5_000;
 const OPENED_CACHE_MAX = 10_000;
 
-interface Opened {
-  readonly outcome: TokenOutcome & { kind: 'token' };
-  readonly until: number;
-}
+type Opened = TokenOutcome & { kind: 'token' };
 
 export class UpstreamVault {
   private readonly key: Buffer;
   private readonly now: () => number;
   private readonly inFlight = new Map<string, Promise<TokenOutcome>>();
-  private readonly openedCache = new Map<string, Opened>();
+  private readonly openedCache: OpenedCache<Opened>;
 
   constructor(private readonly options: VaultOptions) {
     this.key = deriveKey(options.sharedSecret, 'portcullis upstream tokens v1');
     this.now = options.now ?? Date.now;
+    this.openedCache = new OpenedCache(
+      this.now,
+      OPENED_CACHE_MS,
+      OPENED_CACHE_MAX,
+      options.invalidation,
+    );
   }
 
   /** A token that is good for now, refreshed first when it is due. */
   async token(key: TokenKey): Promise<TokenOutcome> {
     const cached = this.openedCache.get(flightKey(key));
-    if (cached !== undefined && cached.until > this.now() && !this.due(cached.outcome.record)) {
-      return cached.outcome;
-    }
+    if (cached !== undefined && !this.due(cached.record)) return cached;
     const record = await this.read(key);
     if (record === undefined) return { kind: 'missing', refused: false };
     if (!this.due(record)) return this.opened(key, record);
@@ -209,9 +215,7 @@ export class UpstreamVault {
   private opened(key: TokenKey, record: UpstreamTokenRecord): TokenOutcome {
     const accessToken = this.unseal(key, record.accessTokenEnc, 'access');
     const outcome = { kind: 'token', accessToken, record } as const;
-    const cache = this.openedCache;
-    if (cache.size >= OPENED_CACHE_MAX) cache.delete(cache.keys().next().value as string);
-    cache.set(flightKey(key), { outcome, until: this.now() + OPENED_CACHE_MS });
+    this.openedCache.set(flightKey(key), key.sub, key.routeKey, outcome);
     return outcome;
   }
 

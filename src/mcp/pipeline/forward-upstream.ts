@@ -8,7 +8,7 @@ import type { RouteConfig } from '../../config/types.js';
 import type { ForwardOptions, ForwardResult } from '../../proxy/forward.js';
 import { upstreamRequestHeaders, type RouteKind } from '../../proxy/headers.js';
 import { upstreamBases } from '../../proxy/route-urls.js';
-import { upstreamUrl } from '../../proxy/upstream-url.js';
+import { upstreamPath } from '../../proxy/upstream-url.js';
 import type { JsonRpcId } from '../inspect.js';
 import { routeName, type CallerRequest, type PipelinePorts } from './context.js';
 
@@ -38,15 +38,13 @@ export async function forwardUpstream(
   plan: ForwardPlan,
 ): Promise<ForwardResult> {
   const { route, prefix } = ctx.match;
-  const upstreams = upstreamBases(route).map((to) =>
-    upstreamUrl(to, ctx.url, prefix, route.prefixRewrite),
-  );
   const isMcp = route.mcp !== null;
   // A fresh object from `upstreamRequestHeaders`: filled in place.
   const headers = clientHeaders(ports, req, route);
   for (const extra of plan.extraHeaders) Object.assign(headers, extra);
   const result = await ports.forwarder.forward(req, res, {
-    upstreams,
+    upstreams: upstreamBases(route),
+    path: (to) => upstreamPath(to, ctx.url, prefix, route.prefixRewrite),
     headers,
     body: plan.mcpPost?.body,
     timeoutMs: route.timeoutMs ?? (isMcp ? null : PLAIN_TIMEOUT_MS),
@@ -54,7 +52,7 @@ export async function forwardUpstream(
     jsonRpcErrorId: plan.mcpPost?.jsonRpcErrorId ?? null,
     onResponse: plan.transform,
     isMcpPost: plan.mcpPost !== undefined,
-    ...(plan.decline ? { decline: plan.decline } : {}),
+    decline: plan.decline,
   });
   if (result.error) {
     const { error } = result;

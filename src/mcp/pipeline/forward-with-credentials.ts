@@ -53,9 +53,10 @@ export async function forwardWithCredentials(
       : NO_HEADERS;
   const send = (credentials: Sent, decline?: (r: IncomingMessage) => boolean) =>
     forwardUpstream(ports, req, res, ctx, {
-      ...plan,
+      mcpPost: plan.mcpPost,
+      transform: plan.transform,
       extraHeaders: [credentials.headers, identity],
-      ...(decline ? { decline } : {}),
+      decline,
     });
   // A body still in the request stream cannot be sent twice: only read bodies are retried.
   const replayable = plan.mcpPost !== undefined || ctx.method === 'GET' || ctx.method === 'HEAD';

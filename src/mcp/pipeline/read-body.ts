@@ -39,7 +39,11 @@ export function inspectBody(read: BodyResult, head: BodyHead): BodyOutcome {
     };
     return { ok: false, answer };
   }
-  const inspected = inspectMcpPost({ ...head, body: read.body });
+  const inspected = inspectMcpPost({
+    contentType: head.contentType,
+    headers: head.headers,
+    body: read.body,
+  });
   if (inspected.ok) return { ok: true, body: read.body, inspected };
   const { status, id, jsonRpcError } = inspected;
   return { ok: false, answer: { kind: 'json-rpc-error', status, id, ...jsonRpcError } };

@@ -15,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteMatch } from '../../proxy/match.js';
 import { sendAnswer, type Answer } from './answer.js';
 import {
+  callerRequest,
   logDecision,
   routeName,
   routeRequest,
@@ -39,7 +40,7 @@ export async function serveRoute(
 ): Promise<void> {
   const request = routeRequest(req, match, requestId, path);
   if (match.route.mcp?.kind === 'server') return serveMcpRoute(ports, req, res, request);
-  const ctx: CallerRequest = { ...request, session: await ports.authenticate(req) };
+  const ctx = callerRequest(request, await ports.authenticate(req));
   return serveWhole(ports, req, res, ctx);
 }
 
@@ -57,7 +58,7 @@ async function serveMcpRoute(
     return sendAnswer(req, res, caller.answer, ports.startSignIn);
   }
   for (const name in caller.responseHeaders) res.setHeader(name, caller.responseHeaders[name]!);
-  const ctx: CallerRequest = { ...request, session: caller.session, grantId: caller.grantId };
+  const ctx = callerRequest(request, caller.session, caller.grantId);
   if (ctx.method === 'POST') return serveMcpPost(ports, req, res, ctx);
   return serveWhole(ports, req, res, ctx);
 }

@@ -1,0 +1,42 @@
+/**
+ * The process's logger. JSON lines (pino) for `portcullis gateway` and `servers`, and for
+ * `dev` when its output goes to a file or a pipe; one readable line per event (pino-pretty)
+ * for `dev` at a terminal, which is what `npm start` is. `LOG_FORMAT=json` or `pretty`
+ * chooses either way for any command.
+ */
+import { pino, type Level, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import { ConfigError } from '../core/errors.js';
+
+export type LogFormat = 'json' | 'pretty';
+
+/** LOG_FORMAT, or the command's default. Empty means unset, as for every other variable. */
+export function logFormat(
+  env: NodeJS.ProcessEnv,
+  command: string,
+  stdoutIsTty: boolean,
+): LogFormat {
+  const raw = env.LOG_FORMAT?.trim();
+  if (raw === undefined || raw === '') {
+    return command === 'dev' && stdoutIsTty ? 'pretty' : 'json';
+  }
+  if (raw === 'json' || raw === 'pretty') return raw;
+  throw new ConfigError(
+    'LOG_FORMAT (environment)',
+    `expected json or pretty, got ${JSON.stringify(raw)}`,
+  );
+}
+
+export function createLogger(level: Level, format: LogFormat): Logger {
+  if (format === 'json') return pino({ level });
+  // Synchronous, in this thread: a line is out before the process goes on (and before it
+  // exits), as with pino's own destination.
+  const stream = pretty({
+    sync: true,
+    destination: 1,
+    colorize: pretty.isColorSupported && process.stdout.isTTY === true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+  });
+  return pino({ level }, stream);
+}
