@@ -184,6 +184,10 @@ test('postgres storage takes a postgresql:// URL, and requires one', () => {
   assert.deepEqual(issues(base('databroker_storage_type: postgres\n')).errors, [
     'c.yaml:5 databroker_storage_connection_string: required for postgres storage: a postgresql:// URL',
   ]);
+  // The pool, deadline and TLS options are checked with the rest of the file.
+  assert.deepEqual(issues(pg('postgresql://db/p?pool_max_conns=0&sslmode=verify-full')).errors, [
+    'c.yaml:6 databroker_storage_connection_string: pool_max_conns: expected a whole number of at least 1, got "0"',
+  ]);
 });
 
 test('every error of a file is reported in one run, schema and policy alike', () => {

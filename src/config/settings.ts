@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { compileTrustedProxies } from '../net/trusted-proxies.js';
+import { postgresOptionsProblem } from '../storage/postgres-options.js';
 import type { Env } from '../core/env.js';
 import type { IssueSink } from './issues.js';
 import { parseAddress } from './address.js';
@@ -254,8 +255,16 @@ function buildStorage(raw: RawSettings, env: Env, sink: IssueSink): StorageConfi
         );
         return undefined;
       }
-      return { type, connectionString: conn };
+      return postgresStorage(conn, sink);
   }
+}
+
+/** The pool, deadline and TLS options in the URL are checked here too, for `portcullis check`. */
+function postgresStorage(connectionString: string, sink: IssueSink): StorageConfig | undefined {
+  const problem = postgresOptionsProblem(connectionString);
+  if (problem === undefined) return { type: 'postgres', connectionString };
+  sink.error(['databroker_storage_connection_string'], problem);
+  return undefined;
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/; // RFC 9110 §5.6.2 token

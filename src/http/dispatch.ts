@@ -11,11 +11,13 @@ import { sendJson, sendOAuthError } from '../core/respond.js';
 import type { PipelinePorts } from '../mcp/pipeline/context.js';
 import { serveRoute } from '../mcp/pipeline/serve.js';
 import { claimHeaderNames } from '../proxy/identity-headers.js';
+import { isStorageUnavailable } from '../storage/errors.js';
 import { compileRoutes, type RouteMatch } from '../proxy/match.js';
 import { createAssertionSource } from './identity.js';
 import { ownEndpoints, portal, type Handler } from './endpoints.js';
 import type { GatewayParts } from './parts.js';
 import { requestIdOf, requestPath, settleRequestTarget } from './request-target.js';
+import { sendStorageUnavailable, type AnswerShape } from './unavailable.js';
 
 export type { GatewayParts } from './parts.js';
 
@@ -29,9 +31,21 @@ interface Target {
 /** One entry of the table: this request's handler, or undefined when it is not the entry's. */
 type Lookup = (req: IncomingMessage, target: Target) => Handler | undefined;
 
+/** An entry, and the shape of an error answer for the requests it serves. */
+interface Entry {
+  readonly lookup: Lookup;
+  readonly shape: (target: Target) => AnswerShape;
+}
+
+/** Which entry took the request, for the answer to an error it throws. */
+interface Served {
+  shape: AnswerShape;
+}
+
 /**
  * The listener's handler: tags each request with an id, dispatches it through the table, and
- * turns an unhandled error into a bare 500 with the detail in the log.
+ * turns an unhandled error into a bare 500 with the detail in the log, or, when storage is
+ * unreachable, a 503 with `Retry-After` in the shape of the entry that took the request.
  */
 export function createRequestHandler(
   parts: GatewayParts,
@@ -40,11 +54,20 @@ export function createRequestHandler(
   return (req, res) => {
     const requestId = requestIdOf(req);
     res.setHeader('x-request-id', requestId);
-    dispatch(req, res, requestId).catch((err: unknown) => unhandled(parts.logger, req, res, err));
+    const served: Served = { shape: 'page' };
+    dispatch(req, res, requestId, served).catch((err: unknown) =>
+      unhandled(parts.logger, req, res, err, served.shape),
+    );
   };
 }
 
-function unhandled(logger: Logger, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+function unhandled(
+  logger: Logger,
+  req: IncomingMessage,
+  res: ServerResponse,
+  err: unknown,
+  shape: AnswerShape,
+): void {
   const req_id = res.getHeader('x-request-id');
   // Answered 408 already: the body reader failing afterwards is expected, not a bug.
   if (bodyTimedOut(req)) return logger.debug({ req_id }, 'body timed out');
@@ -57,6 +80,10 @@ function unhandled(logger: Logger, req: IncomingMessage, res: ServerResponse, er
     res.destroy();
     return;
   }
+  if (isStorageUnavailable(err)) {
+    logger.warn({ err: (err as Error).message, req_id }, 'storage unavailable: answered 503');
+    return sendStorageUnavailable(req, res, shape);
+  }
   logger.error({ err, req_id }, 'unhandled error while answering a request');
   sendOAuthError(res, 500, { error: 'server_error' });
 }
@@ -65,7 +92,7 @@ function dispatcher(parts: GatewayParts) {
   const { config, scheme } = parts;
   const matcher = compileRoutes(config.routes);
   const table = dispatchTable(parts);
-  return async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
+  return async (req: IncomingMessage, res: ServerResponse, requestId: string, served: Served) => {
     const refused = settleRequestTarget(req, scheme);
     if (refused !== undefined) {
       return sendOAuthError(res, 400, { error: 'invalid_request', error_description: refused });
@@ -77,32 +104,46 @@ function dispatcher(parts: GatewayParts) {
     }
     const match = matcher.match({ host: req.headers.host ?? '', path }, scheme);
     const target: Target = { path, match, requestId };
-    for (const lookup of table) {
+    for (const { lookup, shape } of table) {
       const handler = lookup(req, target);
-      if (handler) return handler(req, res);
+      if (handler === undefined) continue;
+      served.shape = shape(target);
+      return handler(req, res);
     }
     sendJson(res, 404, { error: 'not_found', error_description: 'no route matches this request' });
   };
 }
 
 /** The table, in the order it is asked. */
-function dispatchTable(parts: GatewayParts): readonly Lookup[] {
+function dispatchTable(parts: GatewayParts): readonly Entry[] {
   const { idp } = parts.signIn;
   const own = ownEndpoints(parts);
   const ports = pipelinePorts(parts);
   const { mcpAuth } = parts;
   const servePortal = portal(parts);
+  const oauth = () => 'oauth' as const;
+  const page = () => 'page' as const;
   return [
-    (_req, { path }) =>
-      idp && (path === idp.pathPrefix || path.startsWith(`${idp.pathPrefix}/`))
-        ? (req, res) => idp.handle(req, res)
-        : undefined,
-    (_req, { path }) => own.get(path),
-    (req, { path, match }) => mcpAuth?.endpoint(req, path, match),
-    (_req, { match, requestId, path }) =>
-      match ? (req, res) => serveRoute(ports, req, res, match, requestId, path) : undefined,
-    (req, { path }) =>
-      path === '/' && (req.method === 'GET' || req.method === 'HEAD') ? servePortal : undefined,
+    {
+      lookup: (_req, { path }) =>
+        idp && (path === idp.pathPrefix || path.startsWith(`${idp.pathPrefix}/`))
+          ? (req, res) => idp.handle(req, res)
+          : undefined,
+      // Sign-in pages mostly; its token endpoint's callers do not ask for HTML.
+      shape: page,
+    },
+    { lookup: (_req, { path }) => own.get(path), shape: page },
+    { lookup: (req, { path, match }) => mcpAuth?.endpoint(req, path, match), shape: oauth },
+    {
+      lookup: (_req, { match, requestId, path }) =>
+        match ? (req, res) => serveRoute(ports, req, res, match, requestId, path) : undefined,
+      shape: ({ match }) => (match?.route.mcp?.kind === 'server' ? 'mcp' : 'page'),
+    },
+    {
+      lookup: (req, { path }) =>
+        path === '/' && (req.method === 'GET' || req.method === 'HEAD') ? servePortal : undefined,
+      shape: page,
+    },
   ];
 }
 

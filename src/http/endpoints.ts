@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { appEndpoints } from '../apps/endpoints.js';
 import { createJwksHandler, JWKS_PATH } from '../assertion/jwks-handler.js';
 import { sendJson } from '../core/respond.js';
+import { STORAGE_UNAVAILABLE_HEADERS, STORAGE_UNAVAILABLE_STATUS } from '../core/unavailable.js';
 import { CALLBACK_PATH, LEGACY_CALLBACK_PATH } from '../upstream/catalog.js';
 import { upstreamCallbackEndpoint } from '../upstream/callback-endpoint.js';
 import { clientMetadataEndpoint } from '../upstream/client-metadata-endpoint.js';
@@ -55,19 +56,22 @@ export function ownEndpoints(parts: GatewayParts): ReadonlyMap<string, Handler> 
         onError: (err) => logger.error({ err }, 'jwks: could not list keys'),
       }),
     ],
+    // Liveness: the process answers. Nothing to restart for while the database is away.
+    ['/healthz', async (_req, res) => sendJson(res, 200, { status: 'ok' })],
+    // Readiness: every part is built (until then `readiness.ts` answers 503) and storage answers.
     [
-      '/healthz',
+      '/readyz',
       async (_req, res) => {
         try {
           await storage.ping();
-          sendJson(res, 200, { status: 'ok' });
+          sendJson(res, 200, { status: 'ready' });
         } catch (err) {
-          logger.error({ err }, 'health check: storage unreachable');
-          sendJson(res, 503, { status: 'unavailable', reason: 'storage unreachable' });
+          logger.warn({ err: (err as Error).message }, 'readiness: storage unreachable');
+          const body = { status: 'unavailable', reason: 'storage unreachable' };
+          sendJson(res, STORAGE_UNAVAILABLE_STATUS, body, STORAGE_UNAVAILABLE_HEADERS);
         }
       },
     ],
-    ['/readyz', async (_req, res) => sendJson(res, 200, { status: 'ready' })],
   ]);
 }
 

@@ -67,6 +67,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const certificates = config.tls ? loadCertificates(config) : null;
   const acmeTrust = loadAutocertTrust(config);
   const storage = await openStorage(config.storage, {
+    source: `${config.source} databroker_storage_connection_string`,
     onError: (err) => logger.warn({ err }, 'storage: an idle connection failed'),
   });
   // Run in order on close (or on a failed start): the last thing started stops first.

@@ -24,6 +24,7 @@ import { SignInInteraction } from './interactions.js';
 import { deriveSigningJwk } from '../oidc/keys.js';
 import { DEFAULT_LOCKOUT, LoginGuard, type LockoutPolicy } from './lockout.js';
 import { mountProvider } from '../oidc/mount.js';
+import { answerStorageUnavailable } from '../oidc/unavailable.js';
 import {
   loadOidcProvider,
   type OidcProvider,
@@ -82,7 +83,13 @@ export async function createBuiltinIdp(options: BuiltinIdpOptions): Promise<Buil
     issuer,
     idpConfiguration(options, { clientSecret, formActions, accounts }),
   );
-  provider.on('server_error', (_ctx, err) => options.logger.error({ err }, 'built-in IdP error'));
+  provider.on('server_error', (ctx, err) => {
+    if (answerStorageUnavailable(ctx as ProviderContext, err)) {
+      options.logger.warn({ err: (err as Error).message }, 'storage unavailable: answered 503');
+      return;
+    }
+    options.logger.error({ err }, 'built-in IdP error');
+  });
   const serve = mountProvider(provider, IDP_PATH_PREFIX);
   const interaction = new SignInInteraction({
     provider,

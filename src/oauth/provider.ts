@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sha256Hex, timingSafeEqualString } from '../core/crypto.js';
 import { createAdapterFactory, SECRET_HASH_PREFIX } from '../oidc/adapter.js';
 import { mountProvider, type ProviderInput } from '../oidc/mount.js';
+import { answerStorageUnavailable } from '../oidc/unavailable.js';
 import {
   loadOidcErrors,
   loadOidcProvider,
@@ -129,9 +130,13 @@ function observe(provider: OidcProvider, options: McpProviderOptions): void {
     };
     if (client?.clientId) options.onTokenIssued(client.clientId, under);
   });
-  provider.on('server_error', (_ctx, err) =>
-    options.logger.error({ err }, 'mcp authorization server error'),
-  );
+  provider.on('server_error', (ctx, err) => {
+    if (answerStorageUnavailable(ctx as ProviderContext, err)) {
+      options.logger.warn({ err: (err as Error).message }, 'storage unavailable: answered 503');
+      return;
+    }
+    options.logger.error({ err }, 'mcp authorization server error');
+  });
   for (const event of LOGGED_ERRORS) {
     provider.on(event, (_ctx, err) =>
       options.logger.info({ err: describe(err), issuer: options.issuer }, `oauth ${event}`),

@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { renderError } from '../web/error-page.js';
 import { sendPage } from '../web/respond.js';
+import { sendUnavailablePage } from '../web/unavailable-page.js';
+import { isStorageUnavailable } from '../storage/errors.js';
 import type { SessionLogger } from './refresh.js';
 
 /**
@@ -46,8 +48,15 @@ export class SignInError extends Error {
   }
 }
 
-/** The sign-in error page; the detail and the cause go to the log only. */
+/**
+ * The sign-in error page; the detail and the cause go to the log only. Storage that cannot be
+ * reached is no failure of the sign-in: the page says to retry, with a 503 and `Retry-After`.
+ */
 export function sendSignInFailure(res: ServerResponse, err: unknown, logger: SessionLogger): void {
+  if (isStorageUnavailable(err)) {
+    logger.warn({ err: (err as Error).message }, 'sign-in: storage unavailable, answered 503');
+    return sendUnavailablePage(res);
+  }
   const e =
     err instanceof SignInError
       ? err

@@ -14,6 +14,8 @@ export type StorageOptions =
 export interface OpenStorageOptions {
   /** Told of failures outside any call, e.g. a PostgreSQL connection lost while idle. */
   readonly onError?: (err: Error) => void;
+  /** Where the connection string came from (`FILE databroker_storage_connection_string`). */
+  readonly source?: string;
 }
 
 /**

@@ -5,6 +5,8 @@ import { openPostgresBus } from './postgres-notify.js';
 import type { PgDb } from './postgres-db.js';
 import { pgConsents, pgIdentities, pgOAuth, pgOAuthClients } from './postgres-oauth.js';
 import { pgLeases, pgUpstreamClients, pgUpstreamTokens } from './postgres-upstream.js';
+import { parsePostgresOptions, tlsOptions } from './postgres-options.js';
+import { guarded } from './postgres-unavailable.js';
 import { postgresRows, type PostgresRow } from './rows.js';
 import type {
   LoginAttemptStore,
@@ -15,12 +17,14 @@ import type {
 } from './types.js';
 
 export interface PostgresStorageOptions {
-  /** Most connections this process opens (default 10). */
+  /** Most connections this process opens (default: `pool_max_conns`, else 10). */
   readonly max?: number;
-  /** How long a query waits for a connection, at start too (default 10 s; 0: forever). */
+  /** How long a query waits for a connection, at start too (default: `connect_timeout`, else 5 s; 0: forever). */
   readonly connectionTimeoutMs?: number;
   /** How long an unused connection stays open (default 30 s). */
   readonly idleTimeoutMs?: number;
+  /** The config key the connection string came from, for errors about its options. */
+  readonly source?: string;
   /**
    * Told when an idle connection breaks (server restart, network cut); the pool drops it and
    * opens another for the next query. Default: a process warning.
@@ -31,42 +35,35 @@ export interface PostgresStorageOptions {
 /**
  * Storage in PostgreSQL, for several gateway replicas on one database. Every replica reads and
  * writes the same rows, so a session made on one is seen by all; the schema is migrated at
- * open under an advisory lock (`postgres-migrations.ts`).
+ * open under an advisory lock (`postgres-migrations.ts`). Pool size, deadlines and TLS come
+ * from the connection string (`postgres-options.ts`).
  */
 export async function openPostgresStorage(
   connectionString: string,
   options: PostgresStorageOptions = {},
 ): Promise<Storage> {
-  const pool = new pg.Pool({
-    connectionString,
-    max: options.max ?? 10,
-    connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
-    idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
-    application_name: 'portcullis',
-    types: { getTypeParser },
-  });
+  const configs = connectionConfigs(connectionString, options);
+  await withPool(configs.migrations, options, (migrations) =>
+    guarded(() => migratePostgres(migrations)),
+  );
+  const pool = new pg.Pool(configs.pool);
   // Without a listener, an idle connection's error would crash the process.
   pool.on('error', options.onError ?? warn);
-  try {
-    await migratePostgres(pool);
-  } catch (err) {
-    await pool.end();
-    throw err;
-  }
   let closed = false;
   const open = () => {
     if (closed) throw new StorageError('ERR_STORAGE_CLOSED', 'The storage has been closed.');
     return pool;
   };
   const db: PgDb = {
+    // Every query goes through `guarded`: a database that is down answers 503, not 500.
     async rows<R>(sql: string, params: readonly unknown[] = []) {
-      return (await open().query(sql, [...params])).rows as R[];
+      return (await guarded(() => open().query(sql, [...params]))).rows as R[];
     },
     async run(sql, params = []) {
-      return (await open().query(sql, [...params])).rowCount ?? 0;
+      return (await guarded(() => open().query(sql, [...params]))).rowCount ?? 0;
     },
   };
-  const invalidation = await openPostgresBus({ connectionString }, db, {
+  const invalidation = await openPostgresBus(configs.listener, db, {
     onError: options.onError ?? warn,
   });
   return {
@@ -84,7 +81,8 @@ export async function openPostgresStorage(
     leases: pgLeases(db),
     invalidation,
     async ping() {
-      await db.rows('SELECT 1');
+      // Readiness probes call this often: a database that does not answer soon is down.
+      await guarded(() => open().query(PING));
     },
     async close() {
       if (closed) return;
@@ -93,6 +91,52 @@ export async function openPostgresStorage(
       await pool.end();
     },
   };
+}
+
+/** Each connection's settings, from the connection string and `options` (which win). */
+function connectionConfigs(connectionString: string, options: PostgresStorageOptions) {
+  const settings = parsePostgresOptions(connectionString, options.source);
+  const common: pg.ClientConfig = {
+    connectionString: settings.connectionString,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? settings.connectTimeoutMs,
+    application_name: 'portcullis',
+    types: { getTypeParser },
+    ...(settings.tls ? { ssl: tlsOptions(settings.tls, options.source) } : {}),
+  };
+  const { statementTimeoutMs, queryTimeoutMs } = settings;
+  return {
+    // Migrations may wait for another replica's lock or rewrite a large table: no deadline.
+    migrations: { ...common, max: 1 } satisfies pg.PoolConfig,
+    pool: {
+      ...common,
+      max: options.max ?? settings.maxConnections,
+      idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
+      ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
+      ...(queryTimeoutMs > 0 ? { query_timeout: queryTimeoutMs } : {}),
+    } satisfies pg.PoolConfig,
+    // The invalidation listener: it waits for notifications, so no statement deadline either.
+    listener: common,
+  };
+}
+
+/** How long `ping` waits for `SELECT 1` (a connection is waited for as long as any query). */
+const PING_TIMEOUT_MS = 2_000;
+// node-postgres reads `query_timeout` per query; its types omit it.
+const PING = { text: 'SELECT 1', query_timeout: PING_TIMEOUT_MS } as pg.QueryConfig;
+
+/** Runs `fn` with a pool of its own, ended afterwards. */
+async function withPool<T>(
+  config: pg.PoolConfig,
+  options: PostgresStorageOptions,
+  fn: (pool: pg.Pool) => Promise<T>,
+): Promise<T> {
+  const pool = new pg.Pool(config);
+  pool.on('error', options.onError ?? warn);
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.end();
+  }
 }
 
 /**

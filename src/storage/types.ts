@@ -232,7 +232,7 @@ export interface Storage {
    * `openStorage` (PostgreSQL's reaches the other replicas); absent, caches answer alone.
    */
   readonly invalidation?: InvalidationBus;
-  /** Throws when the backend cannot be reached (`/healthz`). */
+  /** Throws when the backend cannot be reached (`/readyz`); PostgreSQL waits 2 s at most for it. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -181,9 +181,12 @@ export interface Authorized {
   readonly run: BrowserResult;
 }
 
+/** What the flow helpers need of a gateway: any gateway with the built-in sign-in. */
+export type FlowGateway = Pick<OAuthTestGateway, 'origin' | 'jar' | 'resource'>;
+
 /** Registers (unless `clientId` is given), then runs sign-in and consent; returns the code. */
 export async function authorizeCode(
-  gw: OAuthTestGateway,
+  gw: FlowGateway,
   options: {
     clientId?: string;
     redirectUri?: string;
@@ -217,7 +220,7 @@ export async function authorizeCode(
 
 /** Exchanges an authorization code (with `resource`, as the SDK does). */
 export function exchange(
-  gw: OAuthTestGateway,
+  gw: Pick<FlowGateway, 'origin' | 'resource'>,
   a: Authorized,
   resource = gw.resource('/sqlite'),
   path?: string,

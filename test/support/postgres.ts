@@ -54,6 +54,13 @@ export interface TestPostgres {
     sql: string,
     params?: unknown[],
   ): Promise<R[]>;
+  /**
+   * Stops the server as an operator's restart does (fast shutdown: sessions are terminated with
+   * SQLSTATE 57P01, then the port closes), keeping its files.
+   */
+  halt(): Promise<void>;
+  /** Starts the halted server again on the same port and files: every row is still there. */
+  resume(): Promise<void>;
   /** Stops the server and removes its files. */
   stop(): Promise<void>;
 }
@@ -80,7 +87,8 @@ export async function startPostgres(): Promise<TestPostgres> {
         user: USER,
         password,
         authMethod: 'scram-sha-256',
-        persistent: false,
+        // Kept by the server's own stop() so that halt() can resume; stop() below removes them.
+        persistent: true,
         // As root: run initdb and postgres as the OS user postgres, owning the data directory.
         createPostgresUser: asRoot,
         // ICU's root collation as the database default, unlike SQLite's bytewise order: the
@@ -137,6 +145,12 @@ export async function startPostgres(): Promise<TestPostgres> {
       const scoped = new URL(connectionString);
       scoped.searchParams.set('options', `-c search_path=${name}`);
       return scoped.href;
+    },
+    async halt() {
+      await started.stop();
+    },
+    async resume() {
+      await started.start();
     },
     query,
     async stop() {

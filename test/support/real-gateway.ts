@@ -14,7 +14,7 @@ import { createWhoamiServer } from '../../src/servers/whoami/server.js';
 import { makeDataDir } from '../sqlite-fixture.js';
 import { CookieJar } from './cookie-jar.js';
 import { captureLogs, freePort, TEST_COOKIE_SECRET, TEST_SHARED_SECRET } from './gateway.js';
-import { spawnGateway, type GatewayProcess } from './gateway-process.js';
+import { spawnGateway } from './gateway-process.js';
 import { startTestHost } from './host.js';
 
 export const REAL_EMAIL = 'lin@example.com';
@@ -68,20 +68,43 @@ function startHostFor(port: number): Promise<ServersHost> {
   });
 }
 
-export async function startRealGateway(
+export function startRealGateway(
   extraYaml: string,
   oauth: GatewayOptions['oauth'] = {},
+): Promise<RealGateway> {
+  return inFrontOfHost(extraYaml, async (yaml) => {
+    const { config } = parseConfig(yaml, 'real.yaml', {});
+    const logs = captureLogs();
+    const gateway = await startGateway({ config, logger: logs.logger, oauth });
+    return { logText: () => logs.text(), close: () => gateway.close() };
+  });
+}
+
+/** `node bin/portcullis.js gateway --config FILE` with `env` added to a minimal environment. */
+export function spawnRealGateway(
+  extraYaml: string,
+  env: Record<string, string>,
+  timeoutMs = 15_000,
+): Promise<RealGateway> {
+  return inFrontOfHost(extraYaml, async (yaml) => {
+    const gateway = await spawnGateway(yaml, env, timeoutMs);
+    return { logText: () => gateway.output(), close: () => gateway.stop() };
+  });
+}
+
+/** The servers host, then a gateway in front of it started by `start`; closed together. */
+async function inFrontOfHost(
+  extraYaml: string,
+  start: (yaml: string) => Promise<Pick<RealGateway, 'logText' | 'close'>>,
 ): Promise<RealGateway> {
   const port = await freePort();
   const host = await startHostFor(port);
   try {
-    const { config } = parseConfig(await gatewayYaml(port, host, extraYaml), 'real.yaml', {});
-    const logs = captureLogs();
-    const gateway = await startGateway({ config, logger: logs.logger, oauth });
+    const gateway = await start(await gatewayYaml(port, host, extraYaml));
     return {
       origin: `http://localhost:${port}`,
       jar: new CookieJar(),
-      logText: () => logs.text(),
+      logText: () => gateway.logText(),
       close: async () => {
         await gateway.close();
         await host.close();
@@ -91,30 +114,4 @@ export async function startRealGateway(
     await host.close();
     throw err;
   }
-}
-
-/** `node bin/portcullis.js gateway --config FILE` with `env` added to a minimal environment. */
-export async function spawnRealGateway(
-  extraYaml: string,
-  env: Record<string, string>,
-  timeoutMs = 15_000,
-): Promise<RealGateway> {
-  const port = await freePort();
-  const host = await startHostFor(port);
-  let gateway: GatewayProcess;
-  try {
-    gateway = await spawnGateway(await gatewayYaml(port, host, extraYaml), env, timeoutMs);
-  } catch (err) {
-    await host.close();
-    throw err;
-  }
-  return {
-    origin: `http://localhost:${port}`,
-    jar: new CookieJar(),
-    logText: () => gateway.output(),
-    close: async () => {
-      await gateway.stop();
-      await host.close();
-    },
-  };
 }
