@@ -5,7 +5,7 @@
  * (`startRealGateway`) or as the shipped CLI in a process of its own (`spawnRealGateway`), which
  * is the only way to give it a test CA through `NODE_EXTRA_CA_CERTS`.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,6 +109,54 @@ export async function spawnRealGateway(
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-real-gateway-'));
   const file = join(dir, 'gateway.yaml');
   writeFileSync(file, await gatewayYaml(port, host, extraYaml), { mode: 0o600 });
+  const cleanup = async () => {
+    await host.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let cli: GatewayCli;
+  try {
+    cli = await spawnGatewayCli(file, env, timeoutMs);
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  return {
+    origin: `http://localhost:${port}`,
+    jar: new CookieJar(),
+    logText: () => cli.output(),
+    close: async () => {
+      await cli.stop();
+      await cleanup();
+    },
+  };
+}
+
+export interface GatewayCli {
+  readonly child: ChildProcess;
+  /** Everything the process printed so far (stdout and stderr). */
+  output(): string;
+  /** Resolves once the process has exited (with its signal, when killed by one). */
+  readonly exited: Promise<{ signal: NodeJS.Signals | null }>;
+  /** Sends `signal` (default SIGTERM) unless the process has exited, and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<{ signal: NodeJS.Signals | null }>;
+}
+
+/** Processes started and not yet exited: killed if this process exits without stopping them. */
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+/**
+ * Runs the shipped CLI, `node bin/portcullis.js gateway --config FILE`, with `env` added to a
+ * minimal environment, and waits for its "gateway listening" line (it accepts connections
+ * before it can answer them). On failure the process is stopped.
+ */
+export async function spawnGatewayCli(
+  file: string,
+  env: Record<string, string>,
+  timeoutMs = 15_000,
+): Promise<GatewayCli> {
   const child = spawn(
     process.execPath,
     [fromRoot('bin/portcullis.js'), 'gateway', '--config', file],
@@ -118,23 +166,29 @@ export async function spawnRealGateway(
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  children.add(child);
   let output = '';
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const cleanup = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-    await host.close();
-    rmSync(dir, { recursive: true, force: true });
+  const exited = new Promise<{ signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (_code, signal) => {
+      children.delete(child);
+      resolve({ signal });
+    }),
+  );
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
   };
   try {
-    // Requests must wait for "gateway listening": it accepts connections before it can answer.
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`gateway did not start: ${output}`)),
         timeoutMs,
       );
-      void exited.then(() => reject(new Error(`gateway exited: ${output}`)));
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`gateway exited: ${output}`));
+      });
       createInterface({ input: child.stdout }).on('line', (line) => {
         output += `${line}\n`;
         if (line.includes('"msg":"gateway listening"')) {
@@ -144,13 +198,8 @@ export async function spawnRealGateway(
       });
     });
   } catch (err) {
-    await cleanup();
+    await stop('SIGKILL');
     throw err;
   }
-  return {
-    origin: `http://localhost:${port}`,
-    jar: new CookieJar(),
-    logText: () => output,
-    close: cleanup,
-  };
+  return { child, output: () => output, exited, stop };
 }
