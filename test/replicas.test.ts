@@ -13,8 +13,10 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { hashPassword } from '../src/core/crypto.js';
-import { gatewayYamlHead } from './support/gateway.js';
+import { CookieJar, follow } from './support/cookie-jar.js';
+import { gatewayYamlHead, mcpPost, send, SESSION_COOKIE, type Sent } from './support/gateway.js';
 import { firstText } from './support/mcp-client.js';
+import { authorizeInBrowser, type BrowserOptions } from './support/oauth-browser.js';
 import { authorizeWithSdk, BrowserOAuthProvider } from './support/oauth-client.js';
 import { startPostgres, type TestPostgres } from './support/postgres.js';
 import {
@@ -24,6 +26,7 @@ import {
 import {
   startReplicas,
   startRoundRobin,
+  type Replica,
   type Replicas,
   type RoundRobin,
 } from './support/replicas.js';
@@ -37,6 +40,18 @@ const SIGNING_KEY = Buffer.from(
     .privateKey.export({ type: 'pkcs8', format: 'pem' })
     .toString(),
 ).toString('base64');
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls every 50 ms until `refused()` (10 s at most); returns the ms since `since`. */
+async function lagUntil(refused: () => Promise<boolean>, since: number, what: string) {
+  while (!(await refused())) {
+    const waited = performance.now() - since;
+    assert.ok(waited < 10_000, `${what}: still accepted after ${waited.toFixed(0)} ms`);
+    await sleep(50);
+  }
+  return performance.now() - since;
+}
 
 function replicaYaml(port: number, publicOrigin: string, database: string, upstream: string) {
   return (hash: string) => `
@@ -130,5 +145,101 @@ describe('three gateway processes on one PostgreSQL behind a round-robin balance
       steps.every((s) => s.status < 500),
       'no replica failed a request',
     );
+  });
+
+  /** The public Host, which every request to a replica directly must carry. */
+  const publicHost = () => new URL(balancer.origin).host;
+
+  /** A tools/list with `token` to replica `r` alone. */
+  const listOn = (r: Replica, token: string): Promise<Sent> =>
+    mcpPost(
+      r.direct,
+      '/mcp',
+      { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      { headers: { host: publicHost(), authorization: `Bearer ${token}` } },
+    );
+
+  /** Whether replica `r` refuses `token` (401); anything but 200 or 401 fails the test. */
+  const refuses = async (r: Replica, token: string) => {
+    const res = await listOn(r, token);
+    if (res.status === 401) return true;
+    assert.equal(res.status, 200, `replica ${r.index}: ${res.body}`);
+    return false;
+  };
+
+  /** The SDK's flow through the balancer, in browser `jar`; the token used on every replica. */
+  async function authorizedEverywhere(jar: CookieJar) {
+    const provider = new BrowserOAuthProvider({ email: ADA, password: PASSWORD, jar });
+    const tokens = await authorizeWithSdk(provider, serverUrl);
+    const clientId = provider.clientInformation()?.client_id ?? '';
+    // Twice on each, so each has the token (and its grant and session) cached.
+    for (const r of [...replicas.list, ...replicas.list]) {
+      assert.equal(await refuses(r, tokens.access_token), false);
+    }
+    return { token: tokens.access_token, clientId };
+  }
+
+  /** Waits until every replica but `on` refuses what `refused` checks; prints each lag. */
+  async function seenByOthers(
+    on: Replica,
+    what: string,
+    refused: (r: Replica) => Promise<boolean>,
+  ) {
+    const since = performance.now();
+    const others = replicas.list.filter((r) => r !== on);
+    const lags = await Promise.all(
+      others.map((r) => lagUntil(() => refused(r), since, `${what}, replica ${r.index}`)),
+    );
+    const report = others.map((r, i) => `replica ${r.index} ${lags[i]?.toFixed(0)} ms`);
+    console.log(`${what} on replica ${on.index}, refused on ${report.join(', ')}`);
+    // Issue 12: every replica's caches within one second (without the bus: their 5 s life).
+    for (const lag of lags) assert.ok(lag < 1_000, `${what}: ${lag.toFixed(0)} ms`);
+  }
+
+  it('a token revoked through one replica (RFC 7009) is refused on the other two', async () => {
+    const { token, clientId } = await authorizedEverywhere(new CookieJar());
+    const [on] = replicas.list as [Replica];
+    const revoked = await send(on.direct, {
+      method: 'POST',
+      path: '/.pomerium/mcp/revoke',
+      headers: { host: publicHost(), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        token,
+        token_type_hint: 'access_token',
+        client_id: clientId,
+      }).toString(),
+    });
+    assert.equal(revoked.status, 200, revoked.body);
+    assert.equal(await refuses(on, token), true, 'refused at once where it was revoked');
+    await seenByOthers(on, 'revocation', (r) => refuses(r, token));
+  });
+
+  it('a sign-out on one replica ends the session and its tokens on all', async () => {
+    const jar = new CookieJar();
+    const { token } = await authorizedEverywhere(jar);
+    const session = jar.get('localhost', SESSION_COOKIE);
+    assert.ok(session, 'signed in');
+    const user = (r: Replica) =>
+      send(r.direct, {
+        path: '/.pomerium/user',
+        headers: { host: publicHost(), cookie: `${SESSION_COOKIE}=${session.value}` },
+      });
+    for (const r of replicas.list) assert.equal((await user(r)).status, 200);
+    const on = replicas.list[1] as Replica;
+    const out = await send(on.direct, {
+      method: 'POST',
+      path: '/.pomerium/sign_out',
+      headers: {
+        host: publicHost(),
+        origin: balancer.origin,
+        cookie: `${SESSION_COOKIE}=${session.value}`,
+      },
+    });
+    assert.equal(out.status, 302, out.body);
+    await seenByOthers(on, 'sign-out', async (r) => {
+      const signedIn = await user(r);
+      assert.ok([200, 401].includes(signedIn.status), signedIn.body);
+      return signedIn.status === 401 && (await refuses(r, token));
+    });
   });
 });
