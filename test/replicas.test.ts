@@ -41,6 +41,26 @@ const SIGNING_KEY = Buffer.from(
     .toString(),
 ).toString('base64');
 
+/**
+ * Plays the browser up to the first page the gateway shows (sign-in), then calls `interrupt`
+ * with that page's URL, then plays the rest of the flow from that page in the same browser.
+ */
+class InterruptedBrowserProvider extends BrowserOAuthProvider {
+  constructor(
+    private readonly options: BrowserOptions & { readonly jar: CookieJar },
+    private readonly interrupt: (page: URL) => Promise<void>,
+  ) {
+    // Its own redirect URI: a client of its own, so consent is asked (not remembered).
+    super(options, {}, 'http://127.0.0.1:53683/callback');
+  }
+  override async redirectToAuthorization(url: URL) {
+    const page = (await follow(this.options.jar, url)).at(-1);
+    assert.equal(page?.status, 200, page?.body);
+    await this.interrupt(page.url);
+    this.lastRun = await authorizeInBrowser(page.url, this.options);
+  }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls every 50 ms until `refused()` (10 s at most); returns the ms since `since`. */
@@ -241,5 +261,45 @@ describe('three gateway processes on one PostgreSQL behind a round-robin balance
       assert.ok([200, 401].includes(signedIn.status), signedIn.body);
       return signedIn.status === 401 && (await refuses(r, token));
     });
+  });
+
+  it('a replica killed (SIGKILL) in the middle of an authorization: the flow completes on the others', async () => {
+    let victim: Replica | undefined;
+    let since = 0;
+    const provider = new InterruptedBrowserProvider(
+      { email: ADA, password: PASSWORD, jar: new CookieJar() },
+      async (page) => {
+        assert.match(page.pathname, /^\/\.pomerium\/idp\/interaction\//, 'at sign-in');
+        // The replica that took the authorization request dies; the balancer finds it gone.
+        const authorize = balancer.served.findLast((s) =>
+          s.path.startsWith('/.pomerium/mcp/authorize'),
+        );
+        victim = replicas.list[authorize?.backend ?? 0];
+        assert.equal(await victim?.kill('SIGKILL'), 'SIGKILL');
+        since = balancer.served.length;
+      },
+    );
+    const tokens = await authorizeWithSdk(provider, serverUrl);
+    assert.ok(victim, 'interrupted');
+    assert.equal(provider.lastRun?.signedIn, true);
+    assert.equal(provider.lastRun?.consentShown, true);
+    const client = new Client({ name: 'portcullis-replicas-test', version: '0.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(serverUrl), { authProvider: provider }),
+    );
+    assert.equal(firstText(await client.callTool({ name: 'hello', arguments: {} })), 'hello');
+    await client.close();
+    const counts = balancer.counts(since);
+    console.log(
+      `after replica ${victim.index} was killed, requests per replica: ${counts.join(', ')}`,
+    );
+    assert.equal(counts[victim.index], 0);
+    assert.equal(counts.filter((n) => n > 0).length, 2, 'both others served the rest');
+
+    // Started again, it serves the token issued while it was down.
+    await victim.restart();
+    assert.equal(await refuses(victim, tokens.access_token), false);
+    const ready = await send(victim.direct, { path: '/readyz', headers: { host: publicHost() } });
+    assert.equal(ready.status, 200);
   });
 });
