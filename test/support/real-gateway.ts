@@ -88,7 +88,7 @@ export function spawnRealGateway(
 ): Promise<RealGateway> {
   return inFrontOfHost(extraYaml, async (yaml) => {
     const gateway = await spawnGateway(yaml, env, timeoutMs);
-    return { logText: () => gateway.output(), close: () => gateway.stop() };
+    return { logText: () => gateway.output(), close: async () => void (await gateway.stop()) };
   });
 }
 
