@@ -17,6 +17,7 @@ import type { McpAuthServer } from '../oauth/server.js';
 import { routeName } from '../mcp/pipeline/context.js';
 import { startMetrics } from '../observe/metrics-server.js';
 import { combineObservers } from '../observe/observer.js';
+import { timedStorage } from '../observe/storage-latency.js';
 import { buildAutocert } from './autocert.js';
 import { buildParts } from './build-parts.js';
 import { startEdge } from './edge.js';
@@ -132,7 +133,16 @@ async function assemble(
     : undefined;
   if (metrics) closers.unshift(() => metrics.close());
   const observer = combineObservers(options.observer, metrics?.observer);
-  const basics = { storage, secrets, scheme, origin, trustedProxy, tracer: tracing?.tracer };
+  // The request path's storage reads are timed only when someone listens.
+  const served = observer ? timedStorage(storage, observer) : storage;
+  const basics = {
+    storage: served,
+    secrets,
+    scheme,
+    origin,
+    trustedProxy,
+    tracer: tracing?.tracer,
+  };
   const parts = await buildParts({ ...options, ...(observer ? { observer } : {}) }, basics);
   closers.unshift(() => parts.forwarder.close());
   closers.unshift(startSweeps(storage, parts.mcpAuth, logger));
