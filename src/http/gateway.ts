@@ -128,13 +128,7 @@ async function assemble(
   }
   const address = edge.server.address() as AddressInfo;
   const origin = publicOrigin(config, scheme, address.port);
-  const metrics = config.metrics
-    ? await startMetrics(config.metrics, config.routes.map(routeName), logger)
-    : undefined;
-  if (metrics) closers.unshift(() => metrics.close());
-  const observer = combineObservers(options.observer, metrics?.observer);
-  // The request path's storage reads are timed only when someone listens.
-  const served = observer ? timedStorage(storage, observer) : storage;
+  const { metrics, observer, served } = await startObserving(options, storage, closers);
   const basics = {
     storage: served,
     secrets,
@@ -206,4 +200,19 @@ function publicOrigin(config: Config, scheme: string, port: number): string {
   const first = config.routes[0];
   if (first) return new URL(first.from).origin;
   return `${scheme}://localhost:${port}`;
+}
+
+/**
+ * Metrics (with `metrics_address`) and the observer the pipeline reports to; the storage the
+ * request path reads through, timed only when someone listens.
+ */
+async function startObserving(options: GatewayOptions, storage: Storage, closers: Closer[]) {
+  const { config, logger } = options;
+  const metrics = config.metrics
+    ? await startMetrics(config.metrics, config.routes.map(routeName), logger)
+    : undefined;
+  if (metrics) closers.unshift(() => metrics.close());
+  const observer = combineObservers(options.observer, metrics?.observer);
+  const served = observer ? timedStorage(storage, observer) : storage;
+  return { metrics, observer, served };
 }
