@@ -3,10 +3,9 @@
  * on its public MCP route to the bare upstream, which keeps each open), and the gateway's
  * resident memory (VmRSS) before, with them open, once an event crossed each, and after.
  */
-import { request, type ClientRequest } from 'node:http';
 import type { Processes } from './gateway-configs.js';
 import { config } from './gateway-settings.js';
-import { post, type Target } from './loopback-http.js';
+import { openTimedStream, post, type TimedStream } from './loopback-http.js';
 import { MCP_HEADERS } from './mcp-call.js';
 import { statusKib } from './proc.js';
 import { fmt, printTable } from './table.js';
@@ -15,12 +14,6 @@ import { fmt, printTable } from './table.js';
 const TARGET_MIB = 150;
 /** Streams opened at once: a burst of thousands would only measure the accept queue. */
 const OPEN_BATCH = 50;
-
-interface OpenStream {
-  readonly req: ClientRequest;
-  /** SSE events read so far. */
-  events: number;
-}
 
 export async function sseScalePart(
   p: Processes,
@@ -43,12 +36,17 @@ export async function sseScalePart(
   const before = rss();
   row('at start (ready, before any load)', startKib);
   row('before (after the other parts)', before);
-  const streams: OpenStream[] = [];
+  const streams: TimedStream[] = [];
   try {
     const started = performance.now();
     for (let i = 0; i < n; i += OPEN_BATCH) {
       const batch = Array.from({ length: Math.min(OPEN_BATCH, n - i) }, (_, k) => i + k);
-      streams.push(...(await Promise.all(batch.map((k) => openStream(p, k)))));
+      const openOne = (k: number) =>
+        openTimedStream(
+          { port: p.gateway.port, path: `/mcp?stream=scale-${k}`, host: p.gateway.host },
+          MCP_HEADERS,
+        );
+      streams.push(...(await Promise.all(batch.map(openOne))));
     }
     const openMs = performance.now() - started;
     await new Promise((r) => setTimeout(r, 1000));
@@ -63,57 +61,20 @@ export async function sseScalePart(
       `with ${n} streams open: ${fmt.mib(peak)} against the ${TARGET_MIB} MiB target (${peak / 1024 <= TARGET_MIB ? 'met' : 'missed'})`,
     );
   } finally {
-    for (const s of streams) s.req.destroy();
+    for (const s of streams) s.close();
   }
   await new Promise((r) => setTimeout(r, 1000));
   console.log(`after closing them (1 s): ${fmt.mib(rss())}`);
 }
 
-function openStream(p: Processes, k: number): Promise<OpenStream> {
-  const target: Target = {
-    port: p.gateway.port,
-    path: `/mcp?stream=scale-${k}`,
-    host: p.gateway.host,
-  };
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1',
-      port: target.port,
-      path: target.path,
-      method: 'GET',
-      headers: { ...MCP_HEADERS, host: target.host, accept: 'text/event-stream' },
-      agent: false,
-    });
-    req.on('error', reject);
-    req.on('response', (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        reject(new Error(`stream ${k} via the gateway: HTTP ${res.statusCode}`));
-        return;
-      }
-      const stream: OpenStream = { req, events: 0 };
-      res.setEncoding('utf8');
-      res.on('data', (text: string) => (stream.events += text.split('\n\n').length - 1));
-      resolve(stream);
-    });
-    req.end();
-  });
-}
-
 /** One event per stream, written by the upstream; every one must reach its reader. */
-async function emitToEach(p: Processes, streams: readonly OpenStream[]): Promise<void> {
+async function emitToEach(p: Processes, streams: readonly TimedStream[]): Promise<void> {
   const control = { port: p.upstreamPort, host: `127.0.0.1:${p.upstreamPort}` };
   for (const k of streams.keys()) {
     const emitted = await post({ ...control, path: `/emit?stream=scale-${k}` }, {}, '');
     // 404: the upstream does not hold this stream, so the gateway did not open it upstream.
     if (emitted.status !== 204) throw new Error(`emit on stream ${k}: HTTP ${emitted.status}`);
   }
-  const deadline = Date.now() + 10_000;
-  while (streams.some((s) => s.events < 1)) {
-    if (Date.now() > deadline) {
-      const missing = streams.filter((s) => s.events < 1).length;
-      throw new Error(`${missing} of ${streams.length} streams got no event within 10 s`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  // Each stream must carry its event end to end (`next` fails after 10 s without one).
+  await Promise.all(streams.map((s) => s.next(10_000)));
 }
