@@ -4,6 +4,7 @@ const suites: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   notion: () => import('./notion.js'),
   gateway: () => import('./gateway.js'),
   oauth: () => import('./oauth.js'),
+  coldstart: () => import('./coldstart.js'),
 };
 
 const wanted = process.argv.slice(2);

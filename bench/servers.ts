@@ -9,18 +9,13 @@ import { join } from 'node:path';
 import { startAssertionSigner, BENCH_ISSUER } from './lib/assertion-keys.js';
 import { ensureBigTable } from './lib/dataset.js';
 import { MCP_HEADERS, callTool, expectSuccess, toolsCallBody } from './lib/mcp-call.js';
-import { measureRun, median, waitForQuiet, type Measured } from './lib/measure.js';
+import { knob } from './lib/knob.js';
+import { measureRun, median, type Measured } from './lib/measure.js';
 import { descendantsOf, statusKib } from './lib/proc.js';
 import { LIB_DIST, ROOT, freePort, runNode, startService, type Service } from './lib/spawn.js';
+import { measureSteady as steadyRun } from './lib/steady.js';
 import { fmt, printTable } from './lib/table.js';
 import { WRK_INSTALL_HINT, hasWrk, writePostScript } from './lib/wrk.js';
-
-const knob = (name: string, fallback: number) => {
-  const raw = process.env[name];
-  const n = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}: expected a number, got ${raw}`);
-  return n;
-};
 
 const config = {
   rows: knob('BENCH_ROWS', 2_000_000),
@@ -180,7 +175,8 @@ async function throughputBench(dbFile: string): Promise<void> {
       const script = writePostScript(toolsCallBody(ep.tool), headers);
       try {
         for (const t of targets) await checkAnswers(t, ep, signer.token);
-        for (const t of targets) await loadOnce(t, ep, script.path, config.warmupS);
+        for (const t of targets)
+          await measureRun(t.service.pid, load(t, ep, script.path, config.warmupS));
         for (let round = 0; round < config.rounds; round++) {
           // A B, then B A: drift over time weighs on both sides equally.
           const order = round % 2 === 0 ? targets : [...targets].reverse();
@@ -214,35 +210,23 @@ async function checkAnswers(t: Target, ep: Endpoint, token: string): Promise<voi
   expectSuccess(answer, `${t.label} ${ep.path}`);
 }
 
-function loadOnce(t: Target, ep: Endpoint, script: string, durationS: number): Promise<Measured> {
-  return measureRun(t.service.pid, {
-    url: `${t.service.url}${ep.path}`,
-    script,
-    threads: 1,
-    connections: config.connections,
-    durationS,
-  });
+function load(t: Target, ep: Endpoint, script: string, durationS: number) {
+  const url = `${t.service.url}${ep.path}`;
+  return { url, script, threads: 1, connections: config.connections, durationS };
 }
 
-let quietBudgetMs = config.quietBudgetS * 1000;
+const steady = { maxOtherCores: config.maxOtherCores, retries: config.retries };
+const budget = { ms: config.quietBudgetS * 1000 };
 
 /** A measured run, repeated while other processes disturbed it (up to the retry budget). */
-async function measureSteady(t: Target, ep: Endpoint, script: string): Promise<Measured> {
-  for (let attempt = 0; ; attempt++) {
-    const waited = await waitForQuiet(config.maxOtherCores, quietBudgetMs);
-    quietBudgetMs = Math.max(0, quietBudgetMs - waited);
-    const m = await loadOnce(t, ep, script, config.durationS);
-    if (m.wrk.failures > 0) {
-      throw new Error(`${t.label} ${ep.path}: ${m.wrk.failures} failed requests\n${m.wrk.raw}`);
-    }
-    const disturbed = m.otherCores > config.maxOtherCores;
-    // With the quiet budget spent the machine is busy for good: repeating would not help.
-    const again = disturbed && attempt < config.retries && quietBudgetMs > 0;
-    const note = !disturbed ? '' : again ? '  disturbed: again' : '  DISTURBED';
-    const wait = waited > 1000 ? ` (waited ${(waited / 1000).toFixed(0)} s for quiet)` : '';
-    console.log(`  ${ep.path.padEnd(7)} ${t.label.padEnd(21)} ${describeRun(m)}${wait}${note}`);
-    if (!again) return m;
-  }
+function measureSteady(t: Target, ep: Endpoint, script: string): Promise<Measured> {
+  const run = { label: `${ep.path} ${t.label}`, pid: t.service.pid, companions: [] };
+  return steadyRun(
+    { ...run, load: load(t, ep, script, config.durationS) },
+    steady,
+    budget,
+    describeRun,
+  );
 }
 
 function describeRun(m: Measured): string {

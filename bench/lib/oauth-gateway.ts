@@ -41,11 +41,14 @@ export function startOAuthGateway(
       },
       { path: '/public', to: upstreamUrl, access: 'public' },
     ],
-    'warn',
-    // BENCH_GATEWAY_PROFILE=1: a V8 CPU profile in .bench/profiles when the gateway stops.
-    process.env.BENCH_GATEWAY_PROFILE === '1'
-      ? ['--cpu-prof', '--cpu-prof-dir', join(CACHE_DIR, 'profiles')]
-      : [],
-    port,
+    {
+      logLevel: 'warn',
+      // BENCH_GATEWAY_PROFILE=1: a V8 CPU profile in .bench/profiles when the gateway stops.
+      nodeOptions:
+        process.env.BENCH_GATEWAY_PROFILE === '1'
+          ? ['--cpu-prof', '--cpu-prof-dir', join(CACHE_DIR, 'profiles')]
+          : [],
+      port,
+    },
   );
 }

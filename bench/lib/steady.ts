@@ -43,7 +43,7 @@ export async function measureSteady(
     const again = disturbed && attempt < settings.retries && budget.ms > 0;
     const note = !disturbed ? '' : again ? '  disturbed: again' : '  DISTURBED';
     const wait = waited > 1000 ? ` (waited ${(waited / 1000).toFixed(0)} s for quiet)` : '';
-    console.log(`  ${run.label.padEnd(30)} ${describe(m)}${wait}${note}`);
+    console.log(`  ${run.label.padEnd(36)} ${describe(m)}${wait}${note}`);
     if (!again) return m;
   }
 }

@@ -1,0 +1,41 @@
+/** The `gateway` suite's knobs (bench/README.md), read once and shared by its parts. */
+import { knob } from './knob.js';
+import type { QuietBudget, SteadySettings } from './steady.js';
+
+export const config = {
+  durationS: knob('BENCH_DURATION_S', 5),
+  warmupS: knob('BENCH_WARMUP_S', 3),
+  rounds: knob('BENCH_ROUNDS', 3),
+  connections: knob('BENCH_CONNECTIONS', 16),
+  maxOtherCores: knob('BENCH_MAX_OTHER_CORES', 0.1),
+  retries: knob('BENCH_RETRIES', 2),
+  quietBudgetS: knob('BENCH_QUIET_WAIT_S', 30),
+  sseEvents: Math.max(1, knob('BENCH_SSE_EVENTS', 200)),
+  /** Open SSE streams held at once in part 4. */
+  sseStreams: Math.max(1, knob('BENCH_SSE_STREAMS', 1000)),
+  logLevel: process.env.BENCH_LOG_LEVEL || 'info',
+  /**
+   * `production` (default): SQLite storage in a temporary file and metrics on, as a deployment
+   * runs; `lean`: memory storage and no metrics listener, the bench's setup before issue 13.
+   */
+  defaults: (process.env.BENCH_GATEWAY_DEFAULTS || 'production') as 'production' | 'lean',
+  /** Write a V8 CPU profile of the gateway into .bench/profiles when it stops. */
+  profile: process.env.BENCH_GATEWAY_PROFILE === '1',
+  /**
+   * Another checkout, built (`npm ci && npm run build` there): its gateway runs beside this one,
+   * interleaved in the same rounds, so a change's cost is a ratio measured in one run.
+   */
+  baseline: process.env.BENCH_BASELINE_ROOT || undefined,
+  /** Which parts to run, e.g. `1,3` (default all): a profile of one part only. */
+  parts: new Set((process.env.BENCH_GATEWAY_PARTS || '1,2,3,4').split(',').map((p) => p.trim())),
+};
+
+if (config.defaults !== 'production' && config.defaults !== 'lean') {
+  throw new Error(`BENCH_GATEWAY_DEFAULTS: expected production or lean, got ${config.defaults}`);
+}
+
+export const steady: SteadySettings = {
+  maxOtherCores: config.maxOtherCores,
+  retries: config.retries,
+};
+export const budget: QuietBudget = { ms: config.quietBudgetS * 1000 };
