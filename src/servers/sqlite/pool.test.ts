@@ -49,9 +49,9 @@ const query = (sql: string): Job => ({
   limits: { maxRows: 10, maxBytes: 65536 },
 });
 const SELECT_T = query('SELECT id, name FROM t');
-/** About half a second of CPU in the query process, then an answer. */
+/** About a second of CPU in the query process, then an answer. */
 const SLOW = query(
-  'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 3000000) SELECT count(*) AS n FROM c',
+  'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 8000000) SELECT count(*) AS n FROM c',
 );
 const waitFor = async (check: () => boolean, ms: number) => {
   const end = Date.now() + ms;
