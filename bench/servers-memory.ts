@@ -68,7 +68,8 @@ interface Runs {
 function report(pid: number, idle: ReturnType<typeof treeKib>, runs: Runs): void {
   const rest = treeKib(pid, 'VmRSS');
   const peak = treeKib(pid, 'VmHWM');
-  const verdict = rest.total / 1024 < TARGET_MB ? 'met' : 'MISSED';
+  const mb = (rest.total * 1024) / 1e6;
+  const verdict = mb < TARGET_MB ? 'met' : 'MISSED';
   const rows = [
     [`${runs.entries} hostile entries`, fmt.ms(runs.corpusMs), '', ''],
     ...runs.times.map((ms, i) => [`"${BIG_QUERY}" run ${i + 1}`, fmt.ms(ms), '', '']),
@@ -82,7 +83,7 @@ function report(pid: number, idle: ReturnType<typeof treeKib>, runs: Runs): void
     [
       `tree (${rest.workers.length + 1} processes; target < ${TARGET_MB} MB: ${verdict})`,
       '',
-      `${fmt.mib(idle.total)} → ${fmt.mib(rest.total)} (${(rest.total / 1000).toFixed(0)} MB)`,
+      `${fmt.mib(idle.total)} → ${fmt.mib(rest.total)} (${mb.toFixed(0)} MB)`,
       fmt.mib(peak.total),
     ],
   ];
