@@ -2,7 +2,9 @@
  * The servers host under load (see bench/README.md for what each figure means):
  * 1. read_query of a whole large table: answer time and peak memory, against the original
  *    server's read-everything approach.
- * 2. tools/call CPU per request and throughput on /whoami and /sqlite, against the MCP SDK's
+ * 2. what the host and its query processes hold at rest after the hostile SQL corpus and that
+ *    query (servers-memory.ts).
+ * 3. tools/call CPU per request and throughput on /whoami and /sqlite, against the MCP SDK's
  *    plain stateless pattern, measured with wrk and /proc (REFERENCE §9).
  */
 import { join } from 'node:path';
@@ -11,10 +13,11 @@ import { ensureBigTable } from './lib/dataset.js';
 import { MCP_HEADERS, callTool, expectSuccess, toolsCallBody } from './lib/mcp-call.js';
 import { knob } from './lib/knob.js';
 import { measureRun, median, type Measured } from './lib/measure.js';
-import { descendantsOf, statusKib } from './lib/proc.js';
-import { LIB_DIST, ROOT, freePort, runNode, startService, type Service } from './lib/spawn.js';
+import { startServersHost, treeKib } from './lib/servers-host.js';
+import { LIB_DIST, freePort, runNode, startService, type Service } from './lib/spawn.js';
 import { measureSteady as steadyRun } from './lib/steady.js';
 import { fmt, printTable } from './lib/table.js';
+import { memoryBench } from './servers-memory.js';
 import { WRK_INSTALL_HINT, hasWrk, writePostScript } from './lib/wrk.js';
 
 const config = {
@@ -37,6 +40,7 @@ export async function run(): Promise<void> {
   const data = ensureBigTable(config.rows);
   if (data.created) console.log(`generated ${data.file} in ${fmt.ms(data.ms)}`);
   await readQueryBench(data.file);
+  await memoryBench(data.file, config.logLevel);
   if (!hasWrk()) {
     console.log(
       `\nskipped tools/call CPU and throughput: wrk is not installed.\n  ${WRK_INSTALL_HINT}`,
@@ -47,12 +51,7 @@ export async function run(): Promise<void> {
 }
 
 function startHost(env: Record<string, string>, port: number): Promise<Service> {
-  return startService(
-    'host',
-    [join(ROOT, 'bin/portcullis.js'), 'servers'],
-    { ...env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: config.logLevel },
-    port,
-  );
+  return startServersHost(env, port, config.logLevel);
 }
 
 // ---- 1. read_query of a whole large table ----
@@ -120,13 +119,9 @@ async function readQueryBench(dbFile: string): Promise<void> {
 }
 
 /** Peak resident memory (KiB) of a host process and each of its query processes. */
-function memoryOf(pid: number): { host: number; workers: number[]; total: number } {
-  const host = statusKib(pid, 'VmHWM') ?? 0;
-  const workers = descendantsOf(pid).map((d) => statusKib(d, 'VmHWM') ?? 0);
-  return { host, workers, total: host + workers.reduce((a, b) => a + b, 0) };
-}
+const memoryOf = (pid: number) => treeKib(pid, 'VmHWM');
 
-// ---- 2. tools/call CPU per request and throughput ----
+// ---- 3. tools/call CPU per request and throughput ----
 
 interface Target {
   readonly label: string;

@@ -16,8 +16,8 @@ import { z } from 'zod';
 import { ASSERTION_HEADER, createAssertionVerifier } from '../../src/assertion/verify.js';
 import { toolError, toolResult } from '../../src/servers/tool-result.js';
 import { checkQueryText } from '../../src/servers/sqlite/guard.js';
-import { QueryPool } from '../../src/servers/sqlite/pool.js';
-import { sqliteSettingsFromEnv } from '../../src/servers/sqlite/server.js';
+import type { QueryPool } from '../../src/servers/sqlite/pool.js';
+import { sqliteSettingsFromEnv, startPools } from '../../src/servers/sqlite/server.js';
 import type { Job } from '../../src/servers/sqlite/protocol.js';
 
 const env = process.env;
@@ -60,15 +60,10 @@ function whoamiServer(): McpServer {
 }
 
 const settings = sqliteSettingsFromEnv(env);
-const common = settings && {
-  file: settings.file,
-  timeoutMs: settings.timeoutMs,
-  memoryMb: settings.memoryMb,
-  logger,
-};
-const queries = common && new QueryPool({ ...common, name: 'queries', size: 2, maxQueue: 64 });
-const schema = common && new QueryPool({ ...common, name: 'schema', size: 1, maxQueue: 256 });
-await Promise.all([queries?.start(), schema?.start()]);
+// The same pools as the host's /sqlite, so only the MCP serving differs.
+const pools = settings && (await startPools(settings, logger));
+const queries = pools?.queries;
+const schema = pools?.schema;
 
 async function run(pool: QueryPool, job: Job, signal: AbortSignal) {
   try {

@@ -1,18 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ToolError } from '../../core/errors.js';
-import type { ChildMessage, Job, JobResult } from './protocol.js';
+import type { Job, JobResult } from './protocol.js';
+import { QueryProcess, cancelled, type ProcessOptions } from './query-process.js';
 
-export interface PoolOptions {
-  readonly file: string;
-  /** Processes in this pool; more than one so a single bomb does not queue everyone. */
+export interface PoolOptions extends ProcessOptions {
+  /** Processes at most; more than one so a single bomb does not queue everyone. */
   readonly size: number;
+  /** Processes kept while idle (at least one: a lone caller never waits for a start). */
+  readonly warm: number;
+  /** An idle process beyond `warm` exits after this long. */
+  readonly idleMs: number;
+  /** A process whose resident memory after a job passed this many MiB is replaced. */
+  readonly recycleMb: number;
   /** Wall-clock limit for one job, queueing excluded. */
   readonly timeoutMs: number;
-  /** Address-space cap of each process (RLIMIT_AS), in MiB. */
-  readonly memoryMb: number;
   /** Jobs waiting for a free process at most; more are refused as busy. */
   readonly maxQueue: number;
   readonly logger: Logger;
@@ -20,13 +21,8 @@ export interface PoolOptions {
   readonly name: string;
 }
 
-const WORKER_FILE = fileURLToPath(
-  new URL(`./query-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
-);
-/** How long a cancelled job may still take before its process is killed. */
-const CANCEL_GRACE_MS = 100;
-/** How long a new process may take to open the database before it counts as failed. */
-const START_TIMEOUT_MS = 10_000;
+/** How long to wait before trying again when a process could not be started. */
+const RETRY_START_MS = 1000;
 
 interface Waiter {
   readonly job: Job;
@@ -36,28 +32,43 @@ interface Waiter {
 }
 
 /**
- * A fixed set of query processes. A job that outlives its deadline, or whose caller goes
- * away, is stopped by killing its process (SIGKILL ends even a query stuck in one native
- * call), and a fresh process takes the slot.
+ * A set of query processes, from `warm` up to `size`. A job that finds every process busy
+ * starts another (up to `size`) and takes whichever is free first; processes beyond `warm`
+ * exit once idle for `idleMs`, since each costs about 50 MB resident while it waits. A job that
+ * outlives its deadline, or whose caller goes away, is stopped by killing its process (SIGKILL
+ * ends even a query stuck in one native call). A process that grew past `recycleMb` is
+ * replaced after its job, so one large answer does not leave memory held for good.
  */
 export class QueryPool {
-  private readonly idle: Worker[] = [];
-  private readonly all = new Set<Worker>();
+  private readonly idle: QueryProcess[] = [];
+  private readonly all = new Set<QueryProcess>();
+  private readonly retireTimers = new Map<QueryProcess, NodeJS.Timeout>();
   private readonly queue: Waiter[] = [];
+  private starting = 0;
   private closed = false;
 
   constructor(private readonly options: PoolOptions) {}
 
-  /** Starts every process and warms it up; rejects if the database cannot be opened. */
+  /** Starts the warm processes; rejects if the database cannot be opened. */
   async start(): Promise<void> {
-    const workers = await Promise.all(
-      Array.from({ length: this.options.size }, () => this.spawnWarm()),
+    const started = await Promise.allSettled(
+      Array.from({ length: Math.max(1, this.options.warm) }, () => this.spawnWarm()),
     );
-    for (const w of workers) this.add(w);
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) {
+      await Promise.all(started.map((s) => s.status === 'fulfilled' && s.value.stop()));
+      throw failed.reason;
+    }
+    for (const s of started) if (s.status === 'fulfilled') this.add(s.value);
   }
 
-  private async spawnWarm(): Promise<Worker> {
-    const worker = await Worker.spawn(this.options);
+  /** Process ids of the running processes (for logs and tests). */
+  get processIds(): number[] {
+    return [...this.all].flatMap((w) => (w.pid === undefined ? [] : [w.pid]));
+  }
+
+  private async spawnWarm(): Promise<QueryProcess> {
+    const worker = await QueryProcess.spawn(this.options);
     try {
       // The first statement pays for reading the schema and loading code; not the first caller.
       await worker.run({ op: 'list_tables' }, this.options.timeoutMs, undefined);
@@ -84,204 +95,121 @@ export class QueryPool {
         return;
       }
       this.queue.push(waiter);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          const i = this.queue.indexOf(waiter);
-          if (i !== -1) {
-            this.queue.splice(i, 1);
-            reject(cancelled());
-          }
-        },
-        { once: true },
-      );
+      this.fill();
+      signal?.addEventListener('abort', () => this.dequeue(waiter), { once: true });
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const timer of this.retireTimers.values()) clearTimeout(timer);
     for (const w of this.queue.splice(0))
       w.reject(new ToolError('unavailable', 'the server is shutting down'));
     await Promise.all([...this.all].map((w) => w.stop()));
   }
 
-  private add(worker: Worker): void {
+  private dequeue(waiter: Waiter): void {
+    const i = this.queue.indexOf(waiter);
+    if (i === -1) return;
+    this.queue.splice(i, 1);
+    waiter.reject(cancelled());
+  }
+
+  private add(worker: QueryProcess): void {
     this.all.add(worker);
     this.release(worker);
   }
 
-  private release(worker: Worker): void {
-    const next = this.queue.shift();
-    if (next) this.execute(worker, next);
-    else this.idle.push(worker);
+  /** After a caller's job (not the warm-up, which a fresh process always passes). */
+  private finished(worker: QueryProcess): void {
+    if (worker.rssBytes <= this.options.recycleMb * 1024 * 1024) {
+      this.release(worker);
+      return;
+    }
+    this.options.logger.info(
+      { pool: this.options.name, rss_mb: Math.round(worker.rssBytes / 1024 / 1024) },
+      'sqlite: replacing a query process that grew',
+    );
+    this.remove(worker);
+    void worker.stop();
+    this.fill();
   }
 
-  private execute(worker: Worker, waiter: Waiter): void {
+  private release(worker: QueryProcess): void {
+    const next = this.queue.shift();
+    if (next) this.execute(worker, next);
+    else {
+      this.idle.push(worker);
+      this.scheduleRetire(worker);
+    }
+  }
+
+  /** An idle process beyond the warm ones exits unless a job takes it within `idleMs`. */
+  private scheduleRetire(worker: QueryProcess): void {
+    if (this.all.size <= this.options.warm) return;
+    const timer = setTimeout(() => {
+      this.retireTimers.delete(worker);
+      if (!this.idle.includes(worker) || this.all.size <= this.options.warm) return;
+      this.remove(worker);
+      void worker.stop();
+    }, this.options.idleMs);
+    timer.unref();
+    this.retireTimers.set(worker, timer);
+  }
+
+  private remove(worker: QueryProcess): void {
+    clearTimeout(this.retireTimers.get(worker));
+    this.retireTimers.delete(worker);
+    this.all.delete(worker);
+    const i = this.idle.indexOf(worker);
+    if (i !== -1) this.idle.splice(i, 1);
+  }
+
+  private execute(worker: QueryProcess, waiter: Waiter): void {
+    clearTimeout(this.retireTimers.get(worker));
+    this.retireTimers.delete(worker);
     worker.run(waiter.job, this.options.timeoutMs, waiter.signal).then(
       (result) => {
         waiter.resolve(result);
-        this.release(worker);
+        this.finished(worker);
       },
       (err: Error) => {
         waiter.reject(err);
-        if (worker.alive) this.release(worker);
-        else this.replace(worker);
+        if (worker.alive) this.finished(worker);
+        else {
+          this.remove(worker);
+          this.fill();
+        }
       },
     );
   }
 
-  private replace(dead: Worker): void {
-    this.all.delete(dead);
+  /** Starts processes until the warm ones are there and every waiting job has one coming. */
+  private fill(): void {
     if (this.closed) return;
+    const live = this.all.size + this.starting;
+    const forQueue = Math.min(this.queue.length - this.starting, this.options.size - live);
+    const wanted = Math.max(this.options.warm - live, forQueue);
+    for (let i = 0; i < wanted; i++) this.spawnOne();
+  }
+
+  private spawnOne(): void {
+    this.starting++;
     this.spawnWarm().then(
-      (fresh) => (this.closed ? void fresh.stop() : this.add(fresh)),
+      (fresh) => {
+        this.starting--;
+        if (this.closed) void fresh.stop();
+        else this.add(fresh);
+      },
       (err: unknown) => {
+        this.starting--;
         this.options.logger.error(
           { err, pool: this.options.name },
-          'sqlite: could not replace a query process',
+          'sqlite: could not start a query process',
         );
         // Try again later rather than spin; the remaining processes keep serving.
-        setTimeout(() => this.replace(dead), 1000).unref();
+        setTimeout(() => this.fill(), RETRY_START_MS).unref();
       },
     );
-  }
-}
-
-function cancelled(): ToolError {
-  return new ToolError('cancelled', 'the query was cancelled');
-}
-
-class Worker {
-  alive = true;
-  private pending: { id: number; resolve(r: JobResult): void; reject(e: Error): void } | undefined;
-  private nextId = 1;
-  private readonly exited: Promise<void>;
-
-  private constructor(
-    private readonly child: ChildProcess,
-    private readonly options: PoolOptions,
-  ) {
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    child.on('message', (m: ChildMessage) => this.onMessage(m));
-    child.once('exit', (code, signal) => {
-      this.alive = false;
-      this.fail(
-        signal === 'SIGKILL'
-          ? undefined
-          : new ToolError(
-              'resource_limit',
-              'the query was stopped: it used more memory than the server allows',
-              { exit_code: code, signal },
-            ),
-      );
-    });
-  }
-
-  static spawn(options: PoolOptions): Promise<Worker> {
-    const kib = options.memoryMb * 1024;
-    // `ulimit -v` sets RLIMIT_AS for the exec'd Node; the small V8 heap keeps JS inside it.
-    const child = spawn(
-      '/bin/sh',
-      [
-        '-c',
-        'ulimit -v "$0" && exec "$@"',
-        String(kib),
-        process.execPath,
-        '--max-old-space-size=256',
-        '--enable-source-maps',
-        WORKER_FILE,
-      ],
-      {
-        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-        env: { PATH: process.env.PATH, PORTCULLIS_SQLITE_FILE: options.file },
-      },
-    );
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      if (stderr.length < 4096) stderr += chunk.toString();
-    });
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`query process did not start within ${START_TIMEOUT_MS} ms`));
-      }, START_TIMEOUT_MS);
-      const onMessage = (m: ChildMessage) => {
-        if (m.type !== 'ready' && m.type !== 'fatal') return;
-        clearTimeout(timer);
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        if (m.type === 'ready') resolve(new Worker(child, options));
-        else {
-          child.kill('SIGKILL');
-          reject(new Error(`cannot open the database: ${m.message}`));
-        }
-      };
-      const onExit = (code: number | null) => {
-        clearTimeout(timer);
-        reject(new Error(`query process exited during start (code ${code}): ${stderr.trim()}`));
-      };
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-    });
-  }
-
-  run(job: Job, timeoutMs: number, signal: AbortSignal | undefined): Promise<JobResult> {
-    const id = this.nextId++;
-    return new Promise<JobResult>((resolve, reject) => {
-      this.pending = { id, resolve, reject };
-      const timer = setTimeout(() => {
-        this.kill(
-          new ToolError(
-            'timeout',
-            `the query was stopped: it ran longer than the ${timeoutMs / 1000} s limit`,
-            { timeout_ms: timeoutMs },
-          ),
-        );
-      }, timeoutMs);
-      // A job about to finish is let finish: killing costs a process start, and a client that
-      // hangs up on cheap calls over and over should not make us pay one each time.
-      const onAbort = () => {
-        graceTimer = setTimeout(() => this.kill(cancelled()), CANCEL_GRACE_MS);
-      };
-      let graceTimer: NodeJS.Timeout | undefined;
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const settle = () => {
-        clearTimeout(timer);
-        clearTimeout(graceTimer);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      this.pending = {
-        id,
-        resolve: (r) => (settle(), resolve(r)),
-        reject: (e) => (settle(), reject(e)),
-      };
-      this.child.send({ id, job });
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.alive) this.child.kill('SIGKILL');
-    await this.exited;
-  }
-
-  private kill(reason: Error): void {
-    this.fail(reason);
-    this.alive = false;
-    this.child.kill('SIGKILL');
-  }
-
-  private fail(reason: Error | undefined): void {
-    const pending = this.pending;
-    if (!pending) return;
-    this.pending = undefined;
-    pending.reject(reason ?? new ToolError('stopped', 'the query process stopped unexpectedly'));
-  }
-
-  private onMessage(m: ChildMessage): void {
-    const pending = this.pending;
-    if (!pending || (m.type !== 'done' && m.type !== 'failed') || m.id !== pending.id) return;
-    this.pending = undefined;
-    if (m.type === 'done') pending.resolve(m.result);
-    else pending.reject(new ToolError(m.failure.code, m.failure.message));
   }
 }

@@ -48,5 +48,16 @@ export type ParentMessage = { readonly id: number; readonly job: Job };
 export type ChildMessage =
   | { readonly type: 'ready' }
   | { readonly type: 'fatal'; readonly message: string }
-  | { readonly type: 'done'; readonly id: number; readonly result: JobResult }
-  | { readonly type: 'failed'; readonly id: number; readonly failure: JobFailure };
+  | {
+      readonly type: 'done';
+      readonly id: number;
+      readonly result: JobResult;
+      /** Resident memory after the job: the pool recycles a process that grew. */
+      readonly rssBytes: number;
+    }
+  | {
+      readonly type: 'failed';
+      readonly id: number;
+      readonly failure: JobFailure;
+      readonly rssBytes: number;
+    };

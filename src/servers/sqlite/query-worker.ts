@@ -184,11 +184,19 @@ try {
   process.exit(1);
 }
 process.on('message', (message: ParentMessage) => {
+  let result: JobResult;
   try {
-    send({ type: 'done', id: message.id, result: run(db, message.job) });
+    result = run(db, message.job);
   } catch (err) {
-    send({ type: 'failed', id: message.id, failure: failure(err, file) });
+    send({
+      type: 'failed',
+      id: message.id,
+      failure: failure(err, file),
+      rssBytes: process.memoryUsage.rss(),
+    });
+    return;
   }
+  send({ type: 'done', id: message.id, result, rssBytes: process.memoryUsage.rss() });
 });
 process.on('disconnect', () => process.exit(0));
 send({ type: 'ready' });

@@ -17,6 +17,7 @@ export interface SqliteSettings {
   readonly timeoutMs: number;
   readonly memoryMb: number;
   readonly workers: number;
+  readonly recycleMb: number;
   readonly maxQueryLength: number;
 }
 
@@ -34,6 +35,7 @@ export function sqliteSettingsFromEnv(env: ServerContext['env']): SqliteSettings
     timeoutMs: intFromEnv(env, 'SQLITE_QUERY_TIMEOUT_MS', 5000, 10),
     memoryMb: intFromEnv(env, 'SQLITE_MEMORY_LIMIT_MB', 1536, 1024),
     workers: intFromEnv(env, 'SQLITE_WORKERS', 2),
+    recycleMb: intFromEnv(env, 'SQLITE_RECYCLE_MB', 128, 1),
     maxQueryLength: intFromEnv(env, 'SQLITE_MAX_QUERY_LENGTH', 100_000),
   };
 }
@@ -74,12 +76,18 @@ export async function createSqliteServer(ctx: ServerContext): Promise<HostedServ
   };
 }
 
+/** How long a query process started for a burst of concurrent queries outlives the burst. */
+const IDLE_MS = 10_000;
+
 /** Schema lookups get a pool of their own so they stay fast while heavy queries run. */
-async function startPools(settings: SqliteSettings, logger: ServerContext['logger']) {
+export async function startPools(settings: SqliteSettings, logger: ServerContext['logger']) {
   const common = {
     file: settings.file,
     timeoutMs: settings.timeoutMs,
     memoryMb: settings.memoryMb,
+    recycleMb: settings.recycleMb,
+    idleMs: IDLE_MS,
+    warm: 1,
     logger,
   };
   const queries = new QueryPool({
