@@ -5,6 +5,7 @@ const suites: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   gateway: () => import('./gateway.js'),
   oauth: () => import('./oauth.js'),
   coldstart: () => import('./coldstart.js'),
+  replicas: () => import('./replicas.js'),
 };
 
 const wanted = process.argv.slice(2);

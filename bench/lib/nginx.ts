@@ -45,9 +45,6 @@ export async function startNginx(
   name: string,
   locations: readonly NginxLocation[],
 ): Promise<Service> {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-nginx-'));
-  // Started as root, nginx's worker runs as an unprivileged user and needs the temp paths.
-  chmodSync(dir, 0o755);
   const port = await freePort();
   const upstreams = locations.map(
     (l, i) => `
@@ -70,7 +67,17 @@ export async function startNginx(
       proxy_read_timeout 1h;
     }`,
   );
-  const conf = `
+  return runNginx(name, port, (dir) =>
+    nginxConf(dir, port, upstreams.join('\n'), servers.join('\n')),
+  );
+}
+
+/**
+ * The whole configuration: one worker in the foreground, no access log, every temp path in
+ * `dir`, keep-alive raised towards clients; `upstreams` and `locations` fill it in.
+ */
+export function nginxConf(dir: string, port: number, upstreams: string, locations: string) {
+  return `
 worker_processes 1;
 daemon off;
 master_process on;
@@ -82,14 +89,28 @@ http {
   ${tempPathDirectives(dir).join('\n  ')}
   keepalive_requests 10000000;
   keepalive_timeout 65s;
-${upstreams.join('\n')}
+${upstreams}
   server {
     listen 127.0.0.1:${port};
-${servers.join('\n')}
+${locations}
   }
 }
 `;
-  writeFileSync(join(dir, 'nginx.conf'), conf);
+}
+
+/**
+ * Runs nginx with the configuration `conf(dir)` builds for its temporary directory `dir`
+ * (`nginxConf`), resolved once 127.0.0.1:`port` accepts connections.
+ */
+export async function runNginx(
+  name: string,
+  port: number,
+  conf: (dir: string) => string,
+): Promise<Service> {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-nginx-'));
+  // Started as root, nginx's worker runs as an unprivileged user and needs the temp paths.
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, 'nginx.conf'), conf(dir));
   let service: Service;
   try {
     service = await startCommand(

@@ -6,7 +6,7 @@
  */
 import { request } from 'node:http';
 
-interface Hop {
+export interface Hop {
   readonly status: number;
   readonly location: string | undefined;
   readonly setCookies: readonly string[];
@@ -14,7 +14,7 @@ interface Hop {
 }
 
 /** Cookies by name with their path (RFC 6265 §5.4: sent where the request path is within it). */
-type Jar = Map<string, { value: string; path: string }>;
+export type Jar = Map<string, { value: string; path: string }>;
 
 function cookieHeader(jar: Jar, path: string): string {
   return [...jar]
@@ -34,7 +34,7 @@ function store(jar: Jar, setCookies: readonly string[]): void {
   }
 }
 
-function send(port: number, host: string, url: URL, jar: Jar, form?: string): Promise<Hop> {
+export function send(port: number, host: string, url: URL, jar: Jar, form?: string): Promise<Hop> {
   const headers: Record<string, string> = { host, accept: 'text/html' };
   const cookie = cookieHeader(jar, url.pathname);
   if (cookie) headers.cookie = cookie;
