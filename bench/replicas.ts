@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { knob } from './lib/knob.js';
 import { hasNginx } from './lib/nginx.js';
 import { startCluster, type Cluster, type ClusterOptions } from './lib/replicas-cluster.js';
+import { measureReplicaCpu } from './lib/replicas-cpu.js';
 import { measureRevocationLag } from './lib/replicas-lag.js';
 import { startBenchPostgres, type BenchPostgres } from './lib/replicas-postgres.js';
 import { LIB_DIST, freePort, startService, type Service } from './lib/spawn.js';
@@ -71,6 +72,12 @@ export async function run(): Promise<void> {
       console.log('\nnginx or wrk is missing: part 2 (CPU per request) skipped.');
       return;
     }
+    await measureReplicaCpu(clusters, {
+      maxOtherCores: knob('BENCH_MAX_OTHER_CORES', 0.1),
+      retries: knob('BENCH_RETRIES', 2),
+      budget: { ms: knob('BENCH_QUIET_WAIT_S', 30) * 1000 },
+      others: [upstream.pid, postgres.pid],
+    });
   } finally {
     await Promise.all(clusters.map((c) => c.stop()));
     await postgres?.stop();
