@@ -81,13 +81,14 @@ export async function issueToken(gate: Gate, client: BenchClient): Promise<strin
   const verifier = randomBytes(32).toString('base64url');
   const resource = `${originOf(gate)}/mcp`;
   const url = new URL(`${originOf(gate)}/.pomerium/mcp/authorize`);
+  // RFC 7636 §4.2: S256 of the verifier only this bench knows.
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const client_id = client.clientId;
+  const state = randomBytes(8).toString('hex');
+  const query = { response_type: 'code', client_id, redirect_uri: REDIRECT, scope: 'mcp', state };
   url.search = new URLSearchParams({
-    response_type: 'code',
-    client_id: client.clientId,
-    redirect_uri: REDIRECT,
-    scope: 'mcp',
-    state: randomBytes(8).toString('hex'),
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    ...query,
+    code_challenge: challenge,
     code_challenge_method: 'S256',
     resource,
   }).toString();
