@@ -26,13 +26,18 @@ function check(args: string[], env: Record<string, string> = {}) {
   );
 }
 
+const SECRETS = {
+  SHARED_SECRET: Buffer.alloc(32, 1).toString('base64'),
+  COOKIE_SECRET: Buffer.alloc(32, 2).toString('base64'),
+};
+
 test('check passes the original sample config with a warning for each unsupported part', async () => {
   const file = fixture('pomerium-mcp-servers-sample-config.yaml');
-  const { code, stdout, stderr } = await check(['--config', file]);
+  // Its storage is PostgreSQL: the secrets every replica shares come from the environment.
+  const { code, stdout, stderr } = await check(['--config', file], SECRETS);
   assert.equal(code, 0, stderr);
-  assert.match(stdout, /pomerium-mcp-servers-sample-config\.yaml: valid \(8 warnings\)/);
+  assert.match(stdout, /pomerium-mcp-servers-sample-config\.yaml: valid \(5 warnings\)/);
   for (const line of [
-    `${file}:6 autocert: warning: shared_secret is not set: the stored account and certificate keys cannot be opened after a restart`,
     `${file}:16 runtime_flags.mcp: warning: MCP support is always on`,
     `${file}:24 routes[0].mcp: warning: legacy mcp shape (no server/client) read as mcp.server: mcp.upstream_oauth2 is now mcp.server.upstream_oauth2`,
   ]) {
@@ -41,6 +46,20 @@ test('check passes the original sample config with a warning for each unsupporte
   // Its Notion route has a static upstream (endpoint given): built, so not warned about.
   assert.ok(!stderr.includes('upstream_oauth2: warning'), stderr);
   assert.ok(!stderr.includes('databroker_storage'), 'its postgres storage is supported');
+});
+
+test('check: the sample without its secrets is refused, one line per unset secret, exit 78', async () => {
+  const file = fixture('pomerium-mcp-servers-sample-config.yaml');
+  const { code, stderr } = await check(['--config', file], {
+    SHARED_SECRET: SECRETS.SHARED_SECRET,
+  });
+  assert.equal(code, 78, stderr);
+  const errors = stderr
+    .split('\n')
+    .filter((l) => /^\S+:\d+ /.test(l) && !l.includes(': warning: '));
+  assert.deepEqual(errors, [
+    `${file}:11 cookie_secret: required with postgres storage: every replica must have the same one (a generated one would make each replica’s cookies and stored tokens unreadable to the others)`,
+  ]);
 });
 
 test('check reports every error of a file as FILE:LINE key: message and exits 78', async () => {

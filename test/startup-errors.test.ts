@@ -113,6 +113,19 @@ test('gateway: a missing config file', async (t) => {
   assertConfigErrors(run, [`${file}:0 (file): cannot read the config file: ENOENT`]);
 });
 
+test('gateway: replicas on PostgreSQL without cookie_secret stop before touching the database', async (t) => {
+  const secret = Buffer.alloc(32, 7).toString('base64');
+  // Port 9 on loopback: nothing listens, so a gateway that tried the database would say so.
+  const text = `address: 127.0.0.1:0\ninsecure_server: true\nshared_secret: ${secret}\ndatabroker_storage_type: postgres\ndatabroker_storage_connection_string: postgresql://gw@127.0.0.1:9/gw\n`;
+  const tmp = tempDir({ 'gateway.yaml': text });
+  t.after(tmp.remove);
+  const file = tmp.path('gateway.yaml');
+  const run = await runCli(['gateway', '--config', file], {});
+  assertConfigErrors(run, [
+    `${file}:4 cookie_secret: required with postgres storage: every replica must have the same one (a generated one would make each replica’s cookies and stored tokens unreadable to the others)`,
+  ]);
+});
+
 test('gateway: a bad setting from the environment names the variable', async (t) => {
   const tmp = tempDir({ 'gateway.yaml': GOOD_GATEWAY });
   t.after(tmp.remove);

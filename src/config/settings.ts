@@ -21,8 +21,9 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
   const autocert = checkAutocert(raw, env, sink);
   const tls =
     autocert === undefined ? undefined : checkTls(raw, insecureServer, address, autocert, sink);
-  const sharedSecret = secret(raw.shared_secret, 'shared_secret', sink);
-  const cookieSecret = secret(raw.cookie_secret, 'cookie_secret', sink);
+  const shared = raw.databroker_storage_type === 'postgres';
+  const sharedSecret = secret(raw.shared_secret, 'shared_secret', sink, shared);
+  const cookieSecret = secret(raw.cookie_secret, 'cookie_secret', sink, shared);
   const signingKey = checkSigningKey(raw.signing_key, sink);
   const idp = buildIdp(raw, sink);
   const storage = buildStorage(raw, env, sink);
@@ -128,7 +129,23 @@ function trustedProxies(entries: readonly string[], sink: IssueSink): string[] {
 }
 
 /** Pomerium's secrets are base64 of 32 random bytes (`head -c32 /dev/urandom | base64`). */
-function secret(value: string | undefined, key: string, sink: IssueSink): string | null {
+/** `shared`: replicas share the storage (PostgreSQL), so the secret must be set. */
+function secret(
+  value: string | undefined,
+  key: string,
+  sink: IssueSink,
+  shared: boolean,
+): string | null {
+  if (value === undefined && shared) {
+    // A generated secret is each process's own: cookies and stored tokens one replica made
+    // would be unreadable to the others.
+    sink.error(
+      [key],
+      'required with postgres storage: every replica must have the same one (a generated one would make each replica’s cookies and stored tokens unreadable to the others)',
+      ['databroker_storage_type'],
+    );
+    return null;
+  }
   if (value === undefined) {
     sink.warn(
       [key],

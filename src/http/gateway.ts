@@ -175,6 +175,7 @@ function startSweeps(storage: Storage, mcpAuth: McpAuthServer | undefined, logge
     void Promise.all([
       storage.sessions.sweep(now),
       storage.loginAttempts.prune(now - 24 * 3_600_000),
+      storage.rateCounters.prune(now),
       // The built-in provider's records too, also when no MCP route needs an OAuth server.
       mcpAuth ? mcpAuth.sweep() : storage.oauth.sweep(now),
     ]).catch((err: unknown) => logger.warn({ err }, 'storage sweep failed'));

@@ -1,7 +1,8 @@
 /**
  * Per-client-address rate limits for the unauthenticated OAuth endpoints (`/register`,
- * `/token`): a token bucket per key, in this process's memory (each replica limits on its own;
- * the limit bounds abuse, it is not a quota).
+ * `/token`). One process (memory, SQLite storage): a token bucket per key in its memory.
+ * Replicas on PostgreSQL share their counts instead (`shared-rate-limit.ts`), so N replicas
+ * behind a balancer allow what one would.
  */
 import { TemporarilyUnavailable } from './errors.js';
 
@@ -13,6 +14,11 @@ export interface RateLimit {
 
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
+/** Takes one request from `key`'s allowance. */
+export interface Limiter {
+  take(key: string): RateDecision | Promise<RateDecision>;
+}
+
 interface Bucket {
   tokens: number;
   at: number;
@@ -20,16 +26,14 @@ interface Bucket {
 
 const MAX_KEYS = 50_000;
 
-export class RateLimiter {
+export class RateLimiter implements Limiter {
   private readonly buckets = new Map<string, Bucket>();
 
   constructor(
     private readonly limit: RateLimit,
     private readonly now: () => number = Date.now,
   ) {
-    if (!(limit.max > 0) || !(limit.windowMs > 0)) {
-      throw new RangeError('rate limit: max and windowMs must be positive');
-    }
+    checkLimit(limit);
   }
 
   /** Takes one request from `key`'s bucket. */
@@ -58,7 +62,13 @@ export class RateLimiter {
 }
 
 /** The rate-limit step of an endpoint: throws `temporarily_unavailable` (429) past the limit. */
-export function checkRateLimit(limiter: RateLimiter, key: string): void {
-  const decision = limiter.take(key);
+export async function checkRateLimit(limiter: Limiter, key: string): Promise<void> {
+  const decision = await limiter.take(key);
   if (!decision.allowed) throw new TemporarilyUnavailable(decision.retryAfterSeconds);
+}
+
+export function checkLimit(limit: RateLimit): void {
+  if (!(limit.max > 0) || !(limit.windowMs > 0)) {
+    throw new RangeError('rate limit: max and windowMs must be positive');
+  }
 }

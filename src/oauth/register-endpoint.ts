@@ -16,7 +16,7 @@ import { registrationFingerprint } from './client-identity.js';
 import { allowAnyOrigin, corsHeaders, preflight } from './cors.js';
 import { InvalidClientMetadata, InvalidRedirectUri, InvalidRequest } from './errors.js';
 import type { Host, OAuthEndpoint } from './hosts.js';
-import { checkRateLimit, type RateLimiter } from './rate-limit.js';
+import { checkRateLimit, type Limiter } from './rate-limit.js';
 import { checkRedirectUris } from './redirect-uris.js';
 import { readRequestBody } from './request-body.js';
 
@@ -26,7 +26,7 @@ export const MAX_REGISTRATION_BYTES = 16 * 1024;
 export interface RegisterDeps {
   /** `runtime_flags.mcp_dynamic_client_registration`. */
   readonly enabled: boolean;
-  readonly limiter: RateLimiter;
+  readonly limiter: Limiter;
   readonly clientIp: (req: IncomingMessage) => string;
   readonly clients: Pick<OAuthClientStore, 'findByFingerprint'>;
   readonly logger: SessionLogger;
@@ -46,7 +46,7 @@ export function registerEndpoint(deps: RegisterDeps): OAuthEndpoint {
     checkEnabled(deps.enabled);
     if (req.method === 'OPTIONS') return preflight(req, res, 'POST');
     checkPost(req);
-    checkRateLimit(deps.limiter, deps.clientIp(req));
+    await checkRateLimit(deps.limiter, deps.clientIp(req));
     const registration = await readRegistration(req);
     const existing = registration.reusable
       ? await existingClient(host, deps, registration)

@@ -35,8 +35,9 @@ import type { UpstreamConnectPort } from './interactions.js';
 import { HostDirectory, type Host, type HostDeps, type OAuthEndpoint } from './hosts.js';
 import { resourceMetadataEndpoint, serverMetadataEndpoint } from './metadata-endpoint.js';
 import { DEFAULT_LIFETIMES, type Lifetimes } from './provider.js';
-import { RateLimiter, type RateLimit } from './rate-limit.js';
 import { clientNames } from './client-names.js';
+import type { RateLimit } from './rate-limit.js';
+import { endpointLimiter, type LimiterStorage } from './shared-rate-limit.js';
 import { registerEndpoint } from './register-endpoint.js';
 import { oauthRoute, providerUrl, type OAuthRoute } from './routes.js';
 import { tokenEndpoint } from './token-endpoint.js';
@@ -49,10 +50,11 @@ export type { UpstreamConnectPort } from './interactions.js';
 export interface McpAuthServerOptions {
   /** Every route; the `mcp.server` ones define the hosts (issuers) and resources. */
   readonly routes: readonly RouteConfig[];
-  readonly storage: Pick<
-    Storage,
-    'oauth' | 'oauthClients' | 'consents' | 'identities' | 'sessions' | 'invalidation'
-  >;
+  readonly storage: LimiterStorage &
+    Pick<
+      Storage,
+      'oauth' | 'oauthClients' | 'consents' | 'identities' | 'sessions' | 'invalidation'
+    >;
   readonly sharedSecret: string;
   readonly cookieSecret: string;
   /** `runtime_flags.mcp_dynamic_client_registration` (default true here). */
@@ -207,16 +209,18 @@ function endpointModules(
   now: () => number,
 ): { readonly register: OAuthEndpoint; readonly token: OAuthEndpoint } {
   const limits = options.rateLimits;
+  const limiter = (name: 'register' | 'token', fallback: RateLimit) =>
+    endpointLimiter(options.storage, name, limits?.[name] ?? fallback, now);
   return {
     register: registerEndpoint({
       enabled: options.dynamicRegistration,
-      limiter: new RateLimiter(limits?.register ?? { max: 20, windowMs: 60_000 }, now),
+      limiter: limiter('register', { max: 20, windowMs: 60_000 }),
       clientIp: options.clientIp,
       clients: options.storage.oauthClients,
       logger: options.logger,
     }),
     token: tokenEndpoint({
-      limiter: new RateLimiter(limits?.token ?? { max: 120, windowMs: 60_000 }, now),
+      limiter: limiter('token', { max: 120, windowMs: 60_000 }),
       clientIp: options.clientIp,
       grantSession,
     }),

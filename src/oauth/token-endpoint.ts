@@ -11,7 +11,7 @@ import type { OidcProvider } from '../oidc/provider-module.js';
 import { InvalidGrant, InvalidRequest } from './errors.js';
 import type { GrantSessionCheck } from './grant-session.js';
 import type { OAuthEndpoint } from './hosts.js';
-import { checkRateLimit, type RateLimiter } from './rate-limit.js';
+import { checkRateLimit, type Limiter } from './rate-limit.js';
 import { readRequestBody } from './request-body.js';
 import { canonicalResourceParams } from './resource-indicator.js';
 
@@ -19,7 +19,7 @@ import { canonicalResourceParams } from './resource-indicator.js';
 export const MAX_TOKEN_REQUEST_BYTES = 64 * 1024;
 
 export interface TokenDeps {
-  readonly limiter: RateLimiter;
+  readonly limiter: Limiter;
   readonly clientIp: (req: IncomingMessage) => string;
   /** The grant's live gateway session, undefined once it is gone (`grantSessionCheck`). */
   readonly grantSession: GrantSessionCheck;
@@ -30,7 +30,7 @@ export function tokenEndpoint(deps: TokenDeps): OAuthEndpoint {
   return async (req, res, host, providerUrl) => {
     // Only a POST is a token request; the provider answers anything else.
     if (req.method !== 'POST') return host.oidc.serve(req, res, { url: providerUrl });
-    checkRateLimit(deps.limiter, deps.clientIp(req));
+    await checkRateLimit(deps.limiter, deps.clientIp(req));
     let body = await readRequestBody(
       req,
       MAX_TOKEN_REQUEST_BYTES,

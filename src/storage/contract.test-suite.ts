@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { oauthStoresContract } from './contract-oauth.test-suite.js';
+import { rateCountersContract } from './contract-counters.test-suite.js';
 import { upstreamStoresContract } from './contract-upstream.test-suite.js';
 import { StorageError } from './errors.js';
 import { MIGRATIONS } from './migrations.js';
@@ -213,6 +214,7 @@ export function storageContract(name: string, open: () => Promise<BackendUnderTe
       () => s,
       () => backend,
     );
+    rateCountersContract(() => s);
 
     test('ping answers while open and fails once closed', async () => {
       await s.ping();

@@ -76,6 +76,8 @@ test('revoking writes announce themselves after they succeed, whoever calls them
   const token = upstreamToken();
   await storage.upstreamTokens.put(token);
   await storage.upstreamTokens.replace({ ...token, version: token.version + 1 }, token.version);
+  const lost = await storage.upstreamTokens.replace({ ...token, version: 9 }, token.version);
+  assert.equal(lost, false);
   assert.equal(await storage.upstreamTokens.delete(token.sub, token.routeKey, 'other'), false);
   await storage.upstreamTokens.delete(token.sub, token.routeKey, token.upstreamKey);
   assert.deepEqual(
@@ -89,8 +91,9 @@ test('revoking writes announce themselves after they succeed, whoever calls them
       { k: 'user', sub: 'alice' },
       { k: 'upstream', sub: token.sub, route: token.routeKey },
       { k: 'upstream', sub: token.sub, route: token.routeKey },
+      { k: 'upstream', sub: token.sub, route: token.routeKey },
     ],
-    'the put and the delete of an upstream token; a refresh (replace) and a missed delete are not',
+    'the put, the refresh (replace) and the delete of an upstream token; a lost replace and a missed delete are not',
   );
 });
 

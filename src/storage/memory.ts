@@ -7,6 +7,7 @@ import {
 } from './memory-oauth.js';
 import { bytewise, copy, deleteWhere } from './memory-rows.js';
 import { memoryLeases, memoryUpstreamClients, memoryUpstreamTokens } from './memory-upstream.js';
+import { memoryRateCounters } from './rate-counters.js';
 import type {
   LoginAttemptStore,
   SessionRecord,
@@ -42,6 +43,7 @@ export function createMemoryStorage(): Storage {
     signingKeys: guard(memorySigningKeys()),
     users: guard(memoryUsers()),
     loginAttempts: guard(memoryLoginAttempts()),
+    rateCounters: guard(memoryRateCounters()),
     oauth: guard(memoryOAuth()),
     oauthClients: guard(memoryOAuthClients()),
     consents: guard(memoryConsents()),

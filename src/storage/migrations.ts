@@ -163,6 +163,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE consents ADD COLUMN redirect_uri TEXT;
     `,
   },
+  {
+    version: 6,
+    name: 'rate counters',
+    // The /register and /token rate limits of replicas on PostgreSQL; here for the same schema.
+    sql: `
+      CREATE TABLE rate_counters (
+        key TEXT NOT NULL,
+        window_start INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (key, window_start)
+      ) STRICT;
+      CREATE INDEX rate_counters_expires_at ON rate_counters (expires_at);
+    `,
+  },
 ];
 
 /** The schema version recorded in `db` (0: none yet). */

@@ -154,6 +154,20 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE consents ADD COLUMN client_id TEXT, ADD COLUMN redirect_uri TEXT;
     `,
   },
+  {
+    version: 6,
+    name: 'rate counters',
+    sql: `
+      CREATE TABLE rate_counters (
+        key TEXT NOT NULL,
+        window_start BIGINT NOT NULL,
+        count INTEGER NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (key, window_start)
+      );
+      CREATE INDEX rate_counters_expires_at ON rate_counters (expires_at);
+    `,
+  },
 ];
 
 /**

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { StorageError } from './errors.js';
+import { pgRateCounters } from './rate-counters.js';
 import { migratePostgres } from './postgres-migrations.js';
 import { openPostgresBus } from './postgres-notify.js';
 import type { PgDb } from './postgres-db.js';
@@ -68,17 +69,7 @@ export async function openPostgresStorage(
   });
   return {
     kind: 'postgres',
-    sessions: pgSessions(db),
-    signingKeys: pgSigningKeys(db),
-    users: pgUsers(db),
-    loginAttempts: pgLoginAttempts(db),
-    oauth: pgOAuth(db),
-    oauthClients: pgOAuthClients(db),
-    consents: pgConsents(db),
-    identities: pgIdentities(db),
-    upstreamTokens: pgUpstreamTokens(db),
-    upstreamClients: pgUpstreamClients(db),
-    leases: pgLeases(db),
+    ...pgStores(db),
     invalidation,
     async ping() {
       // Readiness probes call this often: a database that does not answer soon is down.
@@ -137,6 +128,24 @@ async function withPool<T>(
   } finally {
     await pool.end();
   }
+}
+
+/** Every store of `Storage` on the pool. */
+function pgStores(db: PgDb) {
+  return {
+    sessions: pgSessions(db),
+    signingKeys: pgSigningKeys(db),
+    users: pgUsers(db),
+    loginAttempts: pgLoginAttempts(db),
+    rateCounters: pgRateCounters(db),
+    oauth: pgOAuth(db),
+    oauthClients: pgOAuthClients(db),
+    consents: pgConsents(db),
+    identities: pgIdentities(db),
+    upstreamTokens: pgUpstreamTokens(db),
+    upstreamClients: pgUpstreamClients(db),
+    leases: pgLeases(db),
+  };
 }
 
 /**

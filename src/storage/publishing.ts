@@ -57,6 +57,12 @@ export function publishingStorage(storage: Storage, bus: InvalidationBus): Stora
         await upstreamTokens.put(record);
         await bus.publish({ k: 'upstream', sub: record.sub, route: record.routeKey });
       },
+      // A refresh: other replicas drop the access token they opened before it.
+      async replace(record, expectedVersion) {
+        const replaced = await upstreamTokens.replace(record, expectedVersion);
+        if (replaced) await bus.publish({ k: 'upstream', sub: record.sub, route: record.routeKey });
+        return replaced;
+      },
       async delete(sub, routeKey, upstreamKey, version) {
         const deleted = await upstreamTokens.delete(sub, routeKey, upstreamKey, version);
         if (deleted) await bus.publish({ k: 'upstream', sub, route: routeKey });

@@ -9,6 +9,7 @@ import {
   sqliteOAuthClients,
 } from './sqlite-oauth.js';
 import { sqliteLeases, sqliteUpstreamClients, sqliteUpstreamTokens } from './sqlite-upstream.js';
+import { sqliteRateCounters } from './rate-counters.js';
 import { sqliteRows, type SqliteRow } from './rows.js';
 import type {
   LoginAttemptStore,
@@ -49,6 +50,7 @@ export function openSqliteStorage(file: string, options: SqliteStorageOptions = 
     signingKeys: sqliteSigningKeys(db),
     users: sqliteUsers(db),
     loginAttempts: sqliteLoginAttempts(db),
+    rateCounters: sqliteRateCounters(db),
     oauth: sqliteOAuth(db),
     oauthClients: sqliteOAuthClients(db),
     consents: sqliteConsents(db),

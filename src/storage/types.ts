@@ -95,6 +95,21 @@ export interface LoginAttemptStore {
 }
 
 /**
+ * Requests counted per key and fixed time window, shared by every process on the storage: the
+ * `/register` and `/token` rate limits of replicas on PostgreSQL (`oauth/shared-rate-limit.ts`).
+ */
+export interface RateCounterStore {
+  /**
+   * Adds one to `key`'s count in the window that starts at `windowStart` and returns the new
+   * count; atomic, so concurrent callers on any process each see a distinct count. The window
+   * may be deleted once `expiresAt` has passed.
+   */
+  increment(key: string, windowStart: number, expiresAt: number): Promise<number>;
+  /** Deletes the windows that expired before `before`; returns how many. */
+  prune(before: number): Promise<number>;
+}
+
+/**
  * What `oidc-provider` keeps (its models: AccessToken, AuthorizationCode, RefreshToken, Grant,
  * Session, Interaction, Client, …), for the OAuth server for MCP clients. Rows are keyed by
  * SHA-256 of (model, id), so a reader of the database cannot present a token it finds there;
@@ -220,6 +235,7 @@ export interface Storage {
   readonly signingKeys: SigningKeyStore;
   readonly users: UserStore;
   readonly loginAttempts: LoginAttemptStore;
+  readonly rateCounters: RateCounterStore;
   readonly oauth: OAuthStore;
   readonly oauthClients: OAuthClientStore;
   readonly consents: ConsentStore;

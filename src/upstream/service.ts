@@ -8,6 +8,7 @@ import type { InvalidationBus } from '../storage/invalidation.js';
 import type { Logger } from 'pino';
 import type { RouteConfig } from '../config/types.js';
 import type {
+  LeaseStore,
   OAuthStore,
   SessionRecord,
   UpstreamClientStore,
@@ -28,7 +29,11 @@ export interface UpstreamServiceOptions {
     readonly upstreamClients: UpstreamClientStore;
     /** Where other replicas' disconnects are heard (the vault's cache drops them). */
     readonly invalidation?: InvalidationBus | undefined;
+    /** Orders a refresh across replicas (one provider call per token). */
+    readonly leases?: LeaseStore | undefined;
   };
+  /** How long a replica holds the refresh lease before others may refresh (default 15 s). */
+  readonly refreshLeaseMs?: number;
   readonly sharedSecret: string;
   readonly logger: Logger;
   /** Told of each refresh's outcome at the provider (metrics); never sees a token. */
@@ -83,6 +88,7 @@ export class UpstreamService {
     this.vault = new UpstreamVault({
       store: storage.upstreamTokens,
       invalidation: storage.invalidation,
+      refreshLease: storage.leases && { leases: storage.leases, ttlMs: options.refreshLeaseMs },
       sharedSecret,
       ...(now ? { now } : {}),
       onRefresh: (key, outcome, err) => {

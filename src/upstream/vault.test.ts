@@ -7,72 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import * as client from 'openid-client';
 import { createLocalBus } from '../storage/invalidation.js';
-import { publishingStorage } from '../storage/publishing.js';
-import { openSqliteStorage } from '../storage/sqlite.js';
-import type { UpstreamOAuthClient, UpstreamTokenSet } from './oauth-client.js';
-import { UpstreamVault, type TokenKey } from './vault.js';
-
-const SECRET = 'dmF1bHQtdGVzdC1zZWNyZXQtdmF1bHQtdGVzdC1zZWNyZXQh';
-
-/** A provider that rotates refresh tokens: each is accepted once, then `invalid_grant`. */
-class RotatingProvider implements UpstreamOAuthClient {
-  readonly upstreamKey = 'https://provider.example/token client-1';
-  readonly canRevoke = false;
-  refreshes = 0;
-  refused = 0;
-  outage = false;
-  private live = new Set(['refresh-0']);
-  private n = 0;
-  /** Resolved before each refresh answers (lets a test hold refreshes in flight). */
-  gate: Promise<void> = Promise.resolve();
-
-  authorizationUrl(): URL {
-    throw new Error('not used');
-  }
-  async exchangeCode(): Promise<UpstreamTokenSet> {
-    throw new Error('not used');
-  }
-  async refresh(refreshToken: string): Promise<UpstreamTokenSet> {
-    await this.gate;
-    if (this.outage) throw new TypeError('fetch failed');
-    if (!this.live.delete(refreshToken)) {
-      this.refused++;
-      throw new client.ResponseBodyError('invalid_grant', {
-        cause: { error: 'invalid_grant' },
-        response: new Response(null, { status: 400 }),
-      });
-    }
-    this.refreshes++;
-    this.n++;
-    this.live.add(`refresh-${this.n}`);
-    return {
-      accessToken: `access-${this.n}`,
-      refreshToken: `refresh-${this.n}`,
-      expiresIn: 5,
-      scopes: ['read'],
-    };
-  }
-  async revoke(): Promise<void> {}
-}
-
-function setup() {
-  const storage = openSqliteStorage(':memory:');
-  let now = 1_800_000_000_000;
-  const clock = { now: () => now, advance: (ms: number) => (now += ms) };
-  const provider = new RotatingProvider();
-  const vault = () =>
-    new UpstreamVault({ store: storage.upstreamTokens, sharedSecret: SECRET, now: clock.now });
-  const key: TokenKey = { sub: 'user-1', routeKey: 'https://gw.example/notes', upstream: provider };
-  const first: UpstreamTokenSet = {
-    accessToken: 'access-0',
-    refreshToken: 'refresh-0',
-    expiresIn: 5,
-    scopes: ['read'],
-  };
-  return { storage, clock, provider, vault, key, first };
-}
+import { setup } from './fixtures.test-suite.js';
 
 test('a token is used until less than min(60 s, a third of its life) is left', async () => {
   const { clock, provider, vault, key, first } = setup();
@@ -183,19 +119,11 @@ test('a sealed token moved to another user’s row does not open', async () => {
 });
 
 test('with an invalidation bus, another replica’s disconnect is seen at once; unhealthy, nothing is kept', async () => {
-  const { key, storage, provider, clock } = setup();
+  const { key, storage, provider, replica } = setup();
   let up = true;
   const bus = { ...createLocalBus(), healthy: () => up };
   // Two replicas: each vault on the storage that announces its writes on the shared bus.
-  const shared = publishingStorage(storage, bus);
-  const replica = () =>
-    new UpstreamVault({
-      store: shared.upstreamTokens,
-      sharedSecret: SECRET,
-      now: clock.now,
-      invalidation: bus,
-    });
-  const [a, b] = [replica(), replica()];
+  const [a, b] = [replica(bus), replica(bus)];
   const long = { accessToken: 'long', refreshToken: null, expiresIn: 3600, scopes: undefined };
   await a.save(key, long);
   assert.equal((await a.token(key)).kind, 'token');

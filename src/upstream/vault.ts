@@ -2,15 +2,17 @@
  * The token vault: the upstream tokens (TI) each user holds per MCP route and upstream,
  * sealed at rest, handed out fresh. A token is refreshed ahead of its expiry (less than
  * min(60 s, a third of its life) left); concurrent requests for one user, route and upstream
- * share one refresh; the rotated refresh token is written by compare-and-set on the record's
- * version, so a refresh that lost a race (here or on another replica) takes the winner's token
+ * share one refresh, in this process (one promise) and across replicas (the storage lease,
+ * `refresh-lease.ts`); the rotated refresh token is written by compare-and-set on the record's
+ * version, so a refresh that lost a race anyway (a lease outlived) takes the winner's token
  * instead of deleting it. A refresh the provider refuses deletes the token: the user must
  * authorize again. A provider that fails (5xx, timeout) leaves the stored token alone.
  */
-import { deriveKey, open, seal } from '../core/crypto.js';
 import type { InvalidationBus } from '../storage/invalidation.js';
 import type { UpstreamTokenRecord, UpstreamTokenStore } from '../storage/types.js';
 import { OpenedCache } from './opened-cache.js';
+import { RefreshLeases, type RefreshLeaseOptions } from './refresh-lease.js';
+import { TokenSealer } from './token-sealer.js';
 import {
   providerRefused,
   type UpstreamOAuthClient,
@@ -45,6 +47,8 @@ export interface VaultOptions {
   readonly onRefresh?: (key: TokenKey, outcome: 'ok' | 'refused' | 'failed', err?: unknown) => void;
   /** Where disconnects on other replicas are heard (`OpenedCache`). */
   readonly invalidation?: InvalidationBus | undefined;
+  /** The storage lease that makes a refresh single-flight across replicas. */
+  readonly refreshLease?: RefreshLeaseOptions | undefined;
 }
 
 /** The most a token is refreshed ahead of its expiry. */
@@ -60,14 +64,17 @@ const OPENED_CACHE_MAX = 10_000;
 type Opened = TokenOutcome & { kind: 'token' };
 
 export class UpstreamVault {
-  private readonly key: Buffer;
+  private readonly sealer: TokenSealer;
   private readonly now: () => number;
   private readonly inFlight = new Map<string, Promise<TokenOutcome>>();
   private readonly openedCache: OpenedCache<Opened>;
+  private readonly leases: RefreshLeases | undefined;
 
   constructor(private readonly options: VaultOptions) {
-    this.key = deriveKey(options.sharedSecret, 'portcullis upstream tokens v1');
     this.now = options.now ?? Date.now;
+    this.sealer = new TokenSealer(options.sharedSecret, this.now);
+    const { refreshLease } = options;
+    this.leases = refreshLease && new RefreshLeases(refreshLease, this.now);
     this.openedCache = new OpenedCache(
       this.now,
       OPENED_CACHE_MS,
@@ -103,7 +110,7 @@ export class UpstreamVault {
   /** Stores what a code exchange gave (replacing what the user held). */
   async save(key: TokenKey, tokens: UpstreamTokenSet): Promise<UpstreamTokenRecord> {
     const previous = await this.read(key);
-    const record = this.record(key, tokens, previous, null);
+    const record = this.sealer.record(key, tokens, previous, null);
     this.openedCache.delete(flightKey(key));
     await this.options.store.put(record);
     return record;
@@ -117,8 +124,8 @@ export class UpstreamVault {
     if (key.upstream.canRevoke) {
       const { refreshTokenEnc, accessTokenEnc } = record;
       const [token, hint] = refreshTokenEnc
-        ? [this.unseal(key, refreshTokenEnc, 'refresh'), 'refresh_token' as const]
-        : [this.unseal(key, accessTokenEnc, 'access'), 'access_token' as const];
+        ? [this.sealer.open(key, refreshTokenEnc, 'refresh'), 'refresh_token' as const]
+        : [this.sealer.open(key, accessTokenEnc, 'access'), 'access_token' as const];
       // Best effort: the token is forgotten here whatever the provider says.
       await key.upstream.revoke(token, hint).catch(() => undefined);
     }
@@ -162,19 +169,51 @@ export class UpstreamVault {
       );
       return { kind: 'missing', refused: true };
     }
+    if (this.leases === undefined) return this.refreshRecord(key, record, record.refreshTokenEnc);
+    const turn = await this.leases.take(flightKey(key), () => this.changedSince(key, record));
+    if (turn.kind === 'settled') return turn.value;
+    try {
+      // The holder before may have stored its token between the last look and the lease.
+      return (
+        (await this.changedSince(key, record)) ??
+        (await this.refreshRecord(key, record, record.refreshTokenEnc))
+      );
+    } finally {
+      await turn.release();
+    }
+  }
+
+  /** Refreshes with the record's refresh token and stores the result (compare and set). */
+  private async refreshRecord(
+    key: TokenKey,
+    record: UpstreamTokenRecord,
+    refreshTokenEnc: string,
+  ): Promise<TokenOutcome> {
     let tokens: UpstreamTokenSet;
     try {
-      tokens = await key.upstream.refresh(this.unseal(key, record.refreshTokenEnc, 'refresh'));
+      tokens = await key.upstream.refresh(this.sealer.open(key, refreshTokenEnc, 'refresh'));
     } catch (err) {
       return this.refreshFailed(key, record, err);
     }
-    const next = this.record(key, tokens, record, record.refreshTokenEnc);
+    const next = this.sealer.record(key, tokens, record, refreshTokenEnc);
     if (await this.options.store.replace(next, record.version)) {
       this.options.onRefresh?.(key, 'ok');
       return this.opened(key, next);
     }
     // Another replica refreshed meanwhile and stored its token: that one is current.
     return this.current(key);
+  }
+
+  /** What another replica's refresh left in place of `seen`: undefined while nothing yet. */
+  private async changedSince(
+    key: TokenKey,
+    seen: UpstreamTokenRecord,
+  ): Promise<TokenOutcome | undefined> {
+    const now = await this.read(key);
+    if (now === undefined) return { kind: 'missing', refused: true };
+    // Sealed values differ on every write: a reconnection that restarted the version shows.
+    const same = now.version === seen.version && now.accessTokenEnc === seen.accessTokenEnc;
+    return same ? undefined : this.opened(key, now);
   }
 
   private async refreshFailed(
@@ -213,7 +252,7 @@ export class UpstreamVault {
 
   /** The record's access token, kept opened in memory for a few seconds. */
   private opened(key: TokenKey, record: UpstreamTokenRecord): TokenOutcome {
-    const accessToken = this.unseal(key, record.accessTokenEnc, 'access');
+    const accessToken = this.sealer.open(key, record.accessTokenEnc, 'access');
     const outcome = { kind: 'token', accessToken, record } as const;
     this.openedCache.set(flightKey(key), key.sub, key.routeKey, outcome);
     return outcome;
@@ -230,47 +269,9 @@ export class UpstreamVault {
   private expired(record: UpstreamTokenRecord): boolean {
     return record.expiresAt !== null && record.expiresAt <= this.now();
   }
-
-  /** The record a token set makes; a refresh without a new refresh token keeps the old one. */
-  private record(
-    key: TokenKey,
-    tokens: UpstreamTokenSet,
-    previous: UpstreamTokenRecord | undefined,
-    keptRefreshEnc: string | null,
-  ): UpstreamTokenRecord {
-    const now = this.now();
-    return {
-      sub: key.sub,
-      routeKey: key.routeKey,
-      upstreamKey: key.upstream.upstreamKey,
-      accessTokenEnc: this.sealFor(key, tokens.accessToken, 'access'),
-      refreshTokenEnc:
-        tokens.refreshToken === null
-          ? keptRefreshEnc
-          : this.sealFor(key, tokens.refreshToken, 'refresh'),
-      scopes: tokens.scopes ?? previous?.scopes ?? [],
-      expiresAt: tokens.expiresIn === undefined ? null : now + tokens.expiresIn * 1000,
-      createdAt: previous?.createdAt ?? now,
-      updatedAt: now,
-      version: (previous?.version ?? 0) + 1,
-    };
-  }
-
-  private sealFor(key: TokenKey, value: string, kind: 'access' | 'refresh'): string {
-    return seal(this.key, value, aad(key, kind));
-  }
-
-  private unseal(key: TokenKey, sealed: string, kind: 'access' | 'refresh'): string {
-    return open(this.key, sealed, aad(key, kind));
-  }
 }
 
-/** Binds a sealed token to its row and use: a value moved to another row does not open. */
-function aad(key: TokenKey, kind: 'access' | 'refresh'): string {
-  return ['upstream-token', kind, key.sub, key.routeKey, key.upstream.upstreamKey].join('\0');
-}
-
-function flightKey(key: TokenKey): string {
+export function flightKey(key: TokenKey): string {
   // The whole key: a single-flight keyed by less would hand one user's token to another.
   return [key.sub, key.routeKey, key.upstream.upstreamKey].join('\0');
 }
