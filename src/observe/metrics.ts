@@ -77,22 +77,40 @@ export function createMetrics(routeNames: readonly string[]): Metrics {
   const known = new Set(routeNames);
   const route = (name: string) => (known.has(name) ? name : 'other');
   const m = instruments(registry);
+  // The children of the labelled series, made once each: prom-client's `labels()` hashes its
+  // values on every call, which the request path would pay several times per request. The
+  // labels are bounded (above), so are these maps.
+  const requests = children((r, status, method) => m.requests.labels(r, status, method));
+  const duration = children((r, method) => m.duration.labels(r, method));
+  const decisions = children((r, outcome) => m.decisions.labels(r, outcome));
+  const validations = children((outcome) => m.validations.labels(outcome));
+  const storage = children((op) => m.storage.labels(op));
   const observer: Observer = {
     requestDone(done) {
       const r = route(done.route);
       const method = mcpMethodLabel(done.mcpMethod);
-      m.requests.labels(r, statusLabel(done.status), method).inc();
-      m.duration.labels(r, method).observe(done.durationMs / 1000);
+      requests(r, statusLabel(done.status), method).inc();
+      duration(r, method).observe(done.durationMs / 1000);
     },
-    decision: (made) => m.decisions.labels(route(made.route), made.allow ? 'allow' : 'deny').inc(),
-    tokenValidation: (outcome) => m.validations.labels(outcome).inc(),
+    decision: (made) => decisions(route(made.route), made.allow ? 'allow' : 'deny').inc(),
+    tokenValidation: (outcome) => validations(outcome).inc(),
     tokenRefresh: (outcome) => m.refreshes.labels(outcome).inc(),
     upstreamError: (name, code) =>
       m.upstreamErrors.labels(route(name), UPSTREAM_KINDS[code] ?? 'other').inc(),
-    storageLatency: (op, ms) =>
-      m.storage.labels(STORAGE_OPS.has(op) ? op : 'other').observe(ms / 1000),
+    storageLatency: (op, ms) => storage(STORAGE_OPS.has(op) ? op : 'other').observe(ms / 1000),
   };
   return { registry, observer };
+}
+
+/** `make` for each distinct list of label values, remembered. */
+function children<T>(make: (...values: string[]) => T): (...values: string[]) => T {
+  const made = new Map<string, T>();
+  return (...values) => {
+    const key = values.join('\u0000');
+    let child = made.get(key);
+    if (child === undefined) made.set(key, (child = make(...values)));
+    return child;
+  };
 }
 
 function instruments(registry: Registry) {
