@@ -20,7 +20,10 @@ export interface UpstreamRequestOptions {
   readonly pools: Pools;
   /** Time to get a connected socket (queueing for one included). */
   readonly connectTimeoutMs: number;
-  /** From `upstreamRequestHeaders`; without `host`, the upstream's own host is sent. */
+  /**
+   * From `upstreamRequestHeaders` (lower-case names); without `host`, the upstream's own
+   * authority is sent.
+   */
   readonly headers: OutgoingHttpHeaders;
   /** The body the gateway has already read; else `streamedBody` says whether `req` has one. */
   readonly body: Buffer | undefined;
@@ -43,7 +46,7 @@ const endpoints = new WeakMap<URL, Endpoint>();
 function endpointOf(to: URL): Endpoint {
   let endpoint = endpoints.get(to);
   if (endpoint === undefined) {
-    // node wants an IPv6 literal without its brackets (it adds them back in Host).
+    // node connects to an IPv6 literal given without its brackets; Host keeps them.
     const hostname = to.hostname.replace(/^\[(.*)\]$/, '$1');
     endpoint = { https: to.protocol === 'https:', hostname, port: to.port, host: to.host };
     endpoints.set(to, endpoint);
@@ -53,7 +56,7 @@ function endpointOf(to: URL): Endpoint {
 
 /**
  * Starts one upstream request to `to` for `path` (the rewritten request target) and sends (or
- * streams) its body. Without a `host` header node sends the upstream's own (RFC 9110 §7.2).
+ * streams) its body.
  */
 export function startUpstreamRequest(
   to: URL,
