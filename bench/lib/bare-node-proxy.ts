@@ -1,6 +1,6 @@
 /**
  * The floor for a proxy written on node:http (REFERENCE §9): a keep-alive agent, the request
- * and the answer piped through, nothing else. Run as a process of its own (`PORT`,
+ * and the answer piped through (an event stream's head sent at once), nothing else. Run as a process of its own (`PORT`,
  * `UPSTREAM_PORT`), 127.0.0.1 only.
  */
 import { Agent, createServer, request } from 'node:http';
@@ -20,6 +20,8 @@ const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     },
     (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
+      // An event stream's head goes at once (its first event may be long in coming).
+      if (answer.headers['content-type']?.startsWith('text/event-stream')) res.flushHeaders();
       answer.pipe(res);
     },
   );

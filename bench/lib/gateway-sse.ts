@@ -1,6 +1,7 @@
 /**
  * Part 3 of the `gateway` suite: the SSE crossing time, an event written by the upstream until
- * the client has it, directly, through nginx and through the gateway, events interleaved.
+ * the client has it, directly, through nginx, the bare node:http proxy ("node") and the
+ * gateway, events interleaved.
  */
 import type { Processes } from './gateway-configs.js';
 import { budget, config } from './gateway-settings.js';
@@ -19,15 +20,23 @@ export async function ssePart(p: Processes): Promise<void> {
     name,
     target: { port, path: `${path}?stream=${name}`, host },
   });
+  // The bare node:http proxy too: what any node proxy adds per event, the gateway's floor.
+  const floorPort = Number(new URL(p.floor.url).port);
   const wanted = [
     streamOf('direct', p.upstreamPort, `127.0.0.1:${p.upstreamPort}`),
     ...(p.nginx ? [streamOf('nginx', p.nginxPort, `127.0.0.1:${p.nginxPort}`)] : []),
+    streamOf('node', floorPort, `127.0.0.1:${floorPort}`),
     streamOf('gateway', p.gateway.port, p.gateway.host),
   ];
   const streams = await Promise.all(
     wanted.map(async (w) => ({ ...w, stream: await openTimedStream(w.target, MCP_HEADERS) })),
   );
-  const pids = [p.upstream.pid, p.gateway.service.pid, ...(p.nginx ? [p.nginx.pid] : [])];
+  const pids = [
+    p.upstream.pid,
+    p.gateway.service.pid,
+    p.floor.pid,
+    ...(p.nginx ? [p.nginx.pid] : []),
+  ];
   try {
     for (let attempt = 0; ; attempt++) {
       const waited = await waitForQuiet(config.maxOtherCores, budget.ms);
@@ -84,7 +93,10 @@ function reportSse(crossings: ReadonlyMap<string, number[]>, disturbed: boolean)
   const q = (values: number[], at: number) =>
     [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * at))]!;
   const base = median(crossings.get('direct') ?? []);
-  const nginxAdded = crossings.has('nginx') ? median(crossings.get('nginx')!) - base : NaN;
+  const addedBy = (name: string) =>
+    crossings.has(name) ? median(crossings.get(name)!) - base : NaN;
+  const nginxAdded = addedBy('nginx');
+  const nodeAdded = addedBy('node');
   const rows = [...crossings].map(([name, values]) => {
     const m = median(values);
     const added = name === 'direct' ? NaN : m - base;
@@ -95,8 +107,10 @@ function reportSse(crossings: ReadonlyMap<string, number[]>, disturbed: boolean)
       fmt.int(q(values, 0.9)),
       Number.isNaN(added) ? '-' : fmt.int(added),
       name === 'gateway' && !Number.isNaN(nginxAdded) ? fmt.ratio(added / nginxAdded) : '',
+      name === 'gateway' ? fmt.ratio(added / nodeAdded) : '',
     ];
   });
   console.log(`\nSSE crossing, µs${disturbed ? ' (DISTURBED: do not quote)' : ''}:`);
-  printTable(['configuration', 'median', 'p10', 'p90', 'added median', 'added / nginx'], rows);
+  const head = ['configuration', 'median', 'p10', 'p90', 'added median', 'added / nginx'];
+  printTable([...head, 'added / node'], rows);
 }
