@@ -6,7 +6,7 @@
  *    1 replica on SQLite, 1 and 3 replicas on PostgreSQL, interleaved (REFERENCE §9).
  */
 import { join } from 'node:path';
-import { knob } from './lib/knob.js';
+import { knob, loadKnobs } from './lib/knob.js';
 import { hasNginx } from './lib/nginx.js';
 import { startCluster, type Cluster, type ClusterOptions } from './lib/replicas-cluster.js';
 import { measureReplicaCpu } from './lib/replicas-cpu.js';
@@ -61,6 +61,7 @@ async function startClusters(upstream: Service, postgres: BenchPostgres): Promis
 
 export async function run(): Promise<void> {
   const revocations = knob('BENCH_REVOCATIONS', 20);
+  const knobs = loadKnobs();
   const upstream = await startUpstream();
   let postgres: BenchPostgres | undefined;
   let clusters: Cluster[] = [];
@@ -73,9 +74,9 @@ export async function run(): Promise<void> {
       return;
     }
     await measureReplicaCpu(clusters, {
-      maxOtherCores: knob('BENCH_MAX_OTHER_CORES', 0.1),
-      retries: knob('BENCH_RETRIES', 2),
-      budget: { ms: knob('BENCH_QUIET_WAIT_S', 30) * 1000 },
+      maxOtherCores: knobs.maxOtherCores,
+      retries: knobs.retries,
+      budget: { ms: knobs.quietBudgetS * 1000 },
       others: [upstream.pid, postgres.pid],
     });
   } finally {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startAssertionSigner, BENCH_ISSUER } from './lib/assertion-keys.js';
 import { ensureBigTable } from './lib/dataset.js';
 import { MCP_HEADERS, callTool, expectSuccess, toolsCallBody } from './lib/mcp-call.js';
-import { knob } from './lib/knob.js';
+import { knob, loadKnobs } from './lib/knob.js';
 import { measureRun, median, type Measured } from './lib/measure.js';
 import { startServersHost, treeKib } from './lib/servers-host.js';
 import { LIB_DIST, freePort, runNode, startService, type Service } from './lib/spawn.js';
@@ -24,15 +24,7 @@ const config = {
   rows: knob('BENCH_ROWS', 2_000_000),
   queryRuns: Math.max(2, knob('BENCH_QUERY_RUNS', 10)),
   originalRuns: knob('BENCH_ORIGINAL_RUNS', 1),
-  durationS: knob('BENCH_DURATION_S', 5),
-  warmupS: knob('BENCH_WARMUP_S', 3),
-  rounds: knob('BENCH_ROUNDS', 3),
-  connections: knob('BENCH_CONNECTIONS', 16),
-  /** A run during which other processes used more than this many cores is repeated. */
-  maxOtherCores: knob('BENCH_MAX_OTHER_CORES', 0.1),
-  retries: knob('BENCH_RETRIES', 2),
-  /** Before each run, wait (up to this many seconds in all) for other processes to calm down. */
-  quietBudgetS: knob('BENCH_QUIET_WAIT_S', 30),
+  ...loadKnobs(),
   logLevel: process.env.BENCH_LOG_LEVEL || 'info',
 };
 

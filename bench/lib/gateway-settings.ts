@@ -1,15 +1,9 @@
 /** The `gateway` suite's knobs (bench/README.md), read once and shared by its parts. */
-import { knob } from './knob.js';
+import { knob, loadKnobs } from './knob.js';
 import type { QuietBudget, SteadySettings } from './steady.js';
 
 export const config = {
-  durationS: knob('BENCH_DURATION_S', 5),
-  warmupS: knob('BENCH_WARMUP_S', 3),
-  rounds: knob('BENCH_ROUNDS', 3),
-  connections: knob('BENCH_CONNECTIONS', 16),
-  maxOtherCores: knob('BENCH_MAX_OTHER_CORES', 0.1),
-  retries: knob('BENCH_RETRIES', 2),
-  quietBudgetS: knob('BENCH_QUIET_WAIT_S', 30),
+  ...loadKnobs(),
   sseEvents: Math.max(1, knob('BENCH_SSE_EVENTS', 200)),
   /** Open SSE streams held at once in part 4. */
   sseStreams: Math.max(1, knob('BENCH_SSE_STREAMS', 1000)),

@@ -5,7 +5,7 @@
  * PostgreSQL (the postmaster and its backends) are measured alongside and shown apart.
  * Configurations are interleaved, A B C then C B A, and disturbed runs repeated (`steady.ts`).
  */
-import { knob } from './knob.js';
+import { loadKnobs } from './knob.js';
 import { expectToolSuccess, post } from './loopback-http.js';
 import { measureRun, median, type Measured } from './measure.js';
 import { MCP_HEADERS, toolsCallBody } from './mcp-call.js';
@@ -15,12 +15,7 @@ import { measureSteady, type QuietBudget, type SteadySettings } from './steady.j
 import { fmt, printTable } from './table.js';
 import { writePostScript, type PostScript, type WrkOptions } from './wrk.js';
 
-const config = {
-  durationS: knob('BENCH_DURATION_S', 5),
-  warmupS: knob('BENCH_WARMUP_S', 3),
-  rounds: knob('BENCH_ROUNDS', 3),
-  connections: knob('BENCH_CONNECTIONS', 16),
-};
+const config = loadKnobs();
 
 /** A configuration ready for load: its token, its wrk script, its measured processes. */
 interface Loaded {

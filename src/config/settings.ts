@@ -9,8 +9,9 @@ import { KNOWN_RUNTIME_FLAGS, OIDC_PROVIDERS } from './pomerium-keys.js';
 import type { RawSettings } from './schema.js';
 import { checkAutocert } from './autocert.js';
 import { checkTls } from './tls.js';
+import { buildMetrics } from './metrics.js';
 import { buildTracing } from './tracing.js';
-import type { Config, EdgeLimits, IdpConfig, MetricsConfig, StorageConfig } from './types.js';
+import type { Config, EdgeLimits, IdpConfig, StorageConfig } from './types.js';
 
 type Settings = Omit<Config, 'source' | 'routes'>;
 
@@ -66,23 +67,6 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
     mcpAllowedPrivateHosts: (raw.mcp_allowed_private_hosts ?? []).map((h) => h.toLowerCase()),
     tracing,
   };
-}
-
-/** `metrics_address` and `metrics_basic_auth`; false when they are wrong (reported). */
-function buildMetrics(raw: RawSettings, sink: IssueSink): MetricsConfig | null | false {
-  const auth = raw.metrics_basic_auth;
-  if (raw.metrics_address === undefined) {
-    if (auth !== undefined) sink.warn(['metrics_basic_auth'], 'ignored without metrics_address');
-    return null;
-  }
-  const address = parseAddress(raw.metrics_address, 'metrics_address', sink);
-  // RFC 7617 §2: user-id ":" password, base64 (Pomerium takes it encoded, as the header has it).
-  const decoded = auth === undefined ? '' : Buffer.from(auth, 'base64').toString('utf8');
-  const valid =
-    auth === undefined || (/^[A-Za-z0-9+/]+={0,2}$/.test(auth) && decoded.includes(':'));
-  if (!valid) sink.error(['metrics_basic_auth'], 'expected base64 of user:password');
-  if (!address || !valid) return false;
-  return { address, basicAuth: auth ?? null };
 }
 
 /**

@@ -19,12 +19,7 @@ import {
   authenticateClientModeBearer,
   type BearerOutcome,
 } from './authenticate-bearer.js';
-import {
-  authorizedClients,
-  recordGrantUse,
-  revokeClient,
-  type AuthorizedClient,
-} from './authorized-clients.js';
+import { recordGrantUse } from './authorized-clients.js';
 import { authorizeEndpoint } from './authorize-endpoint.js';
 import { BearerValidator } from './bearer.js';
 import { withFetchScope, type CimdFetchOptions } from './cimd.js';
@@ -41,6 +36,7 @@ import { endpointLimiter, type LimiterStorage } from './shared-rate-limit.js';
 import { registerEndpoint } from './register-endpoint.js';
 import { oauthRoute, providerUrl, type OAuthRoute } from './routes.js';
 import { tokenEndpoint } from './token-endpoint.js';
+import { userGrants, type UserGrants } from './user-grants.js';
 
 export type { BearerOutcome } from './authenticate-bearer.js';
 export type { AuthorizedClient } from './authorized-clients.js';
@@ -83,7 +79,8 @@ export interface McpAuthServerOptions {
 /** Serves one request the authorization server claimed. */
 export type OAuthHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-export interface McpAuthServer {
+/** Revocation and the portal's list of clients come from `user-grants.ts`. */
+export interface McpAuthServer extends UserGrants {
   /** The authorization server's handler for this request, or undefined when it is not its. No I/O. */
   endpoint(
     req: IncomingMessage,
@@ -98,15 +95,6 @@ export interface McpAuthServer {
   mintClientToken(session: SessionRecord, audiences: readonly string[]): Promise<ClientModeToken>;
   /** A gateway session ended in this process (sign-out): its grants are re-checked now. */
   sessionEnded(idHash: string): void;
-  /** Revokes a grant: its access and refresh tokens stop working at once. */
-  revokeGrant(grantId: string): Promise<void>;
-  /** The MCP clients `sub` authorized (`authorized-clients.ts`), most recent first. */
-  authorizedClients(sub: string): Promise<AuthorizedClient[]>;
-  /**
-   * Revokes the client `key` (`AuthorizedClient.key`) of `sub`: its consents are forgotten and
-   * its grants revoked. False when `sub` authorized no such client.
-   */
-  revokeClient(sub: string, key: string): Promise<boolean>;
   /** Deletes expired OAuth records and stale registered clients. */
   sweep(): Promise<void>;
 }
@@ -156,7 +144,7 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
         audiences,
       ),
     sessionEnded: (idHash) => validator.forgetSession(idHash),
-    ...grantsOfUsers(options, validator, now),
+    ...userGrants(options, validator, now),
     async sweep() {
       const at = now();
       await storage.oauth.sweep(at);
@@ -164,40 +152,6 @@ export async function createMcpAuthServer(options: McpAuthServerOptions): Promis
         at - (options.clientNeverUsedTtlMs ?? DAY),
         at - (options.clientUnusedTtlMs ?? 30 * DAY),
       );
-    },
-  };
-}
-
-/** Revocation, and the clients a person authorized (the portal's). */
-function grantsOfUsers(
-  options: McpAuthServerOptions,
-  validator: BearerValidator,
-  now: () => number,
-): Pick<McpAuthServer, 'revokeGrant' | 'authorizedClients' | 'revokeClient'> {
-  const { storage, logger } = options;
-  const revokeGrant = async (grantId: string) => {
-    await storage.oauth.revokeByGrantId(grantId);
-    validator.forgetGrant(grantId);
-  };
-  const deps = {
-    oauth: storage.oauth,
-    consents: storage.consents,
-    clients: storage.oauthClients,
-    sessions: storage.sessions,
-    now,
-  };
-  return {
-    revokeGrant,
-    authorizedClients: (sub) => authorizedClients(deps, sub),
-    async revokeClient(sub, key) {
-      const revoked = await revokeClient({ ...deps, revokeGrant }, sub, key);
-      if (revoked.consents === 0 && revoked.grants.length === 0) return false;
-      const clients = [...new Set(revoked.grants.map((g) => g.clientId))];
-      logger.info(
-        { sub, client_id: clients, grants: revoked.grants.length, consents: revoked.consents },
-        'mcp client revoked by its user',
-      );
-      return true;
     },
   };
 }
