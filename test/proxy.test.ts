@@ -448,7 +448,8 @@ test('no timeout on MCP routes; a plain route with a 300 ms timeout gets 504', a
 test("a stream outlives the pool's idle-socket timeout; a request queued for a socket never hangs", async () => {
   const fwd = createForwarder({
     logger: pino({ level: 'silent' }),
-    agentOptions: { timeout: 100, maxSockets: 1 },
+    keepAliveTimeoutMs: 100,
+    connections: 1,
     connectTimeoutMs: 300,
   });
   const up = await upstream((_req, res) => {

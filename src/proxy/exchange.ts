@@ -1,5 +1,6 @@
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
 import { declaresBody } from '../core/body.js';
 import { limitBodyIdle } from '../core/body-deadline.js';
 import { isEventStreamMediaType } from '../core/media-type.js';
@@ -17,19 +18,26 @@ import type {
   ForwardResult,
   ResponseHead,
   ResponseRewrite,
+  UpstreamHead,
 } from './forward-options.js';
-import { downstreamResponseHeaders, stripHopByHop } from './headers.js';
-import { startUpstreamRequest, type Pools } from './upstream-request.js';
+import { downstreamHeaders } from './headers.js';
+import {
+  startUpstreamRequest,
+  type AttemptEvents,
+  type UpstreamAttempt,
+} from './upstream-request.js';
 
 export interface ExchangeSettings {
   readonly logger: Logger;
-  readonly pools: Pools;
+  /** undici's pools, one per upstream origin. */
+  readonly dispatcher: Dispatcher;
   readonly connectTimeoutMs: number;
   readonly balancer: Balancer;
 }
 
 /** Socket errors that mean "no response came from this upstream; another may answer". */
 const CONNECT_ERRORS = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
   'ECONNREFUSED',
   'EHOSTUNREACH',
   'ENETUNREACH',
@@ -37,21 +45,23 @@ const CONNECT_ERRORS = new Set([
   'EAI_AGAIN',
   'ETIMEDOUT',
 ]);
-const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
 
 /**
  * One client request: attempts upstreams in balancer order until one answers, then relays the
  * answer (through the rewrite, if any). Ends exactly once, through `finish`; failures are
  * answered here and reported in the result, for the caller to log.
  */
-export class Exchange {
+export class Exchange implements AttemptEvents {
   private readonly streamedBody: boolean;
   private readonly order: readonly number[];
   private readonly tried: string[] = [];
   private position = 0;
   private staleRetried = false;
-  private current: ClientRequest | undefined;
-  private upstreamRes: IncomingMessage | undefined;
+  private current: UpstreamAttempt | undefined;
+  private rewrite: ResponseRewrite | undefined;
+  /** The upstream's answer that `decline` took. */
+  private declined: DeclinedAnswer | undefined;
   private lastUrl: URL | undefined;
   private done = false;
   private headSent = false;
@@ -98,8 +108,8 @@ export class Exchange {
   }
 
   private cutUpstream(): void {
-    this.current?.destroy();
-    this.upstreamRes?.destroy();
+    this.current?.cancel();
+    this.rewrite?.body.destroy();
   }
 
   /** Fails the exchange: an error response if nothing was sent yet, else a cut connection. */
@@ -138,29 +148,34 @@ export class Exchange {
     const url = index === undefined ? undefined : this.o.upstreams[index];
     if (!url) return;
     this.lastUrl = url;
-    const upstream = startUpstreamRequest(url, this.o.path(url), this.req, {
-      pools: this.s.pools,
-      connectTimeoutMs: this.s.connectTimeoutMs,
-      headers: this.o.headers,
-      body: this.o.body,
-      streamedBody: this.streamedBody,
-      rewritesAnswer: this.o.onResponse !== undefined,
-    });
-    this.current = upstream;
-    upstream.on('response', (r) => {
-      this.upstreamRes = r;
-      this.relay(r);
-    });
-    upstream.on('error', (err: NodeJS.ErrnoException) => this.attemptFailed(upstream, url, err));
+    this.current = startUpstreamRequest(
+      url,
+      this.o.path(url),
+      this.req,
+      {
+        dispatcher: this.s.dispatcher,
+        connectTimeoutMs: this.s.connectTimeoutMs,
+        headers: this.o.headers,
+        body: this.o.body,
+        streamedBody: this.streamedBody,
+        rewritesAnswer: this.o.onResponse !== undefined,
+      },
+      this,
+    );
   }
 
-  /** An attempt that got no response: the next upstream when the body can be sent again. */
-  private attemptFailed(upstream: ClientRequest, url: URL, err: NodeJS.ErrnoException): void {
-    if (this.done || this.upstreamRes) return;
+  /** An attempt that failed: before its head, the next upstream when the body can go again. */
+  failed(attempt: UpstreamAttempt, err: NodeJS.ErrnoException): void {
+    if (this.done || attempt !== this.current) return;
+    if (attempt.responded) {
+      if (!this.rewriteEnded) this.fail(new UpstreamAbortedError({ cause: err }));
+      return;
+    }
+    const url = this.lastUrl!;
     const replayable = !this.streamedBody;
     const code = err instanceof UpstreamTimeoutError ? 'ETIMEDOUT' : (err.code ?? '');
-    if (replayable && !this.staleRetried && upstream.reusedSocket && RESET_ERRORS.has(code)) {
-      // The keep-alive race: the upstream closed an idle socket as we reused it.
+    if (replayable && !this.staleRetried && staleConnection(err)) {
+      // The keep-alive race: the upstream closed an idle connection as it was reused.
       this.staleRetried = true;
       this.attempt();
       return;
@@ -175,60 +190,86 @@ export class Exchange {
     else this.fail(new UpstreamUnavailableError(this.tried, { cause: err }));
   }
 
-  private relay(r: IncomingMessage): void {
-    if (this.o.decline?.(r)) {
-      r.resume(); // drained, so its socket goes back to the pool
-      const wwwAuthenticate = r.headers['www-authenticate'];
-      return this.finish(0, undefined, false, { status: r.statusCode ?? 0, wwwAuthenticate });
+  /** The upstream's head: declined, relayed, or handed to the rewrite. */
+  head(attempt: UpstreamAttempt, status: number, statusText: string, raw: Buffer[]): boolean {
+    const upstream: UpstreamHead = {
+      status,
+      statusText,
+      headers: downstreamHeaders(raw),
+    };
+    if (this.o.decline?.(upstream)) {
+      this.declined = {
+        status,
+        wwwAuthenticate: upstream.headers['www-authenticate'] as string | undefined,
+      };
+      return true; // read to its end and dropped, so the connection goes back to the pool
     }
-    const rewrite = this.o.onResponse?.(r);
-    if (!rewrite?.holdHead && !this.sendHead(r, rewrite)) return;
-    if (this.idle) r.on('data', this.touch);
-    r.on('error', () => {}); // reported through 'close' below, with `complete` false
-    r.on('close', () => {
-      if (!r.complete && !this.rewriteEnded) this.fail(new UpstreamAbortedError());
-    });
-    const source = rewrite ? r.pipe(rewrite.body) : r;
-    if (rewrite) {
-      rewrite.body.on('error', (err) => this.fail(new UpstreamAbortedError({ cause: err })));
+    const rewrite = this.o.onResponse?.(upstream);
+    this.rewrite = rewrite;
+    if (!rewrite) {
+      this.res.on('drain', attempt.resume);
+      return this.sendHead(upstream, undefined);
     }
-    if (rewrite?.holdHead) {
-      source.once('data', (first: Buffer) => {
-        source.pause();
-        if (!this.sendHead(r, rewrite)) return;
-        this.res.write(first);
-        source.pipe(this.res, { end: false });
-      });
-    } else source.pipe(this.res, { end: false });
-    source.on('end', () => this.relayEnded(r, rewrite));
+    if (!rewrite.holdHead && !this.sendHead(upstream, rewrite)) return false;
+    this.relayRewrite(attempt, upstream, rewrite);
+    return true;
   }
 
-  private relayEnded(r: IncomingMessage, rewrite: ResponseRewrite | undefined): void {
-    if (!this.sendHead(r, rewrite)) return;
-    // The rewrite may have ended before the upstream did (it refused an oversized answer):
-    // what the upstream still sends is read by nobody.
-    this.rewriteEnded = true;
-    if (rewrite && !r.complete) {
-      r.destroy();
-      rewrite.body.destroy();
+  /** A chunk of the upstream's body; false asks undici to pause until `resume`. */
+  data(chunk: Buffer): boolean {
+    if (this.declined || this.done) return true;
+    if (this.idle) this.idle.refresh();
+    if (this.rewrite) return this.rewriteEnded || this.rewrite.body.write(chunk);
+    return this.res.write(chunk);
+  }
+
+  /** The upstream's answer is complete. */
+  end(trailers: Buffer[] | null): void {
+    if (this.declined) return this.finish(0, undefined, false, this.declined);
+    if (this.rewrite) {
+      if (!this.rewriteEnded) this.rewrite.body.end();
+      return;
     }
     // Trailer fields end-to-end (RFC 9110 §6.5); node sends them on a chunked response.
-    if (!rewrite && r.rawTrailers.length > 0) this.res.addTrailers(stripHopByHop(r.trailers));
+    if (trailers && trailers.length > 0) this.res.addTrailers(downstreamHeaders(trailers));
     this.res.end(() => this.finish(this.res.statusCode));
   }
 
+  /** The rewrite's output goes to the client; its head waits for the first bytes if held. */
+  private relayRewrite(attempt: UpstreamAttempt, upstream: UpstreamHead, rewrite: ResponseRewrite) {
+    const out = rewrite.body;
+    out.on('drain', attempt.resume);
+    out.on('error', (err) => this.fail(new UpstreamAbortedError({ cause: err })));
+    if (rewrite.holdHead) {
+      out.once('data', (first: Buffer) => {
+        out.pause();
+        if (!this.sendHead(upstream, rewrite)) return;
+        this.res.write(first);
+        out.pipe(this.res, { end: false });
+      });
+    } else out.pipe(this.res, { end: false });
+    out.on('end', () => {
+      if (!this.sendHead(upstream, rewrite)) return;
+      // The rewrite may have ended before the upstream did (it refused an oversized answer):
+      // what the upstream still sends is read by nobody.
+      this.rewriteEnded = true;
+      attempt.cancel();
+      this.res.end(() => this.finish(this.res.statusCode));
+    });
+  }
+
   /** Sends the status line and headers once; false when they could not be sent. */
-  private sendHead(r: IncomingMessage, rewrite: ResponseRewrite | undefined): boolean {
+  private sendHead(upstream: UpstreamHead, rewrite: ResponseRewrite | undefined): boolean {
     if (this.headSent) return true;
     this.headSent = true;
-    const { status, headers } = responseHead(r, rewrite);
+    const { status, headers } = responseHead(upstream, rewrite);
     const contentType = headers['content-type'];
     const eventStream = isEventStreamMediaType(
       typeof contentType === 'number' ? undefined : contentType,
     );
     try {
-      if (r.statusMessage && status === r.statusCode) {
-        this.res.writeHead(status, r.statusMessage, headers);
+      if (upstream.statusText && status === upstream.status) {
+        this.res.writeHead(status, upstream.statusText, headers);
       } else this.res.writeHead(status, headers);
     } catch (err) {
       const tried = [...this.tried, this.lastUrl?.origin ?? ''];
@@ -249,12 +290,21 @@ export class Exchange {
   }
 }
 
-/** The head for the client (`downstreamResponseHeaders`), as a rewrite makes it. */
-function responseHead(r: IncomingMessage, rewrite: ResponseRewrite | undefined): ResponseHead {
-  const head = { status: r.statusCode ?? 502, headers: downstreamResponseHeaders(r.headers) };
-  if (!rewrite) return head;
-  delete head.headers['content-length'];
-  return rewrite.head(head);
+/**
+ * undici's "other side closed" on a connection that had carried answers before: the upstream
+ * closed it as idle while this request was being sent, which it never read.
+ */
+function staleConnection(err: NodeJS.ErrnoException): boolean {
+  const socket = (err as { socket?: { bytesRead?: number } }).socket;
+  return err.code === 'UND_ERR_SOCKET' && (socket?.bytesRead ?? 0) > 0;
+}
+
+/** The head for the client, as a rewrite makes it. */
+function responseHead(upstream: ResponseHead, rewrite: ResponseRewrite | undefined): ResponseHead {
+  if (!rewrite) return upstream;
+  const headers = { ...upstream.headers };
+  delete headers['content-length'];
+  return rewrite.head({ status: upstream.status, headers });
 }
 
 /** The gateway's own answer when no upstream answered (or one failed before its head). */

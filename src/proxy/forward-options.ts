@@ -1,5 +1,5 @@
 /** What one forwarded request is given and what it comes to (`forward.ts`, `exchange.ts`). */
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { UpstreamError } from './errors.js';
 
@@ -22,7 +22,7 @@ export interface ForwardOptions {
    * A rewrite of the upstream's answer (tools/list filtering). The upstream is asked for an
    * unencoded body (the rewrite reads its bytes), and is cut off once the rewrite has ended.
    */
-  readonly onResponse?: (upstreamRes: IncomingMessage) => ResponseRewrite | undefined;
+  readonly onResponse?: (upstream: UpstreamHead) => ResponseRewrite | undefined;
   /** Gateway errors are JSON-RPC errors (code -32603) rather than plain JSON. */
   readonly isMcpPost: boolean;
   /**
@@ -30,7 +30,14 @@ export interface ForwardOptions {
    * true, and it is drained and dropped, nothing reaches the client, and the result carries it
    * as `declined` so the caller can answer or forward again (the body must be replayable).
    */
-  readonly decline?: (upstreamRes: IncomingMessage) => boolean;
+  readonly decline?: (upstream: UpstreamHead) => boolean;
+}
+
+/** The upstream's status line and the fields the client may see (`downstreamHeaders`). */
+export interface UpstreamHead {
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: IncomingHttpHeaders;
 }
 
 /** The status line and header fields sent to the client. */

@@ -2,12 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { compileTrustedProxies } from '../net/trusted-proxies.js';
-import {
-  downstreamResponseHeaders,
-  stripHopByHop,
-  upstreamRequestHeaders,
-  type RequestHeaderContext,
-} from './headers.js';
+import { downstreamHeaders, upstreamRequestHeaders, type RequestHeaderContext } from './headers.js';
 import { claimHeaderNames } from './identity-headers.js';
 
 const trusted = compileTrustedProxies(['10.0.0.0/8', '::1', 'fd00::/8']);
@@ -21,44 +16,67 @@ const ctx = (over: Partial<RequestHeaderContext> = {}): RequestHeaderContext => 
   ...over,
 });
 
+/** A raw field list as undici hands it over: name, value, … as latin1 Buffers. */
+const raw = (...fields: string[]) => fields.map((f) => Buffer.from(f, 'latin1'));
+
 test('hop-by-hop fields go, with every field Connection names (RFC 9110 §7.6.1)', () => {
-  const h: IncomingHttpHeaders = {
-    connection: 'keep-alive, X-Secret-Hop, x-other',
-    'keep-alive': 'timeout=5',
-    'proxy-connection': 'keep-alive',
-    te: 'gzip',
-    'transfer-encoding': 'chunked',
-    upgrade: 'websocket',
-    'proxy-authorization': 'Basic xyz',
-    'proxy-authenticate': 'Basic',
-    expect: '100-continue',
-    'x-secret-hop': '1',
-    'x-other': '2',
-    'content-type': 'application/json',
-    'set-cookie': ['a=1', 'b=2'],
-  };
-  assert.deepEqual(stripHopByHop(h), {
+  const h = raw(
+    'Connection',
+    'keep-alive, X-Secret-Hop',
+    'connection',
+    'x-other',
+    'Keep-Alive',
+    'timeout=5',
+    'proxy-connection',
+    'keep-alive',
+    'te',
+    'gzip',
+    'Transfer-Encoding',
+    'chunked',
+    'upgrade',
+    'websocket',
+    'proxy-authorization',
+    'Basic xyz',
+    'proxy-authenticate',
+    'Basic',
+    'expect',
+    '100-continue',
+    'X-Secret-Hop',
+    '1',
+    'x-other',
+    '2',
+    'Content-Type',
+    'application/json',
+    'Set-Cookie',
+    'a=1',
+    'set-cookie',
+    'b=2',
+  );
+  assert.deepEqual(downstreamHeaders(h), {
     'content-type': 'application/json',
     'set-cookie': ['a=1', 'b=2'],
   });
-  assert.deepEqual(downstreamResponseHeaders(h), stripHopByHop(h));
+});
+
+test('a repeated field is joined, a single-valued one keeps its first value', () => {
+  const out = downstreamHeaders(
+    raw('Vary', 'accept', 'vary', 'origin', 'Content-Length', '5', 'content-length', '5'),
+  );
+  assert.deepEqual(out, { vary: 'accept, origin', 'content-length': '5' });
+  assert.deepEqual(downstreamHeaders(['x-é', 'caf\u00e9']), { 'x-é': 'café' }, 'latin1 text');
 });
 
 test('an upstream Set-Cookie for a gateway cookie is dropped, the upstream’s own kept', () => {
-  const out = downstreamResponseHeaders({
-    'set-cookie': [
-      'portcullis_session=evil; Path=/',
-      '__Secure-portcullis_idp_session=evil',
-      ' portcullis_mcp_session =evil',
-      'theme=dark',
-      'portcullis=kept',
-    ],
-  });
+  const lines = [
+    'portcullis_session=evil; Path=/',
+    '__Secure-portcullis_idp_session=evil',
+    ' portcullis_mcp_session =evil',
+    'theme=dark',
+    'portcullis=kept',
+  ];
+  const out = downstreamHeaders(raw(...lines.flatMap((l) => ['set-cookie', l])));
   assert.deepEqual(out['set-cookie'], ['theme=dark', 'portcullis=kept']);
-  assert.equal(
-    downstreamResponseHeaders({ 'set-cookie': ['portcullis_x=1'] })['set-cookie'],
-    undefined,
-  );
+  assert.equal(downstreamHeaders(raw('set-cookie', 'portcullis_x=1'))['set-cookie'], undefined);
 });
 
 test('the MCP headers pass', () => {

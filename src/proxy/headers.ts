@@ -109,17 +109,51 @@ function stripGatewayCookies(out: OutgoingHttpHeaders, cookie: string): void {
 }
 
 /**
- * Headers for the client, from the upstream response: no hop-by-hop fields, and no Set-Cookie
- * for a gateway cookie. An upstream that could set `portcullis_session` on the gateway's host
- * could fix a session of its choosing on the user's browser, or sign them out.
+ * Fields that may appear once in a response (RFC 9110 defines each as a single value): a
+ * repeat keeps the first, as node's own parser does, rather than joining into a value that
+ * means something else (`Content-Length: 5, 5`).
  */
-export function downstreamResponseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out = stripHopByHop(upstream);
-  const setCookie = upstream['set-cookie'];
-  if (setCookie !== undefined) {
-    const kept = setCookie.filter((line) => !isGatewayCookie(setCookieName(line)));
-    if (kept.length > 0) out['set-cookie'] = kept;
-    else delete out['set-cookie'];
+const SINGLE_VALUED = new Set([
+  'age',
+  'content-length',
+  'content-type',
+  'etag',
+  'expires',
+  'last-modified',
+  'location',
+  'retry-after',
+  'server',
+]);
+
+/** A field name or value as undici hands it over (a Buffer of latin1 bytes) or as a string. */
+export type RawField = Buffer | string;
+
+/**
+ * The fields for the client, from the upstream's raw list (name, value, name, value, …), in
+ * one pass: names lower case, no hop-by-hop fields (those Connection names included), and no
+ * Set-Cookie for a gateway cookie — an upstream that could set `portcullis_session` on the
+ * gateway's host could fix a session of its choosing on the user's browser, or sign them out.
+ * A repeated field is joined with ", " (RFC 9110 §5.3), Set-Cookie stays a list (RFC 6265 §3).
+ * Also used for trailer fields, which follow the same rules.
+ */
+export function downstreamHeaders(raw: readonly RawField[]): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  let connection: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    if (HOP_BY_HOP.has(name)) {
+      if (name === 'connection') connection = connection ? `${connection}, ${value}` : value;
+    } else if (name === 'set-cookie') {
+      if (!isGatewayCookie(setCookieName(value))) (out['set-cookie'] ??= []).push(value);
+    } else {
+      const prior = out[name];
+      if (prior === undefined) out[name] = value;
+      else if (!SINGLE_VALUED.has(name)) out[name] = `${prior as string}, ${value}`;
+    }
+  }
+  if (connection !== undefined) {
+    for (const named of connectionOptions(connection) ?? []) delete out[named];
   }
   return out;
 }
@@ -129,18 +163,6 @@ function setCookieName(line: string): string {
   const pair = line.split(';', 1)[0] ?? '';
   const eq = pair.indexOf('=');
   return (eq === -1 ? '' : pair.slice(0, eq)).trim();
-}
-
-/** A copy without hop-by-hop fields, including every field Connection names (RFC 9110 §7.6.1). */
-export function stripHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  const named = connectionOptions(headers.connection);
-  for (const name of Object.keys(headers)) {
-    const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue;
-    out[name] = value;
-  }
-  return out;
 }
 
 function connectionOptions(value: string | string[] | undefined): Set<string> | undefined {

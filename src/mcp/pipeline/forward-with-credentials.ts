@@ -9,7 +9,7 @@
  * request goes again with the user's token, or the client is sent to authorize through it.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { DeclinedAnswer, ForwardResult } from '../../proxy/forward.js';
+import type { DeclinedAnswer, ForwardResult, UpstreamHead } from '../../proxy/forward.js';
 import { sendAnswer, type Answer } from './answer.js';
 import { identityHeaders } from './assertion.js';
 import { routeName, type CallerRequest, type PipelinePorts } from './context.js';
@@ -28,11 +28,11 @@ function needsCredentials(ports: PipelinePorts, ctx: CallerRequest): boolean {
 }
 
 /** The upstream refused the token: expired or revoked (401), or short of scopes (403). */
-const rejected = (r: IncomingMessage) =>
-  r.statusCode === 401 ||
-  (r.statusCode === 403 && /insufficient_scope/.test(r.headers['www-authenticate'] ?? ''));
-const challenged = (r: IncomingMessage) =>
-  r.statusCode === 401 && /resource_metadata=/i.test(r.headers['www-authenticate'] ?? '');
+const rejected = (r: UpstreamHead) =>
+  r.status === 401 ||
+  (r.status === 403 && /insufficient_scope/.test(r.headers['www-authenticate'] ?? ''));
+const challenged = (r: UpstreamHead) =>
+  r.status === 401 && /resource_metadata=/i.test(r.headers['www-authenticate'] ?? '');
 
 /** The last forward's result (the audit line's upstream status); undefined: none was sent. */
 export async function forwardWithCredentials(
@@ -104,7 +104,7 @@ function sender(
   identity: OutgoingHttpHeaders,
 ) {
   const { mcpPost, transform } = plan;
-  return (c: Sent, decline?: (r: IncomingMessage) => boolean) =>
+  return (c: Sent, decline?: (r: UpstreamHead) => boolean) =>
     forwardUpstream(ports, req, res, ctx, {
       mcpPost,
       transform,

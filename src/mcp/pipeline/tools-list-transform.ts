@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { Duplex, pipeline, Transform, type TransformCallback } from 'node:stream';
 import {
   brotliDecompress,
@@ -21,7 +21,7 @@ import {
 import { ToolsListSseFilter } from '../filter-tools-sse.js';
 import type { JsonRpcId, McpCall } from '../inspect.js';
 import { isEventStreamMediaType } from '../../core/media-type.js';
-import type { ResponseHead, ResponseRewrite } from '../../proxy/forward.js';
+import type { ResponseHead, ResponseRewrite, UpstreamHead } from '../../proxy/forward.js';
 
 /**
  * tools/list answers show only the tools this caller may call: the rewrite of the upstream's
@@ -31,7 +31,7 @@ export function toolsListFilter(
   calls: readonly McpCall[],
   decideCall: DecideCall,
   onIssue?: (message: string) => void,
-): ((upstreamRes: IncomingMessage) => ResponseRewrite) | undefined {
+): ((upstream: UpstreamHead) => ResponseRewrite) | undefined {
   // Most POSTs hold no tools/list: nothing to build for them (this runs on every call).
   if (!calls.some((c) => c.method === 'tools/list')) return undefined;
   const idsOf = (keep: (c: McpCall) => boolean) =>
@@ -43,7 +43,7 @@ export function toolsListFilter(
     otherIds: idsOf((c) => c.method !== 'tools/list'),
     allowTool: (name) => decideCall({ id: null, method: 'tools/call', tool: name }).allow,
   };
-  return (upstreamRes) => toolsListRewrite(upstreamRes.headers, request, onIssue);
+  return (upstream) => toolsListRewrite(upstream.headers, request, onIssue);
 }
 
 /** The rewrite for one upstream answer, chosen by its Content-Encoding and Content-Type. */
