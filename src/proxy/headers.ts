@@ -166,7 +166,8 @@ function setCookieName(line: string): string {
 }
 
 function connectionOptions(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
+  // What nearly every client and server sends names no other field: nothing to build.
+  if (value === undefined || value === 'keep-alive' || value === 'close') return undefined;
   const text = Array.isArray(value) ? value.join(',') : value;
   const names = new Set<string>();
   for (const token of text.split(',')) {
