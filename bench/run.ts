@@ -6,6 +6,7 @@ const suites: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   oauth: () => import('./oauth.js'),
   coldstart: () => import('./coldstart.js'),
   replicas: () => import('./replicas.js'),
+  metrics: () => import('./metrics.js'),
 };
 
 const wanted = process.argv.slice(2);

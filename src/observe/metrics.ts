@@ -5,8 +5,9 @@
  * route names come from the config (anything else is `other`), MCP methods from the list the
  * specification defines (anything else is `other`), statuses are numbers, outcomes fixed words.
  */
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
-import type { Observer, UpstreamErrorCode } from './observer.js';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { CounterFamily, HistogramFamily, type Label } from './families.js';
+import type { Observer, TokenRefresh, TokenValidation, UpstreamErrorCode } from './observer.js';
 
 /** MCP 2025-11-25 methods a client sends (requests and notifications). */
 export const MCP_METHODS: ReadonlySet<string> = new Set([
@@ -33,16 +34,31 @@ export const MCP_METHODS: ReadonlySet<string> = new Set([
   'notifications/roots/list_changed',
 ]);
 
+/** `mcp_method`'s values: the methods above, `batch`, then `none` and `other` (never matched). */
+const METHOD = label('mcp_method', [...MCP_METHODS, 'batch'], ['none', 'other']);
+const NO_METHOD = METHOD.values.indexOf('none');
+
+/** The index in METHOD of a request's MCP method (`mcpMethodLabel`'s value). */
+function methodIndex(method: string | null): number {
+  return method === null ? NO_METHOD : METHOD.index(method);
+}
+
 /** The label of a request's MCP method: `none` without one, `batch`, a known method, `other`. */
 export function mcpMethodLabel(method: string | null): string {
-  if (method === null) return 'none';
-  if (method === 'batch' || MCP_METHODS.has(method)) return method;
-  return 'other';
+  return METHOD.values[methodIndex(method)] as string;
+}
+
+/** Label values of a status, by `statusIndex`: `0`, then `100` to `599`. */
+const STATUS_LABELS = ['0', ...Array.from({ length: 500 }, (_, i) => String(100 + i))];
+
+/** The index in STATUS_LABELS of a status: a number an HTTP status can be, else `0`'s. */
+function statusIndex(status: number): number {
+  return Number.isInteger(status) && status >= 100 && status <= 599 ? status - 99 : 0;
 }
 
 /** The label of a status: a number an HTTP status can be, else `0`. */
 export function statusLabel(status: number): string {
-  return Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : '0';
+  return STATUS_LABELS[statusIndex(status)] as string;
 }
 
 const UPSTREAM_KINDS: Readonly<Record<UpstreamErrorCode, string>> = {
@@ -74,91 +90,103 @@ export interface Metrics {
 export function createMetrics(routeNames: readonly string[]): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'portcullis_' });
-  const known = new Set(routeNames);
-  const route = (name: string) => (known.has(name) ? name : 'other');
-  const m = instruments(registry);
-  // The children of the labelled series, made once each: prom-client's `labels()` hashes its
-  // values on every call, which the request path would pay several times per request. The
-  // labels are bounded (above), so are these maps.
-  const requests = children((r, status, method) => m.requests.labels(r, status, method));
-  const duration = children((r, method) => m.duration.labels(r, method));
-  const decisions = children((r, outcome) => m.decisions.labels(r, outcome));
-  const validations = children((outcome) => m.validations.labels(outcome));
-  const storage = children((op) => m.storage.labels(op));
+  const l = labels(routeNames);
+  const m = families(registry, l);
+  const { route } = l;
+  // Each point finds its series by the indices of its label values (families.ts): no string
+  // is built, hashed or validated per request beyond the route's and the method's look-up.
   const observer: Observer = {
     requestDone(done) {
-      const r = route(done.route);
-      const method = mcpMethodLabel(done.mcpMethod);
-      requests(r, statusLabel(done.status), method).inc();
-      duration(r, method).observe(done.durationMs / 1000);
+      const r = route.index(done.route);
+      const mcp = methodIndex(done.mcpMethod);
+      m.requests.at(r, statusIndex(done.status), mcp).inc();
+      m.duration.at(r, mcp).observe(done.durationMs / 1000);
     },
-    decision: (made) => decisions(route(made.route), made.allow ? 'allow' : 'deny').inc(),
-    tokenValidation: (outcome) => validations(outcome).inc(),
-    tokenRefresh: (outcome) => m.refreshes.labels(outcome).inc(),
+    decision: (made) =>
+      m.decisions
+        .at(route.index(made.route), l.decision.index(made.allow ? 'allow' : 'deny'))
+        .inc(),
+    tokenValidation: (outcome) => m.validations.at(l.validation.index(outcome)).inc(),
+    tokenRefresh: (outcome) => m.refreshes.at(l.refresh.index(outcome)).inc(),
     upstreamError: (name, code) =>
-      m.upstreamErrors.labels(route(name), UPSTREAM_KINDS[code] ?? 'other').inc(),
-    storageLatency: (op, ms) => storage(STORAGE_OPS.has(op) ? op : 'other').observe(ms / 1000),
+      m.upstreamErrors.at(route.index(name), l.kind.index(UPSTREAM_KINDS[code] ?? 'other')).inc(),
+    storageLatency: (op, ms) => m.storage.at(l.op.index(op)).observe(ms / 1000),
   };
   return { registry, observer };
 }
 
-/** `make` for each distinct list of label values, remembered. */
-function children<T>(make: (...values: string[]) => T): (...values: string[]) => T {
-  const made = new Map<string, T>();
-  return (...values) => {
-    const key = values.join('\u0000');
-    let child = made.get(key);
-    if (child === undefined) made.set(key, (child = make(...values)));
-    return child;
+interface IndexedLabel extends Label {
+  /** The index in `values` of a `known` value; any other value: the index of `other`. */
+  index(value: string): number;
+}
+
+/**
+ * The label `name`: its values are `known` then `unmatched` (once each); `index` finds only the
+ * `known` ones, anything else is `other` (-1 without it: out of range, `at()` refuses it).
+ */
+function label(name: string, known: Iterable<string>, unmatched: string[] = []): IndexedLabel {
+  const matched = [...known];
+  const values = [...new Set([...matched, ...unmatched])];
+  const at = new Map(matched.map((value) => [value, values.indexOf(value)]));
+  const other = values.indexOf('other');
+  return { name, values, index: (value) => at.get(value) ?? other };
+}
+
+/** Every label's values: bounded, whatever a request carries. */
+function labels(routeNames: readonly string[]) {
+  return {
+    route: label('route', routeNames, ['other']),
+    method: METHOD,
+    status: { name: 'status', values: STATUS_LABELS },
+    decision: label('outcome', ['allow', 'deny']),
+    validation: label('outcome', ['valid', 'invalid'] satisfies TokenValidation[]),
+    refresh: label('outcome', ['ok', 'refused', 'failed'] satisfies TokenRefresh[]),
+    kind: label('kind', Object.values(UPSTREAM_KINDS), ['other']),
+    op: label('op', STORAGE_OPS, ['other']),
   };
 }
 
-function instruments(registry: Registry) {
-  const registers = [registry];
-  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
-    new Counter<L>({ name, help, labelNames, registers });
-  const histogram = <L extends string>(
-    name: string,
-    help: string,
-    labelNames: readonly L[],
-    buckets: number[],
-  ) => new Histogram<L>({ name, help, labelNames, buckets, registers });
+function families(registry: Registry, l: ReturnType<typeof labels>) {
+  const counter = (name: string, help: string, labelList: readonly Label[]) =>
+    new CounterFamily(name, help, labelList).register(registry);
+  const histogram = (name: string, help: string, labelList: readonly Label[], buckets: number[]) =>
+    new HistogramFamily(name, help, labelList, buckets).register(registry);
   return {
     requests: counter(
       'portcullis_requests_total',
       'Requests answered on a route, by route, status and MCP method.',
-      ['route', 'status', 'mcp_method'],
+      [l.route, l.status, l.method],
     ),
     duration: histogram(
       'portcullis_request_duration_seconds',
       'Time from a request reaching the route pipeline to its answer (a stream: its end).',
-      ['route', 'mcp_method'],
+      [l.route, l.method],
       DURATION_BUCKETS,
     ),
     decisions: counter(
       'portcullis_policy_decisions_total',
       'Policy decisions (one per JSON-RPC call, or per request without calls).',
-      ['route', 'outcome'],
+      [l.route, l.decision],
     ),
     validations: counter(
       'portcullis_token_validations_total',
       'Bearer tokens MCP clients presented, by outcome.',
-      ['outcome'],
+      [l.validation],
     ),
     refreshes: counter(
       'portcullis_upstream_token_refreshes_total',
       'Upstream token refreshes at their providers, by outcome.',
-      ['outcome'],
+      [l.refresh],
     ),
     upstreamErrors: counter(
       'portcullis_upstream_errors_total',
       'Failures to get an answer from a route upstream, by kind.',
-      ['route', 'kind'],
+      [l.route, l.kind],
     ),
     storage: histogram(
       'portcullis_storage_operation_duration_seconds',
       'Time storage took for the operations on the request path.',
-      ['op'],
+      [l.op],
       STORAGE_BUCKETS,
     ),
   };
