@@ -10,7 +10,7 @@ import {
   type RequestListener,
   type Server,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { pino } from 'pino';
 import type { RouteConfig } from '../src/config/types.js';
@@ -485,4 +485,48 @@ test('TE: trailers goes upstream and trailer fields come back', async () => {
   res.resume();
   await once(res, 'end');
   assert.equal(res.trailers['x-checksum'], 'abc');
+});
+
+/**
+ * An upstream on a raw socket that answers the first `answered` requests of each connection
+ * and closes the connection on the next one without answering.
+ */
+async function closingUpstream(answered: number) {
+  const seen = { connections: 0, requests: 0 };
+  const server = createNetServer((socket) => {
+    seen.connections += 1;
+    let onThis = 0;
+    let buffered = '';
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      while (buffered.includes('\r\n\r\n')) {
+        buffered = buffered.slice(buffered.indexOf('\r\n\r\n') + 4);
+        seen.requests += 1;
+        onThis += 1;
+        if (onThis > answered) return void socket.destroy();
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nkeep-alive: timeout=60\r\n\r\nok');
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  after(() => server.close());
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+}
+
+test('a reused connection the upstream closed is retried once on a new one; a new one is not', async () => {
+  const stale = await closingUpstream(1);
+  const gw = await gateway([route('stale.test', [stale.url])]);
+  assert.equal((await call(gw, 'stale.test')).status, 200);
+  const second = await call(gw, 'stale.test');
+  assert.equal(second.status, 200, 'sent again on a new connection');
+  assert.equal(second.body, 'ok');
+  assert.deepEqual(stale.seen, { connections: 2, requests: 3 });
+
+  // A connection that closes on its first request may have had the request read and acted on:
+  // no second try (the route has one upstream).
+  const fresh = await closingUpstream(0);
+  const gw2 = await gateway([route('fresh.test', [fresh.url])]);
+  assert.equal((await call(gw2, 'fresh.test')).status, 502);
+  assert.deepEqual(fresh.seen, { connections: 1, requests: 1 });
 });

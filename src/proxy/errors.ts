@@ -3,6 +3,9 @@
  * gets, and the underlying socket error as `cause`; the message is safe to show a client (it
  * names no upstream address), the details go to the log.
  */
+import type { ServerResponse } from 'node:http';
+import { sendJson, sendJsonRpcError } from '../core/respond.js';
+
 export class UpstreamError extends Error {
   constructor(
     readonly code: 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_TIMEOUT' | 'ERR_UPSTREAM_ABORTED',
@@ -48,4 +51,21 @@ export class UpstreamAbortedError extends UpstreamError {
     super('ERR_UPSTREAM_ABORTED', 502, 'upstream response aborted', options);
     this.name = 'UpstreamAbortedError';
   }
+}
+
+/** The gateway's own answer when no upstream answered (or one failed before its head). */
+export function sendUpstreamError(
+  res: ServerResponse,
+  error: UpstreamError,
+  o: { readonly isMcpPost: boolean; readonly jsonRpcErrorId?: string | number | null },
+): void {
+  if (o.isMcpPost) {
+    const id = o.jsonRpcErrorId ?? null;
+    sendJsonRpcError(res, error.status, { id, code: -32603, message: error.message });
+    return;
+  }
+  sendJson(res, error.status, {
+    error: error.status === 504 ? 'upstream_timeout' : 'upstream_unavailable',
+    error_description: error.message,
+  });
 }

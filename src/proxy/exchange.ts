@@ -4,14 +4,15 @@ import type { Dispatcher } from 'undici';
 import { declaresBody } from '../core/body.js';
 import { limitBodyIdle } from '../core/body-deadline.js';
 import { isEventStreamMediaType } from '../core/media-type.js';
-import { sendJson, sendJsonRpcError } from '../core/respond.js';
 import type { Balancer } from './balance.js';
 import {
+  sendUpstreamError,
   UpstreamAbortedError,
   UpstreamTimeoutError,
   UpstreamUnavailableError,
   type UpstreamError,
 } from './errors.js';
+import { failureKind } from './failure.js';
 import type {
   ForwardOptions,
   DeclinedAnswer,
@@ -35,18 +36,6 @@ export interface ExchangeSettings {
   readonly balancer: Balancer;
 }
 
-/** Socket errors that mean "no response came from this upstream; another may answer". */
-const CONNECT_ERRORS = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-]);
-const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
-
 /**
  * One client request: attempts upstreams in balancer order until one answers, then relays the
  * answer (through the rewrite, if any). Ends exactly once, through `finish`; failures are
@@ -65,6 +54,9 @@ export class Exchange implements AttemptEvents {
   private lastUrl: URL | undefined;
   private done = false;
   private headSent = false;
+  /** Bytes of a Content-Length body still to come, and its last chunk, held for `end`. */
+  private bodyLeft = -1;
+  private lastChunk: Buffer | undefined;
   private rewriteEnded = false;
   private readonly deadline: NodeJS.Timeout | undefined;
   private readonly idle: NodeJS.Timeout | undefined;
@@ -173,20 +165,19 @@ export class Exchange implements AttemptEvents {
     }
     const url = this.lastUrl!;
     const replayable = !this.streamedBody;
-    const code = err instanceof UpstreamTimeoutError ? 'ETIMEDOUT' : (err.code ?? '');
-    if (replayable && !this.staleRetried && staleConnection(err)) {
+    const kind = failureKind(err);
+    if (replayable && !this.staleRetried && kind === 'stale') {
       // The keep-alive race: the upstream closed an idle connection as it was reused.
       this.staleRetried = true;
       this.attempt();
       return;
     }
     this.tried.push(url.origin);
-    const connectFailure = CONNECT_ERRORS.has(code);
-    if (connectFailure) this.s.balancer.eject(url);
+    if (kind === 'connect') this.s.balancer.eject(url);
     this.s.logger.debug({ err, upstream: url.origin }, 'upstream attempt failed');
     this.position += 1;
     const more = this.position < this.order.length;
-    if (replayable && more && (connectFailure || RESET_ERRORS.has(code))) this.attempt();
+    if (replayable && more && kind !== 'other') this.attempt();
     else this.fail(new UpstreamUnavailableError(this.tried, { cause: err }));
   }
 
@@ -220,6 +211,11 @@ export class Exchange implements AttemptEvents {
     if (this.declined || this.done) return true;
     if (this.idle) this.idle.refresh();
     if (this.rewrite) return this.rewriteEnded || this.rewrite.body.write(chunk);
+    if (this.bodyLeft > 0 && (this.bodyLeft -= chunk.length) === 0) {
+      // The body's last bytes go out with its end, in one write: most answers are one chunk.
+      this.lastChunk = chunk;
+      return true;
+    }
     return this.res.write(chunk);
   }
 
@@ -232,7 +228,7 @@ export class Exchange implements AttemptEvents {
     }
     // Trailer fields end-to-end (RFC 9110 §6.5); node sends them on a chunked response.
     if (trailers && trailers.length > 0) this.res.addTrailers(downstreamHeaders(trailers));
-    this.res.end(() => this.finish(this.res.statusCode));
+    this.res.end(this.lastChunk, () => this.finish(this.res.statusCode));
   }
 
   /** The rewrite's output goes to the client; its head waits for the first bytes if held. */
@@ -276,6 +272,9 @@ export class Exchange implements AttemptEvents {
       this.fail(new UpstreamUnavailableError(tried, { cause: err }));
       return false;
     }
+    if (!rewrite && typeof headers['content-length'] === 'string') {
+      this.bodyLeft = Number(headers['content-length']);
+    }
     if (headers['content-length'] === undefined || eventStream) {
       // Headers now, and each event as it comes: a stream (SSE) may stay quiet for long.
       this.res.socket?.setNoDelay(true);
@@ -290,32 +289,10 @@ export class Exchange implements AttemptEvents {
   }
 }
 
-/**
- * undici's "other side closed" on a connection that had carried answers before: the upstream
- * closed it as idle while this request was being sent, which it never read.
- */
-function staleConnection(err: NodeJS.ErrnoException): boolean {
-  const socket = (err as { socket?: { bytesRead?: number } }).socket;
-  return err.code === 'UND_ERR_SOCKET' && (socket?.bytesRead ?? 0) > 0;
-}
-
 /** The head for the client, as a rewrite makes it. */
 function responseHead(upstream: ResponseHead, rewrite: ResponseRewrite | undefined): ResponseHead {
   if (!rewrite) return upstream;
   const headers = { ...upstream.headers };
   delete headers['content-length'];
   return rewrite.head({ status: upstream.status, headers });
-}
-
-/** The gateway's own answer when no upstream answered (or one failed before its head). */
-function sendUpstreamError(res: ServerResponse, error: UpstreamError, o: ForwardOptions): void {
-  if (o.isMcpPost) {
-    const id = o.jsonRpcErrorId ?? null;
-    sendJsonRpcError(res, error.status, { id, code: -32603, message: error.message });
-    return;
-  }
-  sendJson(res, error.status, {
-    error: error.status === 504 ? 'upstream_timeout' : 'upstream_unavailable',
-    error_description: error.message,
-  });
 }

@@ -67,7 +67,8 @@ export function upstreamRequestHeaders(
   if (typeof out.cookie === 'string') stripGatewayCookies(out, out.cookie);
   // RFC 9110 §10.1.4: TE is hop-by-hop, but "trailers" only says the chain accepts trailer
   // fields, which stays true through this proxy (it relays them), so it goes on, named in
-  // Connection as the RFC requires of a TE sender.
+  // Connection as the RFC requires of a TE sender. (undici writes a Connection field of its
+  // own, `keep-alive`, in place of this one.)
   if (acceptsTrailers(incoming.te)) {
     out.te = 'trailers';
     out.connection = 'te';
