@@ -10,6 +10,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { rootCertificates } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { servingOAuth, switchedStorage } from '../core/request-context.js';
 import { readCapped } from '../net/capped-body.js';
 import { canonicalHost, guardedConnector, type Lookup } from '../net/fetch-guard.js';
 
@@ -44,11 +45,11 @@ interface Snapshot {
 }
 
 /** The fetches of one incoming request, by URL (only GETs: they are safe to answer twice). */
-const scope = new AsyncLocalStorage<Map<string, Promise<Snapshot>>>();
+const scope = switchedStorage(new AsyncLocalStorage<Map<string, Promise<Snapshot>>>());
 
 /** Runs `serve` so that a URL fetched several times while it runs is fetched once. */
 export function withFetchScope<T>(serve: () => Promise<T>): Promise<T> {
-  return scope.run(new Map(), serve);
+  return servingOAuth(() => scope.run(new Map(), serve));
 }
 
 type FetchInit = RequestInit & { dispatcher?: unknown };

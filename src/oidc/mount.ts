@@ -7,6 +7,7 @@
  */
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import { clientHungUp } from '../core/hang-up.js';
+import { servingOAuth } from '../core/request-context.js';
 import type { OidcProvider } from './provider-module.js';
 
 export interface ProviderInput {
@@ -38,21 +39,31 @@ export function mountProvider(provider: OidcProvider, prefix: string): MountedPr
     if (req === undefined || !clientHungUp(req)) provider.onerror(err);
   });
   const callback = provider.callback();
-  return (req, res, input = {}) =>
-    new Promise((resolve) => {
-      const given = input.body === undefined ? req : replayRequest(req, input.body);
-      const restore = lend(given, prefix, input);
-      let settled = false;
-      const done = () => {
-        if (settled) return;
-        settled = true;
-        restore();
-        resolve();
-      };
-      res.once('close', done);
-      res.once('finish', done);
-      callback(given, res);
-    });
+  return (req, res, input = {}) => servingOAuth(() => serveOnce(callback, req, res, prefix, input));
+}
+
+/** One request served by the provider; settles once its response is finished or closed. */
+function serveOnce(
+  callback: ReturnType<OidcProvider['callback']>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  prefix: string,
+  input: ProviderInput,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const given = input.body === undefined ? req : replayRequest(req, input.body);
+    const restore = lend(given, prefix, input);
+    let settled = false;
+    const done = () => {
+      if (settled) return;
+      settled = true;
+      restore();
+      resolve();
+    };
+    res.once('close', done);
+    res.once('finish', done);
+    callback(given, res);
+  });
 }
 
 type Mounted = IncomingMessage & { originalUrl?: string };

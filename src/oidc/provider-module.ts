@@ -3,7 +3,9 @@
  * declarations. Loaded lazily: importing it prints a runtime warning on Node 20, which only
  * processes that run a provider should show.
  */
+import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { switchedStorage } from '../core/request-context.js';
 
 export interface ProviderContext {
   readonly host: string;
@@ -169,7 +171,14 @@ let loaded: Promise<OidcProviderModule> | undefined;
 
 function loadModule(): Promise<OidcProviderModule> {
   const specifier: string = 'oidc-provider';
-  loaded ??= import(specifier) as Promise<OidcProviderModule>;
+  loaded ??= Promise.all([
+    import(specifier) as Promise<OidcProviderModule>,
+    // The storage every provider request runs in (no export names it; its path is stable).
+    import(`${specifier}/lib/helpers/als.js`) as Promise<{ default: AsyncLocalStorage<unknown> }>,
+  ]).then(([module, als]) => {
+    switchedStorage(als.default);
+    return module;
+  });
   return loaded;
 }
 
