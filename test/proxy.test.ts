@@ -530,3 +530,15 @@ test('a reused connection the upstream closed is retried once on a new one; a ne
   assert.equal((await call(gw2, 'fresh.test')).status, 502);
   assert.deepEqual(fresh.seen, { connections: 1, requests: 1 });
 });
+
+test('an informational answer (103 Early Hints) is skipped; the final answer is relayed', async () => {
+  const up = await upstream((_req, res) => {
+    res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('after the hints');
+  });
+  const gw = await gateway([route('hints.test', [up.url])]);
+  const reply = await call(gw, 'hints.test');
+  assert.equal(reply.status, 200);
+  assert.equal(reply.body, 'after the hints');
+});

@@ -95,7 +95,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   }
 
   onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
-    if (this.settled) return true;
+    // An informational answer (103 Early Hints, say) is not passed on: the final one follows.
+    if (this.settled || status < 200) return true;
     this.responded = true;
     this.resume = resume;
     return this.events.head(this, status, statusText, raw);
