@@ -55,7 +55,7 @@ export function auditRecord(ctx: CallerRequest, outcome: AuditOutcome): AuditRec
   const { call, decision, forwarded } = outcome;
   const s = ctx.session;
   const failed = forwarded?.error;
-  return {
+  const record: { -readonly [K in keyof AuditRecord]: AuditRecord[K] } = {
     audit: true,
     req_id: ctx.requestId,
     route: routeName(ctx.match.route),
@@ -69,9 +69,11 @@ export function auditRecord(ctx: CallerRequest, outcome: AuditOutcome): AuditRec
     reason: decision.reason,
     duration_ms: Math.round((outcome.at - ctx.startedAt) * 1000) / 1000,
     upstream_status: forwarded && !failed && forwarded.status > 0 ? forwarded.status : null,
-    ...(failed ? { upstream_error: failed.code } : {}),
     argument_keys: argumentKeys(call),
   };
+  // Set, not spread in: this runs on every tool call.
+  if (failed) record.upstream_error = failed.code;
+  return record;
 }
 
 function argumentKeys(call: McpCall | null): readonly string[] {
