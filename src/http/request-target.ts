@@ -45,7 +45,8 @@ function validAuthority(value: string): boolean {
 function hostFieldLines(rawHeaders: readonly string[]): number {
   let count = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === 'host') count++;
+    const name = rawHeaders[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') count++;
   }
   return count;
 }
@@ -57,7 +58,11 @@ function hostFieldLines(rawHeaders: readonly string[]): number {
  */
 export function requestPath(target: string | undefined): string | undefined {
   if (target === undefined || !target.startsWith('/')) return undefined;
-  const path = target.split('?')[0]!;
+  const query = target.indexOf('?');
+  const path = query === -1 ? target : target.slice(0, query);
+  // Without a dot, a percent sign or a backslash there is nothing to decode or refuse (node's
+  // parser has refused control characters already): most paths, every request, end here.
+  if (!/[.%\\]/.test(path)) return path;
   if (/%2f|%5c|%00|\\/i.test(path)) return undefined;
   let decoded: string;
   try {
