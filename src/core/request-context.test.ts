@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadOidcProvider } from '../oidc/provider-module.js';
 import { servingOAuth, switchedStorage } from './request-context.js';
 
 /**
@@ -44,13 +43,4 @@ test('while another OAuth request is in flight the storage stays on', async () =
   assert.equal(await one.read, 'request');
   release();
   await longer;
-});
-
-test("oidc-provider's own storage is switched once the provider is loaded", async () => {
-  await loadOidcProvider();
-  const specifier: string = 'oidc-provider/lib/helpers/als.js';
-  const als = ((await import(specifier)) as { default: AsyncLocalStorage<string> }).default;
-  const one = serveWithLateRead(als, 30);
-  await one.served;
-  assert.equal(await one.read, undefined);
 });
