@@ -1,7 +1,5 @@
 import type { Logger } from 'pino';
 import { createLogger, logFormat, type LogFormat } from './log.js';
-import { startServersHost } from '../servers/host.js';
-import { defaultServerFactories } from '../servers/registry.js';
 import { ConfigError } from '../core/errors.js';
 import { ConfigValidationError, formatIssue } from '../config/issues.js';
 import { LOG_LEVELS } from '../config/schema.js';
@@ -20,7 +18,8 @@ See README.md for the environment variables each command reads.`;
 
 /**
  * Each command imports what it runs when it runs: `portcullis servers` never loads the gateway
- * (about 38 MB of resident memory in a process that should stay small, issue 13).
+ * (about 38 MB of resident memory in a process that should stay small, issue 13), nor
+ * `portcullis gateway` the servers (the MCP SDK, the Notion client: 4 MB of its heap).
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -37,9 +36,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const logger = createLogger(envLogLevel(process.env) ?? 'info', format);
     switch (command) {
       case 'servers':
-        return await runUntilSignal(logger, () =>
-          startServersHost({ env: process.env, logger }, defaultServerFactories),
-        );
+        return await runUntilSignal(logger, () => startServers(logger));
       case 'dev':
         return await runUntilSignal(logger, () => startDev(logger));
       case 'gateway':
@@ -66,6 +63,15 @@ export async function main(argv: readonly string[]): Promise<number> {
 function configErrorLines(err: ConfigError): string[] {
   if (!(err instanceof ConfigValidationError)) return [err.message];
   return err.issues.filter((i) => i.severity === 'error').map(formatIssue);
+}
+
+/** `portcullis servers`: the MCP servers host alone. */
+async function startServers(logger: Logger) {
+  const [{ startServersHost }, { defaultServerFactories }] = await Promise.all([
+    import('../servers/host.js'),
+    import('../servers/registry.js'),
+  ]);
+  return startServersHost({ env: process.env, logger }, defaultServerFactories);
 }
 
 /** `portcullis dev`: the embedded system, and the banner with the user to sign in as. */
