@@ -121,7 +121,7 @@ async function startAll(withNginx: boolean): Promise<Processes> {
     const baseline = config.baseline
       ? await startGatewayProcess('baseline-gateway', routes, {
           ...options,
-          nodeOptions: profileFlags('baseline.cpuprofile'),
+          nodeOptions: [...config.baselineNodeOptions, ...profileFlags('baseline.cpuprofile')],
           root: config.baseline,
         })
       : undefined;

@@ -20,6 +20,11 @@ export const config = {
    * interleaved in the same rounds, so a change's cost is a ratio measured in one run.
    */
   baseline: process.env.BENCH_BASELINE_ROOT || undefined,
+  /**
+   * Node options of the baseline's gateway, e.g. `--max-semi-space-size=4`: with
+   * `BENCH_BASELINE_ROOT` this checkout, a V8 flag's cost measured in one run.
+   */
+  baselineNodeOptions: (process.env.BENCH_BASELINE_NODE_OPTIONS ?? '').split(' ').filter(Boolean),
   /** Which parts to run, e.g. `1,3` (default all): a profile of one part only. */
   parts: new Set((process.env.BENCH_GATEWAY_PARTS || '1,2,3,4').split(',').map((p) => p.trim())),
 };
