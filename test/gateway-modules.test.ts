@@ -1,7 +1,8 @@
 /**
  * What `portcullis gateway` loads (issue 13: its resident memory at start is mostly the code it
  * loads). The servers host's modules (the MCP SDK, the Notion client, the servers) belong to
- * `portcullis servers` and `dev`: the gateway process never imports them.
+ * `portcullis servers` and `dev`: the gateway process never imports them. The ACME client is
+ * loaded only with `autocert` (test/autocert.test.ts runs a gateway with it).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,7 +32,7 @@ async function modulesLoaded(yaml: string): Promise<string[]> {
   }
 }
 
-test('the gateway, with MCP routes and the built-in provider, loads none of the servers host', async () => {
+test('the gateway, with MCP routes and the built-in provider, loads neither the servers host nor the ACME client', async () => {
   const port = await freePort();
   const origin = `http://localhost:${port}`;
   const yaml = `${gatewayYamlHead(port)}
@@ -58,4 +59,8 @@ routes:
       url.includes('/dist/src/servers/'),
   );
   assert.deepEqual(servers, []);
+  const acme = loaded.filter(
+    (url) => url.includes('/node_modules/acme-client/') || url.endsWith('/dist/src/tls/acme.js'),
+  );
+  assert.deepEqual(acme, []);
 });

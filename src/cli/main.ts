@@ -119,16 +119,17 @@ async function runGateway(
     console.error(`portcullis gateway: expected --config FILE\n\n${USAGE}`);
     return 2;
   }
-  const [{ loadConfig }, { startGateway }, { traceAcmeClient }] = await Promise.all([
+  const [{ loadConfig }, { startGateway }] = await Promise.all([
     import('../config/load.js'),
     import('../http/gateway.js'),
-    import('../tls/acme-order.js'),
   ]);
   const { config, warnings } = loadConfig(file, process.env);
   for (const w of warnings) logger.warn({ config: formatIssue(w) }, 'configuration warning');
   // LOG_LEVEL is already in config.logLevel: the config's environment overrides.
   const gatewayLogger = createLogger(config.logLevel, format);
   if (config.tls?.autocert) {
+    // Only with autocert: acme-client is a fifth of the gateway's heap (http/autocert.ts).
+    const { traceAcmeClient } = await import('../tls/acme-order.js');
     traceAcmeClient((message) => gatewayLogger.debug({ acme: message }, 'acme-client'));
   }
   return runUntilSignal(gatewayLogger, () => startGateway({ config, logger: gatewayLogger }));
