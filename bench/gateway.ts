@@ -115,7 +115,7 @@ async function startAll(withNginx: boolean): Promise<Processes> {
     const options = gatewayOptions();
     const gateway = await startGatewayProcess('gateway', routes, {
       ...options,
-      nodeOptions: profileFlags('gateway.cpuprofile'),
+      nodeOptions: [...config.nodeOptions, ...profileFlags('gateway.cpuprofile')],
     });
     started.push(gateway);
     const baseline = config.baseline
