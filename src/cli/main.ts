@@ -128,7 +128,7 @@ async function runGateway(
   // LOG_LEVEL is already in config.logLevel: the config's environment overrides.
   const gatewayLogger = createLogger(config.logLevel, format);
   if (config.tls?.autocert) {
-    // Only with autocert: acme-client is a fifth of the gateway's heap (http/autocert.ts).
+    // Only with autocert: acme-client is 5 MiB of heap (http/autocert.ts).
     const { traceAcmeClient } = await import('../tls/acme-order.js');
     traceAcmeClient((message) => gatewayLogger.debug({ acme: message }, 'acme-client'));
   }

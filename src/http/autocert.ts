@@ -52,8 +52,8 @@ export interface AutocertParts {
 
 /**
  * The `Autocert` for `config`, or null when autocert is off. The ACME code is loaded only when
- * it is on: acme-client and what it brings (axios, node-forge, @peculiar/x509) are 5 MiB of the
- * gateway's heap, a fifth of it, that a gateway without autocert would hold for nothing.
+ * it is on: acme-client and what it brings (axios, node-forge, @peculiar/x509) are 5 MiB of
+ * heap that a gateway without autocert would hold for nothing (docs/performance.md).
  */
 export async function buildAutocert(parts: AutocertParts): Promise<Autocert | null> {
   const { config, logger } = parts;
