@@ -115,13 +115,13 @@ async function startAll(withNginx: boolean): Promise<Processes> {
     const options = gatewayOptions();
     const gateway = await startGatewayProcess('gateway', routes, {
       ...options,
-      nodeOptions: profileFlags('gateway.cpuprofile'),
+      nodeOptions: [...config.nodeOptions, ...profileFlags('gateway.cpuprofile')],
     });
     started.push(gateway);
     const baseline = config.baseline
       ? await startGatewayProcess('baseline-gateway', routes, {
           ...options,
-          nodeOptions: profileFlags('baseline.cpuprofile'),
+          nodeOptions: [...config.baselineNodeOptions, ...profileFlags('baseline.cpuprofile')],
           root: config.baseline,
         })
       : undefined;

@@ -2,6 +2,10 @@
 import { knob, loadKnobs } from './knob.js';
 import type { QuietBudget, SteadySettings } from './steady.js';
 
+function words(raw: string | undefined): string[] {
+  return (raw ?? '').split(' ').filter(Boolean);
+}
+
 export const config = {
   ...loadKnobs(),
   sseEvents: Math.max(1, knob('BENCH_SSE_EVENTS', 200)),
@@ -20,6 +24,13 @@ export const config = {
    * interleaved in the same rounds, so a change's cost is a ratio measured in one run.
    */
   baseline: process.env.BENCH_BASELINE_ROOT || undefined,
+  /** Node options of the gateway, e.g. `--max-semi-space-size=4` (space-separated). */
+  nodeOptions: words(process.env.BENCH_GATEWAY_NODE_OPTIONS),
+  /**
+   * Node options of the baseline's gateway: with `BENCH_BASELINE_ROOT` this checkout, a V8
+   * flag's cost measured in one run.
+   */
+  baselineNodeOptions: words(process.env.BENCH_BASELINE_NODE_OPTIONS),
   /** Which parts to run, e.g. `1,3` (default all): a profile of one part only. */
   parts: new Set((process.env.BENCH_GATEWAY_PARTS || '1,2,3,4').split(',').map((p) => p.trim())),
 };

@@ -1,7 +1,5 @@
 import type { Logger } from 'pino';
 import { createLogger, logFormat, type LogFormat } from './log.js';
-import { startServersHost } from '../servers/host.js';
-import { defaultServerFactories } from '../servers/registry.js';
 import { ConfigError } from '../core/errors.js';
 import { ConfigValidationError, formatIssue } from '../config/issues.js';
 import { LOG_LEVELS } from '../config/schema.js';
@@ -20,7 +18,8 @@ See README.md for the environment variables each command reads.`;
 
 /**
  * Each command imports what it runs when it runs: `portcullis servers` never loads the gateway
- * (about 38 MB of resident memory in a process that should stay small, issue 13).
+ * (about 38 MB of resident memory in a process that should stay small, issue 13), nor
+ * `portcullis gateway` the servers (the MCP SDK, the Notion client: 4 MB of its heap).
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -37,9 +36,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const logger = createLogger(envLogLevel(process.env) ?? 'info', format);
     switch (command) {
       case 'servers':
-        return await runUntilSignal(logger, () =>
-          startServersHost({ env: process.env, logger }, defaultServerFactories),
-        );
+        return await runUntilSignal(logger, () => startServers(logger));
       case 'dev':
         return await runUntilSignal(logger, () => startDev(logger));
       case 'gateway':
@@ -66,6 +63,15 @@ export async function main(argv: readonly string[]): Promise<number> {
 function configErrorLines(err: ConfigError): string[] {
   if (!(err instanceof ConfigValidationError)) return [err.message];
   return err.issues.filter((i) => i.severity === 'error').map(formatIssue);
+}
+
+/** `portcullis servers`: the MCP servers host alone. */
+async function startServers(logger: Logger) {
+  const [{ startServersHost }, { defaultServerFactories }] = await Promise.all([
+    import('../servers/host.js'),
+    import('../servers/registry.js'),
+  ]);
+  return startServersHost({ env: process.env, logger }, defaultServerFactories);
 }
 
 /** `portcullis dev`: the embedded system, and the banner with the user to sign in as. */
@@ -113,16 +119,17 @@ async function runGateway(
     console.error(`portcullis gateway: expected --config FILE\n\n${USAGE}`);
     return 2;
   }
-  const [{ loadConfig }, { startGateway }, { traceAcmeClient }] = await Promise.all([
+  const [{ loadConfig }, { startGateway }] = await Promise.all([
     import('../config/load.js'),
     import('../http/gateway.js'),
-    import('../tls/acme-order.js'),
   ]);
   const { config, warnings } = loadConfig(file, process.env);
   for (const w of warnings) logger.warn({ config: formatIssue(w) }, 'configuration warning');
   // LOG_LEVEL is already in config.logLevel: the config's environment overrides.
   const gatewayLogger = createLogger(config.logLevel, format);
   if (config.tls?.autocert) {
+    // Only with autocert: acme-client is 5 MiB of heap (http/autocert.ts).
+    const { traceAcmeClient } = await import('../tls/acme-order.js');
     traceAcmeClient((message) => gatewayLogger.debug({ acme: message }, 'acme-client'));
   }
   return runUntilSignal(gatewayLogger, () => startGateway({ config, logger: gatewayLogger }));

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { LoadedCertificate } from '../config/certificates.js';
 import type { Config } from '../config/types.js';
 import type { Storage } from '../storage/types.js';
-import { Autocert, type AutocertTuning } from '../tls/acme.js';
+import type { Autocert, AutocertTuning } from '../tls/acme.js';
 import type { ServedCertificate } from '../tls/certificate.js';
 
 /**
@@ -50,13 +50,18 @@ export interface AutocertParts {
   readonly tuning?: AutocertTuning;
 }
 
-/** The `Autocert` for `config`, or null when autocert is off. */
-export function buildAutocert(parts: AutocertParts): Autocert | null {
+/**
+ * The `Autocert` for `config`, or null when autocert is off. The ACME code is loaded only when
+ * it is on: acme-client and what it brings (axios, node-forge, @peculiar/x509) are 5 MiB of
+ * heap that a gateway without autocert would hold for nothing (docs/performance.md).
+ */
+export async function buildAutocert(parts: AutocertParts): Promise<Autocert | null> {
   const { config, logger } = parts;
   const settings = config.tls?.autocert;
   if (!settings) return null;
   const hosts = autocertHosts(config, parts.configured, logger);
   logger.info({ hosts, ca: settings.directoryUrl }, 'autocert: on');
+  const { Autocert } = await import('../tls/acme.js');
   return new Autocert({
     hosts,
     directoryUrl: settings.directoryUrl,

@@ -102,7 +102,7 @@ async function assemble(
 ): Promise<Gateway> {
   const { config, logger } = options;
   const trustedProxy = compileTrustedProxies(options.trustedProxies ?? config.trustedProxies);
-  const autocert = buildAutocert({
+  const autocert = await buildAutocert({
     config,
     storage,
     sharedSecret: secrets.sharedSecret,
