@@ -64,7 +64,8 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private settled = false;
   private abortRequest: ((err?: Error) => void) | undefined;
   private cancelledWith: Error | undefined;
-  private readonly connectTimer: NodeJS.Timeout;
+  /** Dropped once cleared: a stream's attempt lives as long as the stream. */
+  private connectTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly events: AttemptEvents,
@@ -89,6 +90,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
 
   onConnect(abort: (err?: Error) => void): void {
     clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
     if (this.cancelledWith) return abort(this.cancelledWith);
     this.connected = true;
     this.abortRequest = abort;
