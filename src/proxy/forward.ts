@@ -3,14 +3,7 @@ import type { Logger } from 'pino';
 import { Agent } from 'undici';
 import { createBalancer } from './balance.js';
 import { Exchange, type ExchangeSettings } from './exchange.js';
-import type {
-  DeclinedAnswer,
-  ForwardOptions,
-  ForwardResult,
-  ResponseHead,
-  ResponseRewrite,
-  UpstreamHead,
-} from './forward-options.js';
+import type { ForwardOptions, ForwardResult } from './forward-options.js';
 
 export interface ForwarderOptions {
   readonly logger: Logger;
@@ -38,7 +31,7 @@ export type {
   ResponseHead,
   ResponseRewrite,
   UpstreamHead,
-};
+} from './forward-options.js';
 
 export interface Forwarder {
   /** Streams `req` to an upstream and its answer back to `res`. Never rejects. */
