@@ -56,9 +56,16 @@ interface Sample {
   readonly body: string;
 }
 
-function configYaml(port: number, database: string, upstream: string, hash: string): string {
+function configYaml(
+  port: number,
+  metricsPort: number,
+  database: string,
+  upstream: string,
+  hash: string,
+): string {
   return `
 ${gatewayYamlHead(port)}
+metrics_address: 127.0.0.1:${metricsPort}
 databroker_storage_type: postgres
 databroker_storage_connection_string: ${database}?connect_timeout=2&statement_timeout=1500
 builtin_users:
@@ -85,14 +92,16 @@ describe('PostgreSQL restarting under load', () => {
   let accessToken = '';
   let refreshToken = '';
   let clientId = '';
+  let metricsPort = 0;
 
   before(async () => {
     [postgres, upstream] = await Promise.all([startPostgres(), startJsonRpcUpstream()]);
     const database = await postgres.createDatabase('faults');
     const port = await freePort();
+    metricsPort = await freePort();
     origin = `http://localhost:${port}`;
     const hash = await hashPassword(OAUTH_PASSWORD);
-    gw = await spawnGateway(configYaml(port, database, upstream.url, hash), {});
+    gw = await spawnGateway(configYaml(port, metricsPort, database, upstream.url, hash), {});
     session = await signIn(origin, OAUTH_EMAIL, OAUTH_PASSWORD);
     const flow: FlowGateway = { origin, jar: new CookieJar(), resource: () => `${origin}/mcp` };
     const code = await authorizeCode(flow, { resource: `${origin}/mcp` });
@@ -243,6 +252,20 @@ describe('PostgreSQL restarting under load', () => {
     }
     const rpc = JSON.parse(of(during, 'cookie')[0]!.body) as { error: { code: number } };
     assert.equal(rpc.error.code, -32001, 'an MCP route answers a JSON-RPC error');
+    // The 503s the dispatcher wrote for the route are counted under it, like any answer.
+    const scraped = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const counted =
+      /^portcullis_requests_total\{route="routes\[1\]",status="503",mcp_method="none"\} (\d+)$/m.exec(
+        scraped,
+      );
+    assert.ok(
+      counted,
+      scraped
+        .split('\n')
+        .filter((l) => l.startsWith('portcullis_requests'))
+        .join('\n'),
+    );
+    assert.ok(Number(counted[1]) >= of(during, 'cookie').length, counted[0]);
 
     assert.equal(refresh.status, 503, JSON.stringify(refresh.body));
     assert.equal(refresh.body.error, 'temporarily_unavailable');

@@ -45,8 +45,18 @@ export async function serveRoute(
   const span = ports.tracer?.start(req, res, routeName(match.route));
   const request = routeRequest(req, match, requestId, path, span);
   let calls: readonly McpCall[] | undefined;
-  if (match.route.mcp?.kind === 'server') calls = await serveMcpRoute(ports, req, res, request);
-  else await serveWhole(ports, req, res, callerRequest(request, await ports.authenticate(req)));
+  try {
+    if (match.route.mcp?.kind === 'server') calls = await serveMcpRoute(ports, req, res, request);
+    else await serveWhole(ports, req, res, callerRequest(request, await ports.authenticate(req)));
+  } catch (err) {
+    // The dispatcher answers it (503 while storage is down, else 500): counted once answered.
+    res.once('close', () =>
+      ports.observer?.requestDone(
+        requestDone(request, calls, res.headersSent ? res.statusCode : 0),
+      ),
+    );
+    throw err;
+  }
   ports.observer?.requestDone(requestDone(request, calls, res.statusCode));
 }
 
