@@ -7,7 +7,9 @@
 export function mediaTypeOf(value: string | readonly string[] | undefined): string | undefined {
   const text = typeof value === 'string' ? value : value?.[0];
   if (text === undefined) return undefined;
-  const essence = text.split(';', 1)[0]!.trim().toLowerCase();
+  // Every proxied answer is asked this: no array built for the common value without parameters.
+  const semicolon = text.indexOf(';');
+  const essence = (semicolon === -1 ? text : text.slice(0, semicolon)).trim().toLowerCase();
   return essence === '' ? undefined : essence;
 }
 
