@@ -542,3 +542,39 @@ test('an informational answer (103 Early Hints) is skipped; the final answer is 
   assert.equal(reply.status, 200);
   assert.equal(reply.body, 'after the hints');
 });
+
+test('a declined answer settles the forward at its head, even one that never ends', async () => {
+  const up = await upstream((req, res) => {
+    if (req.url === '/short') {
+      res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' });
+      return void res.end('expired');
+    }
+    res.writeHead(401, { 'content-type': 'text/event-stream', 'www-authenticate': 'Bearer' });
+    res.write('data: never ends\n\n');
+  });
+  const front = createServer((req, res) => {
+    void forwarder
+      .forward(req, res, {
+        upstreams: [new URL(up.url)],
+        path: () => req.url ?? '/',
+        headers: {},
+        timeoutMs: null,
+        idleTimeoutMs: null,
+        isMcpPost: false,
+        decline: (head) => head.status === 401,
+      })
+      .then((result) => res.end(`declined ${JSON.stringify(result.declined)}`));
+  });
+  servers.push(front);
+  const base = await listen(front);
+  const short = await call(base, 'declined.test', { path: '/short' });
+  assert.equal(
+    short.body,
+    `declined ${JSON.stringify({ status: 401, wwwAuthenticate: 'Bearer error="invalid_token"' })}`,
+  );
+  const endless = await call(base, 'declined.test', { path: '/stream' });
+  assert.equal(
+    endless.body,
+    `declined ${JSON.stringify({ status: 401, wwwAuthenticate: 'Bearer' })}`,
+  );
+});

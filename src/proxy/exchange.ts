@@ -28,6 +28,9 @@ import {
   type UpstreamAttempt,
 } from './upstream-request.js';
 
+/** The longest body of a declined answer that is drained to keep its connection. */
+const MAX_DRAINED_BYTES = 64 * 1024;
+
 export interface ExchangeSettings {
   readonly logger: Logger;
   /** undici's pools, one per upstream origin. */
@@ -49,8 +52,6 @@ export class Exchange implements AttemptEvents {
   private staleRetried = false;
   private current: UpstreamAttempt | undefined;
   private rewrite: ResponseRewrite | undefined;
-  /** The upstream's answer that `decline` took. */
-  private declined: DeclinedAnswer | undefined;
   private lastUrl: URL | undefined;
   private done = false;
   private headSent = false;
@@ -189,11 +190,12 @@ export class Exchange implements AttemptEvents {
       headers: downstreamHeaders(raw),
     };
     if (this.o.decline?.(upstream)) {
-      this.declined = {
-        status,
-        wwwAuthenticate: upstream.headers['www-authenticate'] as string | undefined,
-      };
-      return true; // read to its end and dropped, so the connection goes back to the pool
+      const wwwAuthenticate = upstream.headers['www-authenticate'] as string | undefined;
+      // A short body is read to its end and dropped, so the connection goes back to the pool;
+      // anything else is cut. The caller may forward again at once either way.
+      if (!(Number(upstream.headers['content-length']) <= MAX_DRAINED_BYTES)) attempt.cancel();
+      this.finish(0, undefined, false, { status, wwwAuthenticate });
+      return true;
     }
     const rewrite = this.o.onResponse?.(upstream);
     this.rewrite = rewrite;
@@ -208,7 +210,7 @@ export class Exchange implements AttemptEvents {
 
   /** A chunk of the upstream's body; false asks undici to pause until `resume`. */
   data(chunk: Buffer): boolean {
-    if (this.declined || this.done) return true;
+    if (this.done) return true;
     if (this.idle) this.idle.refresh();
     if (this.rewrite) return this.rewriteEnded || this.rewrite.body.write(chunk);
     if (this.bodyLeft > 0 && (this.bodyLeft -= chunk.length) === 0) {
@@ -221,7 +223,7 @@ export class Exchange implements AttemptEvents {
 
   /** The upstream's answer is complete. */
   end(trailers: Buffer[] | null): void {
-    if (this.declined) return this.finish(0, undefined, false, this.declined);
+    if (this.done) return; // declined
     if (this.rewrite) {
       if (!this.rewriteEnded) this.rewrite.body.end();
       return;
