@@ -57,8 +57,6 @@ function endpointOf(to: URL): Endpoint {
  * gave up on it, or moved on) nothing it hears is reported any more.
  */
 export class UpstreamAttempt implements Dispatcher.DispatchHandler {
-  /** It had a connected socket; `failed` then means the request may have been sent. */
-  connected = false;
   /** The head arrived. */
   responded = false;
   private settled = false;
@@ -92,7 +90,6 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     if (this.cancelledWith) return abort(this.cancelledWith);
-    this.connected = true;
     this.abortRequest = abort;
   }
 
