@@ -49,9 +49,34 @@ export function decidedBy(decision: Decision): string {
   return decision.flag ?? 'default-deny';
 }
 
+/**
+ * Whether a condition holds, and why. The explanation is built only when read: most are never
+ * needed (a rule that does not decide, every tool judged for a tools/list answer), and building
+ * them (quoted values, matchers shown) was most of what evaluating cost.
+ */
 interface Outcome {
   readonly holds: boolean;
-  readonly why: string;
+  readonly why: () => string;
+}
+
+/**
+ * A decision whose `reason` is written the first time it is read. A class, not an object
+ * literal with a getter, which V8 builds several times slower than the eager strings.
+ */
+class Decided implements Decision {
+  private written: string | undefined;
+  constructor(
+    readonly allow: boolean,
+    readonly rule: number | null,
+    private readonly explain: () => string,
+  ) {}
+  get reason(): string {
+    return (this.written ??= this.explain());
+  }
+}
+
+function decided(allow: boolean, rule: number | null, explain: () => string): Decision {
+  return new Decided(allow, rule, explain);
 }
 
 /** Decides `input` against `policy`: deny rules first (deny wins), then allow rules. */
@@ -59,17 +84,22 @@ export function evaluate(policy: Policy, input: PolicyInput): Decision {
   for (const [i, rule] of policy.entries()) {
     if (rule.action !== 'deny') continue;
     const out = holds(rule.when, input);
-    if (out.holds) return { allow: false, reason: `deny rule ${i} applies: ${out.why}`, rule: i };
+    if (out.holds) return decided(false, i, () => `deny rule ${i} applies: ${out.why()}`);
   }
-  const misses: string[] = [];
+  const misses: [number, Outcome][] = [];
   for (const [i, rule] of policy.entries()) {
     if (rule.action !== 'allow') continue;
     const out = holds(rule.when, input);
-    if (out.holds) return { allow: true, reason: `allow rule ${i} applies: ${out.why}`, rule: i };
-    misses.push(`rule ${i}: ${out.why}`);
+    if (out.holds) return decided(true, i, () => `allow rule ${i} applies: ${out.why()}`);
+    misses.push([i, out]);
   }
-  const detail = misses.length === 0 ? 'the policy has no allow rule' : misses.join('; ');
-  return { allow: false, reason: `default deny: no allow rule applies (${detail})`, rule: null };
+  return decided(false, null, () => {
+    const detail =
+      misses.length === 0
+        ? 'the policy has no allow rule'
+        : misses.map(([i, out]) => `rule ${i}: ${out.why()}`).join('; ');
+    return `default deny: no allow rule applies (${detail})`;
+  });
 }
 
 function holds(cond: Condition, input: PolicyInput): Outcome {
@@ -77,24 +107,24 @@ function holds(cond: Condition, input: PolicyInput): Outcome {
   const outs = cond.terms.map((t) => holds(t, input));
   const yes = outs.filter((o) => o.holds);
   const no = outs.filter((o) => !o.holds);
-  const list = (os: Outcome[]) => os.map((o) => o.why).join(', ');
+  const list = (os: Outcome[]) => os.map((o) => o.why()).join(', ');
   switch (cond.type) {
     case 'and':
       return no.length === 0
-        ? { holds: true, why: `and[${list(yes)}]` }
-        : { holds: false, why: `and: ${list(no.slice(0, 1))}` };
+        ? { holds: true, why: () => `and[${list(yes)}]` }
+        : { holds: false, why: () => `and: ${list(no.slice(0, 1))}` };
     case 'or':
       return yes.length > 0
-        ? { holds: true, why: `or: ${list(yes.slice(0, 1))}` }
-        : { holds: false, why: `or: none of [${list(no)}]` };
+        ? { holds: true, why: () => `or: ${list(yes.slice(0, 1))}` }
+        : { holds: false, why: () => `or: none of [${list(no)}]` };
     case 'not':
       return yes.length === 0
-        ? { holds: true, why: `not: none of [${list(no)}]` }
-        : { holds: false, why: `not: ${list(yes.slice(0, 1))}` };
+        ? { holds: true, why: () => `not: none of [${list(no)}]` }
+        : { holds: false, why: () => `not: ${list(yes.slice(0, 1))}` };
     case 'nor':
       return no.length > 0
-        ? { holds: true, why: `nor: ${list(no.slice(0, 1))}` }
-        : { holds: false, why: `nor: all of [${list(yes)}]` };
+        ? { holds: true, why: () => `nor: ${list(no.slice(0, 1))}` }
+        : { holds: false, why: () => `nor: all of [${list(yes)}]` };
   }
 }
 
@@ -102,11 +132,11 @@ function criterion(c: Criterion, input: PolicyInput): Outcome {
   const user = input.user;
   switch (c.name) {
     case 'accept':
-      return { holds: true, why: 'accept' };
+      return { holds: true, why: () => 'accept' };
     case 'authenticated_user':
       return user
-        ? { holds: true, why: 'authenticated_user' }
-        : { holds: false, why: 'authenticated_user: no user signed in' };
+        ? { holds: true, why: () => 'authenticated_user' }
+        : { holds: false, why: () => 'authenticated_user: no user signed in' };
     case 'email':
       if (!user) return noUser(c.name);
       return matchScalar(c.name, user.email, c.matchers);
@@ -127,18 +157,21 @@ function criterion(c: Criterion, input: PolicyInput): Outcome {
     case 'http_path':
       return matchScalar(c.name, input.http.path, c.matchers);
     case 'mcp_method':
-      if (!input.mcp) return { holds: false, why: 'mcp_method: not an MCP call' };
+      if (!input.mcp) return { holds: false, why: () => 'mcp_method: not an MCP call' };
       return matchScalar(c.name, input.mcp.method, c.matchers);
     case 'mcp_tool':
       // Pomerium ≥ PR 5857: true only for a tools/call whose name matches.
       if (!input.mcp || input.mcp.method !== 'tools/call' || input.mcp.tool === null) {
-        return { holds: false, why: 'mcp_tool: not a tools/call' };
+        return { holds: false, why: () => 'mcp_tool: not a tools/call' };
       }
       return matchScalar(c.name, input.mcp.tool, c.matchers);
   }
 }
 
-const noUser = (name: string): Outcome => ({ holds: false, why: `${name}: no user signed in` });
+const noUser = (name: string): Outcome => ({
+  holds: false,
+  why: () => `${name}: no user signed in`,
+});
 
 /** The part after the last `@` (a quoted local part may hold `@`); null without one. */
 function emailDomain(email: string | null): string | null {
@@ -166,13 +199,13 @@ function scalarString(v: unknown): string | null {
 }
 
 function matchScalar(name: string, value: string | null, matchers: readonly StringMatcher[]) {
-  if (value === null) return { holds: false, why: `${name}: no value` };
+  if (value === null) return { holds: false, why: () => `${name}: no value` };
   const failed = matchers.find((m) => !stringMatches(value, m));
   return failed
-    ? { holds: false, why: `${name} ${JSON.stringify(value)} does not match ${show(failed)}` }
+    ? { holds: false, why: () => `${name} ${JSON.stringify(value)} does not match ${show(failed)}` }
     : {
         holds: true,
-        why: `${name} ${JSON.stringify(value)} matches ${matchers.map(show).join(' and ')}`,
+        why: () => `${name} ${JSON.stringify(value)} matches ${matchers.map(show).join(' and ')}`,
       };
 }
 
@@ -185,11 +218,16 @@ function matchList(name: string, values: readonly string[], matchers: readonly S
     if (m.op === 'is') return values.length === 1 && values[0] === m.value;
     return values.some((v) => stringMatches(v, m));
   };
-  const shown = JSON.stringify(values);
   const failed = matchers.find((m) => !ok(m));
   return failed
-    ? { holds: false, why: `${name} ${shown} does not match ${show(failed)}` }
-    : { holds: true, why: `${name} ${shown} matches ${matchers.map(show).join(' and ')}` };
+    ? {
+        holds: false,
+        why: () => `${name} ${JSON.stringify(values)} does not match ${show(failed)}`,
+      }
+    : {
+        holds: true,
+        why: () => `${name} ${JSON.stringify(values)} matches ${matchers.map(show).join(' and ')}`,
+      };
 }
 
 function stringMatches(value: string, m: StringMatcher): boolean {

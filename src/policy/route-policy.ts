@@ -44,8 +44,11 @@ export function decideRoute(route: RoutePolicySource, input: PolicyInput): Decis
   if (route.allowAnyAuthenticatedUser) {
     return {
       allow: false,
-      reason: 'allow_any_authenticated_user: no user signed in; ' + decision.reason,
       rule: null,
+      // Read only when logged: the policy's own reason is built then too.
+      get reason() {
+        return 'allow_any_authenticated_user: no user signed in; ' + decision.reason;
+      },
     };
   }
   return decision;
