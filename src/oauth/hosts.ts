@@ -66,10 +66,15 @@ export class HostDirectory {
     return this.hosts.values().next().value;
   }
 
-  /** The host serving an `mcp.server` route. */
+  /** The host serving an `mcp.server` route (asked on every request with a bearer token). */
   forRoute(route: RouteConfig): Host | undefined {
-    return this.hosts.get(new URL(route.from).origin);
+    let origin = this.origins.get(route);
+    if (origin === undefined) this.origins.set(route, (origin = new URL(route.from).origin));
+    return this.hosts.get(origin);
   }
+
+  /** Each route's `from` origin, parsed once. */
+  private readonly origins = new WeakMap<RouteConfig, string>();
 }
 
 function resourcesByIssuer(mcpRoutes: readonly RouteConfig[]): Map<string, McpResource[]> {
