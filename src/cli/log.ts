@@ -29,8 +29,7 @@ export function logFormat(
 
 export function createLogger(level: Level, format: LogFormat): Logger {
   if (format === 'json') return pino({ level }, bufferedStdout());
-  // Synchronous, in this thread: a line is out before the process goes on (and before it
-  // exits), as with pino's own destination.
+  // Synchronous, in this thread: a person reads it, a line at a time, as it happens.
   const stream = pretty({
     sync: true,
     destination: 1,
@@ -48,7 +47,7 @@ const BUFFER_BYTES = 4096;
 /**
  * Standard output written a buffer at a time: the lines of many requests go out in one write,
  * issued from libuv's thread pool, once 4 KiB have gathered or a quarter of a second has passed.
- * A write per line cost about a tenth of a proxied request's CPU (the audit line is on every
+ * A write per line cost about 5 % of a proxied request's CPU (the audit line is on every
  * tool call). pino flushes what is buffered when the process exits, a crash included; only a
  * SIGKILL can lose the last quarter second.
  */
