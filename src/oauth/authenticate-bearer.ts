@@ -97,12 +97,27 @@ function outcome(
   return { kind: 'valid', clientId, clientName: clientName ?? null, grantId, session };
 }
 
+/**
+ * Each grant's session id, a hash of its id (stable per grant, so the assertion's `sid` names
+ * the client's connection): hashed once, not on every request. Bounded: emptied when full.
+ */
+const grantIdHashes = new Map<string, string>();
+const MAX_GRANT_HASHES = 10_000;
+
+function grantIdHash(grantId: string): string {
+  let hash = grantIdHashes.get(grantId);
+  if (hash === undefined) {
+    if (grantIdHashes.size >= MAX_GRANT_HASHES) grantIdHashes.clear();
+    grantIdHashes.set(grantId, (hash = sha256Hex(`grant\0${grantId}`)));
+  }
+  return hash;
+}
+
 /** The token's user as a session record of its own (never stored). */
 function grantSession(user: BearerUser, now: number): SessionRecord {
   const { identity } = user;
   return {
-    // Stable per grant, so the assertion's `sid` names the client's connection.
-    idHash: sha256Hex(`grant\0${user.grantId}`),
+    idHash: grantIdHash(user.grantId),
     sub: identity.sub,
     email: identity.email,
     name: identity.name,
