@@ -184,11 +184,8 @@ export class Exchange implements AttemptEvents {
 
   /** The upstream's head: declined, relayed, or handed to the rewrite. */
   head(attempt: UpstreamAttempt, status: number, statusText: string, raw: Buffer[]): boolean {
-    const upstream: UpstreamHead = {
-      status,
-      statusText,
-      headers: downstreamHeaders(raw),
-    };
+    const headers = downstreamHeaders(raw);
+    const upstream: UpstreamHead = { status, statusText, headers };
     if (this.o.decline?.(upstream)) {
       const wwwAuthenticate = upstream.headers['www-authenticate'] as string | undefined;
       // A short body is read to its end and dropped, so the connection goes back to the pool;
