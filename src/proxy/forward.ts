@@ -15,7 +15,8 @@ export interface ForwarderOptions {
   readonly connections?: number;
   /**
    * How long an idle connection is kept for reuse. Default 4 s, ahead of a typical 5 s
-   * server-side keep-alive timeout; an upstream's shorter `Keep-Alive: timeout` hint wins.
+   * server-side keep-alive timeout; an upstream's `Keep-Alive: timeout` hint, less undici's
+   * 2 s margin, wins when it is shorter.
    */
   readonly keepAliveTimeoutMs?: number;
   /** Time to get a connected socket (queueing for one included). Default 10 s. */
