@@ -55,7 +55,7 @@ export async function run(): Promise<void> {
     if (wrk && config.parts.has('1')) {
       await loadPart(
         `1. tools/call to a bare JSON-RPC upstream`,
-        bareConfigurations(procs, await credentials(procs)),
+        bareConfigurations(procs, await credentials(procs)).filter(selected),
         toolsCallBody('echo', { text: 'hi' }),
         setup,
       );
@@ -79,6 +79,12 @@ export async function run(): Promise<void> {
   }
   if (config.profile)
     console.log(`\ngateway CPU profile written to ${join(CACHE_DIR, 'profiles')}`);
+}
+
+/** The references, and the gateway configurations `BENCH_GATEWAY_CONFIGS` names. */
+function selected(c: { kind: string; label: string }): boolean {
+  const wanted = config.gatewayConfigs;
+  return c.kind !== 'gateway' || wanted.length === 0 || wanted.some((w) => c.label.includes(w));
 }
 
 async function startAll(withNginx: boolean): Promise<Processes> {

@@ -33,6 +33,12 @@ export const config = {
   baselineNodeOptions: words(process.env.BENCH_BASELINE_NODE_OPTIONS),
   /** Which parts to run, e.g. `1,3` (default all): a profile of one part only. */
   parts: new Set((process.env.BENCH_GATEWAY_PARTS || '1,2,3,4').split(',').map((p) => p.trim())),
+  /**
+   * The gateway configurations of part 1 to run, by a word of their label (`public`, `signed-in`,
+   * `bearer`; space-separated, default all): a profile of one configuration only. The references
+   * (direct, nginx, the bare node proxy) always run.
+   */
+  gatewayConfigs: words(process.env.BENCH_GATEWAY_CONFIGS),
 };
 
 if (config.defaults !== 'production' && config.defaults !== 'lean') {
