@@ -1,10 +1,12 @@
 /**
  * The gateway's cost as a proxy, against nginx (see bench/README.md for what each figure means):
  * 1. tools/call to a bare JSON-RPC upstream: direct, through nginx, through a bare node:http
- *    proxy, through the gateway (public route; signed in by cookie, with an identity assertion;
- *    an OAuth bearer token, a four-rule policy and the identity header).
+ *    proxy and a bare undici proxy, through the gateway (public route; signed in by cookie,
+ *    with an identity assertion; an OAuth bearer token, a four-rule policy and the identity
+ *    header).
  * 2. list_tables on the real servers host (/sqlite): direct, through nginx, through the gateway.
- * 3. SSE crossing time: an event written by the upstream until the client has it.
+ * 3. SSE crossing time: an event written by the upstream until the client has it (and through
+ *    a TCP relay in node, the runtime's floor).
  * 4. SSE at scale: the gateway's RSS with `BENCH_SSE_STREAMS` (1,000) streams open.
  * Load and CPU per request as in REFERENCE §9: wrk -t1 -c16 closed loop, interleaved rounds
  * after a warm-up, the proxy process's CPU from /proc, disturbed runs repeated.
@@ -72,9 +74,16 @@ export async function run(): Promise<void> {
     if (config.parts.has('4')) await sseScalePart(procs, startRss);
   } finally {
     await Promise.all(
-      [procs.upstream, procs.host, procs.gateway, procs.baseline, procs.nginx, procs.floor].map(
-        (p) => p?.stop(),
-      ),
+      [
+        procs.upstream,
+        procs.host,
+        procs.gateway,
+        procs.baseline,
+        procs.nginx,
+        procs.floor,
+        procs.undiciFloor,
+        procs.relay,
+      ].map((p) => p?.stop()),
     );
   }
   if (config.profile)
@@ -139,16 +148,24 @@ async function startAll(withNginx: boolean): Promise<Processes> {
         ])
       : undefined;
     if (nginx) started.push(nginx);
-    const floorPort = await freePort();
-    const floor = await startService(
-      'bare-node-proxy',
-      [...profileFlags('floor.cpuprofile'), join(LIB_DIST, 'bare-node-proxy.js')],
-      { PORT: String(floorPort), UPSTREAM_PORT: String(upstreamPort) },
-      floorPort,
-    );
-    started.push(floor);
+    const reference = async (script: string, profile: string) => {
+      const port = await freePort();
+      const service = await startService(
+        script,
+        [...profileFlags(profile), join(LIB_DIST, `${script}.js`)],
+        { PORT: String(port), UPSTREAM_PORT: String(upstreamPort) },
+        port,
+      );
+      started.push(service);
+      return service;
+    };
+    const floor = await reference('bare-node-proxy', 'floor.cpuprofile');
+    const undiciFloor = await reference('bare-undici-proxy', 'undici-floor.cpuprofile');
+    const relay = await reference('socket-relay', 'relay.cpuprofile');
     return {
       floor,
+      undiciFloor,
+      relay,
       upstream,
       upstreamPort,
       host,

@@ -18,12 +18,17 @@ export interface Processes {
   readonly nginxPort: number;
   /** A bare node:http proxy in front of the upstream: what any node proxy costs at least. */
   readonly floor: Service;
+  /** A bare proxy on node:http and undici, the gateway's own stack: what it costs at least. */
+  readonly undiciFloor: Service;
+  /** A TCP relay in node, no HTTP at all: the SSE crossing's floor in this runtime. */
+  readonly relay: Service;
 }
 
 /** One way of reaching the upstream, and the process whose CPU per request is its figure. */
 export interface Configuration {
   readonly label: string;
-  readonly kind: 'direct' | 'nginx' | 'node' | 'gateway';
+  /** `node`: the bare node:http proxy, the targets' measure; `reference`: another floor. */
+  readonly kind: 'direct' | 'nginx' | 'node' | 'reference' | 'gateway';
   readonly target: Target;
   readonly pid: number;
   /** The upstream's pid when `pid` is a proxy in front of it. */
@@ -65,6 +70,7 @@ export function bareConfigurations(p: Processes, creds: Credentials): Configurat
     direct('direct', p.upstreamPort, '/mcp', up),
     ...(p.nginx ? [viaNginx('nginx', p, '/mcp', up)] : []),
     floorProxy(p, up),
+    undiciProxy(p, up),
     ...gatewayOnes(p.gateway, 'gateway', creds),
     ...(base && creds.baseline ? gatewayOnes(base, 'baseline', creds.baseline) : []),
   ];
@@ -94,6 +100,20 @@ function floorProxy(p: Processes, upstream: number): Configuration {
   const target = { port, path: '/mcp', host: `127.0.0.1:${port}` };
   const label = 'bare node:http proxy';
   return { label, kind: 'node', target, pid: p.floor.pid, companions: [upstream], headers: {} };
+}
+
+function undiciProxy(p: Processes, upstream: number): Configuration {
+  const port = Number(new URL(p.undiciFloor.url).port);
+  const target = { port, path: '/mcp', host: `127.0.0.1:${port}` };
+  const label = 'bare undici proxy';
+  return {
+    label,
+    kind: 'reference',
+    target,
+    pid: p.undiciFloor.pid,
+    companions: [upstream],
+    headers: {},
+  };
 }
 
 function gateway(

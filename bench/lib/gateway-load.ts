@@ -135,10 +135,10 @@ function reportLoad(configs: Configuration[], results: ReadonlyMap<string, Measu
       ]);
     }
   };
-  if (nginx) ratios(nginx, ['gateway', 'node']);
+  if (nginx) ratios(nginx, ['gateway', 'node', 'reference']);
   // The targets are against the bare node:http proxy measured in the same run.
   const floor = stats.find((s) => s.kind === 'node');
-  if (floor) ratios(floor, ['gateway']);
+  if (floor) ratios(floor, ['reference', 'gateway']);
   console.log('\nmedians over the rounds:');
   printTable(
     [

@@ -8,7 +8,7 @@ function words(raw: string | undefined): string[] {
 
 export const config = {
   ...loadKnobs(),
-  sseEvents: Math.max(1, knob('BENCH_SSE_EVENTS', 200)),
+  sseEvents: Math.max(1, knob('BENCH_SSE_EVENTS', 500)),
   /** Open SSE streams held at once in part 4. */
   sseStreams: Math.max(1, knob('BENCH_SSE_STREAMS', 1000)),
   logLevel: process.env.BENCH_LOG_LEVEL || 'info',

@@ -1,7 +1,8 @@
 /**
  * Part 3 of the `gateway` suite: the SSE crossing time, an event written by the upstream until
- * the client has it, directly, through nginx, the bare node:http proxy ("node") and the
- * gateway, events interleaved.
+ * the client has it, directly, through nginx, a TCP relay in node ("relay"), the bare
+ * node:http proxy ("node"), the bare undici proxy ("undici") and the gateway, events
+ * interleaved.
  */
 import type { Processes } from './gateway-configs.js';
 import { budget, config } from './gateway-settings.js';
@@ -20,12 +21,18 @@ export async function ssePart(p: Processes): Promise<void> {
     name,
     target: { port, path: `${path}?stream=${name}`, host },
   });
-  // The bare node:http proxy too: what any node proxy adds per event, the gateway's floor.
-  const floorPort = Number(new URL(p.floor.url).port);
+  // The bare proxies and the TCP relay too: what any node proxy adds per event, and what a
+  // relay adds in node with no HTTP at all, the gateway's floors.
+  const local = (name: string, s: { url: string }) => {
+    const port = Number(new URL(s.url).port);
+    return streamOf(name, port, `127.0.0.1:${port}`);
+  };
   const wanted = [
     streamOf('direct', p.upstreamPort, `127.0.0.1:${p.upstreamPort}`),
     ...(p.nginx ? [streamOf('nginx', p.nginxPort, `127.0.0.1:${p.nginxPort}`)] : []),
-    streamOf('node', floorPort, `127.0.0.1:${floorPort}`),
+    local('relay', p.relay),
+    local('node', p.floor),
+    local('undici', p.undiciFloor),
     streamOf('gateway', p.gateway.port, p.gateway.host),
   ];
   const streams = await Promise.all(
@@ -35,6 +42,8 @@ export async function ssePart(p: Processes): Promise<void> {
     p.upstream.pid,
     p.gateway.service.pid,
     p.floor.pid,
+    p.undiciFloor.pid,
+    p.relay.pid,
     ...(p.nginx ? [p.nginx.pid] : []),
   ];
   try {
@@ -89,6 +98,12 @@ async function crossAll(
   return crossings;
 }
 
+/** A proxy's added crossing over a reference's, for the proxies after the reference. */
+function relative(name: string, added: number, over: number, reference: string): string {
+  const compared = name !== 'direct' && name !== reference && name !== 'nginx';
+  return compared && !Number.isNaN(over) ? fmt.ratio(added / over) : '';
+}
+
 function reportSse(crossings: ReadonlyMap<string, number[]>, disturbed: boolean): void {
   const q = (values: number[], at: number) =>
     [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * at))]!;
@@ -106,8 +121,8 @@ function reportSse(crossings: ReadonlyMap<string, number[]>, disturbed: boolean)
       fmt.int(q(values, 0.1)),
       fmt.int(q(values, 0.9)),
       Number.isNaN(added) ? '-' : fmt.int(added),
-      name === 'gateway' && !Number.isNaN(nginxAdded) ? fmt.ratio(added / nginxAdded) : '',
-      name === 'gateway' ? fmt.ratio(added / nodeAdded) : '',
+      relative(name, added, nginxAdded, 'nginx'),
+      relative(name, added, nodeAdded, 'node'),
     ];
   });
   console.log(`\nSSE crossing, µs${disturbed ? ' (DISTURBED: do not quote)' : ''}:`);
