@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CookieJar, send } from './support/cookie-jar.js';
+import { CookieJar, follow, send } from './support/cookie-jar.js';
 import {
   authorizeCode,
   exchange,
@@ -102,6 +102,26 @@ describe('MCP tokens die with the gateway session', () => {
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const next = String(r.body.access_token);
     assert.equal((await mcpWithToken(gw, '/sqlite', next)).status, 200);
+  });
+
+  it('after sign-out the next sign-in asks for the password: the built-in provider’s login session ended too', async () => {
+    const jar = new CookieJar();
+    assert.equal((await authorizeCode({ ...gw, jar })).run.signedIn, true, 'asked the first time');
+    // Without the gateway's cookie, the provider's login session alone signs the browser in.
+    jar.delete('localhost', 'portcullis_session');
+    assert.equal((await authorizeCode({ ...gw, jar })).run.signedIn, false, 'no password');
+    const out = await send(jar, `${gw.origin}/.pomerium/sign_out`, {
+      method: 'POST',
+      headers: { origin: gw.origin },
+    });
+    assert.equal(out.status, 302, out.body);
+    // Where the browser goes next: a new sign-in, no confirmation at the provider first.
+    const hops = await follow(jar, new URL(out.headers.get('location') ?? '', out.url));
+    const page = hops.at(-1);
+    assert.match(page?.url.pathname ?? '', /^\/\.pomerium\/idp\/interaction\//, page?.url.href);
+    assert.match(page?.body ?? '', /name="password"/);
+    // An MCP client's authorization, signing in anew, is asked for it too.
+    assert.equal((await authorizeCode({ ...gw, jar })).run.signedIn, true, 'asked again');
   });
 
   // Last: it expires every session of this gateway.

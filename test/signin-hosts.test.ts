@@ -370,9 +370,11 @@ describe('sign-in across hosts', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     assert.equal(call.status, 401);
-    // And the next visit signs in at the provider again, for a new session.
+    // And the next visit signs in at the provider again, for a new session, with the password:
+    // the provider's login session (its cookie on the authenticate host) ended too.
     const again = await browse(jar, `${o.sqlite}/`);
     assert.ok(again.hops.some((h) => h.url.href.startsWith(`${o.auth}/oauth2/callback`)));
+    assert.equal(again.passwordAsked, true);
   });
 
   describe('hostile hand-offs', () => {

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { startServersHost } from '../src/servers/host.js';
 import { startCimdHost, type CimdHost } from './support/cimd-host.js';
-import { send } from './support/cookie-jar.js';
+import { CookieJar, send } from './support/cookie-jar.js';
 import { silentLogger } from './support/host.js';
 import { authorizeInBrowser } from './support/oauth-browser.js';
 import {
@@ -271,6 +271,91 @@ describe('spec coverage: the MCP authorization server', () => {
         resource: `${gw.origin}/SQLITE`,
       });
       assert.equal(path.location?.searchParams.get('error'), 'invalid_target');
+    });
+
+    it('a POST authorization request is read as a GET one: resource spelling, default scope, prompt=none, the same errors (OIDC Core §3.1.2.1, RFC 8707 §2)', async () => {
+      const params = (extra: Record<string, string | undefined>) => ({
+        client_id: clientId,
+        redirect_uri: redirect,
+        state: 'posted',
+        ...extra,
+      });
+      // A POST carries its parameters in the body (OIDC Core §3.1.2.1), the rest as a GET's.
+      const posted = async (extra: Record<string, string | undefined>, jar = new CookieJar()) => {
+        const form = authorizationUrl(gw.origin, params(extra)).searchParams;
+        const hop = await send(jar, `${gw.origin}/.pomerium/mcp/authorize`, {
+          form: Object.fromEntries(form),
+        });
+        const to = hop.headers.get('location');
+        return { status: hop.status, location: to ? new URL(to, hop.url) : undefined };
+      };
+      const shouted = gw.resource('/sqlite').replace('http://localhost', 'HTTP://LOCALHOST');
+      const { verifier, challenge } = pkce();
+      // No scope: `mcp`, as at GET; the shouted resource names /sqlite.
+      const start = await posted(
+        { code_challenge: challenge, resource: shouted, scope: undefined },
+        gw.jar,
+      );
+      assert.equal(start.status, 303);
+      assert.equal(start.location?.origin, gw.origin, 'on to sign-in and consent');
+      const run = await authorizeInBrowser(start.location ?? '', {
+        email: OAUTH_EMAIL,
+        password: OAUTH_PASSWORD,
+        jar: gw.jar,
+      });
+      const code = run.location.searchParams.get('code');
+      assert.ok(code, run.location.href);
+      const t = await tokenRequest(gw.origin, {
+        grant_type: 'authorization_code',
+        code,
+        code_verifier: verifier,
+        redirect_uri: redirect,
+        client_id: clientId,
+        resource: shouted,
+      });
+      assert.equal(t.status, 200, JSON.stringify(t.body));
+      assert.equal(t.body.scope, 'mcp');
+      assert.equal((await mcpWithToken(gw, '/sqlite', String(t.body.access_token))).status, 200);
+      // prompt=none, signed in and consent remembered: a code, no page.
+      const silent = await posted(
+        { code_challenge: pkce().challenge, resource: shouted, scope: 'mcp', prompt: 'none' },
+        gw.jar,
+      );
+      const resumed = await authorizeInBrowser(silent.location ?? '', {
+        email: OAUTH_EMAIL,
+        password: OAUTH_PASSWORD,
+        jar: gw.jar,
+      });
+      assert.equal(resumed.signedIn || resumed.consentShown, false, 'no page');
+      assert.ok(resumed.location.searchParams.get('code'), resumed.location.href);
+      // A bad resource gets the error a GET gets, at the redirect URI.
+      for (const resource of [
+        `${gw.origin}/SQLITE`,
+        `${gw.resource('/sqlite')}#frag`,
+        'https://elsewhere.example/mcp',
+        undefined,
+      ]) {
+        const extra = { code_challenge: pkce().challenge, resource };
+        const viaGet = await firstHop(params(extra));
+        const viaPost = await posted(extra);
+        assert.equal(viaPost.location?.origin, new URL(redirect).origin, String(resource));
+        const [get, post] = [viaGet, viaPost].map((h) => h.location?.searchParams);
+        assert.equal(get?.get('error'), 'invalid_target', String(resource));
+        assert.equal(post?.get('error'), get?.get('error'), String(resource));
+        assert.equal(post?.get('error_description'), get?.get('error_description'));
+        assert.equal(post?.get('state'), 'posted');
+        assert.equal(post?.get('iss'), gw.origin);
+      }
+      // Not a form: a page, nothing sent to the redirect URI (its client is not checked yet).
+      const json = await fetch(`${gw.origin}/.pomerium/mcp/authorize`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(params({ code_challenge: pkce().challenge })),
+        redirect: 'manual',
+      });
+      assert.equal(json.status, 415);
+      assert.equal(json.headers.get('location'), null);
+      assert.match(json.headers.get('content-type') ?? '', /^text\/html/);
     });
   });
 

@@ -183,8 +183,34 @@ test('gateway: a certificate that cannot be served is FILE:LINE key: message', a
   ];
   writeFileSync(file, bound.join('\n'));
   assertConfigErrors(await runCli(['gateway', '--config', file], {}), [
-    `${file}:5 http_redirect_addr: cannot listen on 127.0.0.1:${port} (EADDRINUSE)`,
+    `${file}:5 http_redirect_addr: cannot listen on 127.0.0.1:${port}: already in use by another process (EADDRINUSE)`,
   ]);
+});
+
+/** A port of loopback held by this test process until the test ends. */
+async function takenPort(t: { after(fn: () => void): void }): Promise<number> {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.after(() => taken.close());
+  return (taken.address() as { port: number }).port;
+}
+
+test('gateway: address or metrics_address already taken is the key’s error, not a stack', async (t) => {
+  const port = await takenPort(t);
+  const tmp = tempDir();
+  t.after(tmp.remove);
+  const file = tmp.path('gateway.yaml');
+  const inUse = `cannot listen on 127.0.0.1:${port}: already in use by another process (EADDRINUSE)`;
+  writeFileSync(file, GOOD_GATEWAY.replace('127.0.0.1:0', `127.0.0.1:${port}`));
+  const args = ['gateway', '--config', file];
+  assertConfigErrors(await runCli(args, {}), [`${file}:1 address: ${inUse}`]);
+  writeFileSync(file, GOOD_GATEWAY);
+  assertConfigErrors(await runCli(args, { ADDRESS: `127.0.0.1:${port}` }), [
+    `ADDRESS (environment) address: ${inUse}`,
+  ]);
+  // The metrics listener opens after the main one, which is let go again.
+  writeFileSync(file, `${GOOD_GATEWAY}metrics_address: 127.0.0.1:${port}\n`);
+  assertConfigErrors(await runCli(args, {}), [`${file}:4 metrics_address: ${inUse}`]);
 });
 
 const servers = (env: Record<string, string>) =>
@@ -206,7 +232,7 @@ test('servers: HOST that does not resolve, or is no address of this machine', as
   ]);
   // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): never an address of this machine.
   assertConfigErrors(await servers({ HOST: '192.0.2.1' }), [
-    'HOST: cannot listen on 192.0.2.1:0 (EADDRNOTAVAIL)',
+    'HOST: cannot listen on 192.0.2.1:0: not an address of this machine (EADDRNOTAVAIL)',
   ]);
 });
 
@@ -216,7 +242,7 @@ test('servers: PORT already taken', async (t) => {
   t.after(() => taken.close());
   const port = (taken.address() as { port: number }).port;
   assertConfigErrors(await servers({ PORT: String(port) }), [
-    `PORT: cannot listen on 127.0.0.1:${port} (EADDRINUSE)`,
+    `PORT: cannot listen on 127.0.0.1:${port}: already in use by another process (EADDRINUSE)`,
   ]);
 });
 
@@ -246,4 +272,14 @@ test('dev: a bad PORT', async (t) => {
   t.after(tmp.remove);
   const run = await runCli(['dev'], { PORT: 'eighty', PORTCULLIS_DATA_DIR: tmp.dir });
   assertConfigErrors(run, ['PORT: expected an integer ≥ 0, got "eighty"']);
+});
+
+test('dev: PORT already taken', async (t) => {
+  const port = await takenPort(t);
+  const tmp = tempDir();
+  t.after(tmp.remove);
+  const run = await runCli(['dev'], { PORT: String(port), PORTCULLIS_DATA_DIR: tmp.dir });
+  assertConfigErrors(run, [
+    `PORT (environment) address: cannot listen on 127.0.0.1:${port}: already in use by another process (EADDRINUSE)`,
+  ]);
 });

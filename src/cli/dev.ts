@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { parseConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
 import { randomId } from '../core/crypto.js';
 import { startGateway, type GatewayOptions } from '../http/gateway.js';
 import { seedDevUser } from '../idp/dev-user.js';
@@ -61,11 +62,7 @@ export async function startDevSystem(
 
   const backends = await startBackends(env, dataDir, port, logger, notion);
   try {
-    const { config } = parseConfig(
-      devConfigYaml(port, dataDir, secrets, backends.routes(origin)),
-      '(portcullis dev)',
-      {},
-    );
+    const config = devConfig(port, dataDir, secrets, backends.routes(origin));
     const gateway = await startGateway({
       config,
       logger,
@@ -193,6 +190,21 @@ function startDevServers(env: Env, dataDir: string, port: number, logger: Logger
     },
     defaultServerFactories,
   );
+}
+
+/**
+ * The gateway's configuration. Its `address` is PORT's: a port that cannot be bound (taken,
+ * privileged) is reported as the variable's error, the one thing the user set.
+ */
+function devConfig(
+  port: number,
+  dataDir: string,
+  secrets: ReturnType<typeof devSecrets>,
+  routes: readonly string[],
+): Config {
+  const source = '(portcullis dev)';
+  const { config } = parseConfig(devConfigYaml(port, dataDir, secrets, routes), source, {});
+  return { ...config, addressAt: { file: source, line: 0, key: 'address', envVar: 'PORT' } };
 }
 
 function devConfigYaml(

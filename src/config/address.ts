@@ -1,4 +1,5 @@
-import type { IssueSink } from './issues.js';
+import { listenFailure } from '../core/listen-failure.js';
+import { ConfigValidationError, type IssueLocation, type IssueSink } from './issues.js';
 import type { Address } from './types.js';
 
 /** `host:port`, `[v6]:port` or `:port` (every interface), as Go's `net.Listen` takes them. */
@@ -13,4 +14,15 @@ export function parseAddress(text: string, key: string, sink: IssueSink): Addres
     return undefined;
   }
   return { host: m[1] ?? m[2] ?? '', port };
+}
+
+/**
+ * What a listener on `address` (set `at`) that could not bind throws: the setting's error, as
+ * if the config check had found it (`FILE:LINE key: cannot listen on …`, exit 78), when the
+ * failure is the address's (`core/listen-failure.ts`); `err` itself otherwise.
+ */
+export function bindFailure(err: unknown, address: Address, at: IssueLocation): unknown {
+  const message = listenFailure(err, address.host, address.port);
+  if (message === undefined) return err;
+  return new ConfigValidationError(at.file, [{ severity: 'error', ...at, message }]);
 }

@@ -483,6 +483,7 @@ test('metrics_address and metrics_basic_auth are read (no warning), and checked'
   );
   assert.deepEqual(parseConfig(text, 'c.yaml', {}).config.metrics, {
     address: { host: '127.0.0.1', port: 9090 },
+    at: { file: 'c.yaml', line: 5, key: 'metrics_address' },
     basicAuth: auth,
   });
   assert.equal(parseConfig(base(''), 'c.yaml', {}).config.metrics, null, 'off by default');

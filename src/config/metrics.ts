@@ -18,5 +18,5 @@ export function buildMetrics(raw: RawSettings, sink: IssueSink): MetricsConfig |
     auth === undefined || (/^[A-Za-z0-9+/]+={0,2}$/.test(auth) && decoded.includes(':'));
   if (!valid) sink.error(['metrics_basic_auth'], 'expected base64 of user:password');
   if (!address || !valid) return false;
-  return { address, basicAuth: auth ?? null };
+  return { address, at: sink.locate(['metrics_address']), basicAuth: auth ?? null };
 }

@@ -44,6 +44,7 @@ export function buildSettings(raw: RawSettings, env: Env, sink: IssueSink): Sett
   if (!address || tls === undefined || !idp || !storage || !edge || failed) return undefined;
   return {
     address,
+    addressAt: sink.locate(['address']),
     insecureServer,
     tls,
     sharedSecret,

@@ -7,6 +7,8 @@ export interface Config {
   readonly source: string;
   /** `host:port`; an empty host means every interface. */
   readonly address: Address;
+  /** Where `address` was set (or, unset, where it belongs), for a bind that fails at start. */
+  readonly addressAt: IssueLocation;
   readonly insecureServer: boolean;
   /** null: plain HTTP (`insecure_server`, or no certificate configured: the gateway refuses). */
   readonly tls: TlsConfig | null;
@@ -39,8 +41,14 @@ export interface Config {
   readonly routes: readonly RouteConfig[];
 }
 
-export interface MetricsConfig {
+/** An address to listen on, and where it was set: a bind that fails at start is reported there. */
+export interface ListenerSetting {
   readonly address: Address;
+  readonly at: IssueLocation;
+}
+
+/** `metrics_address` (`at` is where it was set) and `metrics_basic_auth`. */
+export interface MetricsConfig extends ListenerSetting {
   /** base64 of `user:pass`, as configured; null: `/metrics` is open to whoever reaches it. */
   readonly basicAuth: string | null;
 }
@@ -64,11 +72,7 @@ export interface TlsConfig {
    * `http_redirect_addr`: plain HTTP answering ACME challenges, redirecting the rest (`:80`
    * when autocert is on and it is not given).
    */
-  readonly httpRedirect: {
-    readonly address: Address;
-    /** Where it was given, for a bind that fails at start. */
-    readonly at: IssueLocation;
-  } | null;
+  readonly httpRedirect: ListenerSetting | null;
 }
 
 export interface AutocertConfig {

@@ -2,8 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { LoadedCertificate } from '../config/certificates.js';
-import { ConfigValidationError } from '../config/issues.js';
-import type { Config, TlsConfig } from '../config/types.js';
+import type { Config } from '../config/types.js';
 import type { AcmeChallengeResponder } from '../tls/acme-challenge.js';
 import { watchCertificateFiles } from '../tls/files.js';
 import { CertificateStore } from '../tls/store.js';
@@ -41,7 +40,8 @@ export async function startEdge(
 ): Promise<Edge> {
   const { logger } = options;
   const store = certificates ? storeOf(certificates) : null;
-  const server = await listen(config, config.address, store, handler, options);
+  const main = { address: config.address, at: config.addressAt };
+  const server = await listen(config, main, store, handler, options);
   const stops: (() => Promise<void> | void)[] = [() => closeServer(server)];
   const close = async () => {
     for (const stop of stops.splice(0).reverse()) await stop();
@@ -80,27 +80,10 @@ async function startRedirect(
     logger: options.logger,
     ...(options.challenges ? { challenges: options.challenges } : {}),
   });
-  const server = await listen(config, redirect.address, null, handler, options).catch(
-    (err: unknown) => {
-      throw bindError(config, redirect, err);
-    },
-  );
+  const server = await listen(config, redirect, null, handler, options);
   const bound = server.address() as AddressInfo;
   options.logger.info({ port: bound.port }, 'http_redirect_addr: listening (plain HTTP)');
   return server;
-}
-
-/**
- * A port that cannot be bound (`:80` without the privilege, or taken) is the config's to fix:
- * exit 78 at the key's line, not a stack trace.
- */
-function bindError(config: Config, redirect: NonNullable<TlsConfig['httpRedirect']>, err: unknown) {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') return err;
-  const { host, port } = redirect.address;
-  const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-  const message = `cannot listen on ${where} (${code})`;
-  return new ConfigValidationError(config.source, [{ severity: 'error', ...redirect.at, message }]);
 }
 
 function followFiles(

@@ -5,7 +5,8 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Address, Config, EdgeLimits } from '../config/types.js';
+import { bindFailure } from '../config/address.js';
+import type { Config, EdgeLimits, ListenerSetting } from '../config/types.js';
 import { armBodyDeadline, type TimeoutAnswer } from '../core/body-deadline.js';
 import { parseHost } from '../proxy/match.js';
 import { followDefaultCertificate, tlsServerOptions } from '../tls/serve.js';
@@ -23,14 +24,15 @@ export interface ListenOptions {
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
- * Binds `address` with the edge's limits (`timeout_read`, `timeout_idle`,
+ * Binds `listener.address` with the edge's limits (`timeout_read`, `timeout_idle`,
  * `max_connections_per_address`): HTTPS with the certificates of `certificates` (chosen by
  * SNI, followed as the store changes), else plain HTTP. Every listener of the gateway, the
- * `http_redirect_addr` one included, is made here, so none escapes the limits.
+ * `http_redirect_addr` one included, is made here, so none escapes the limits. An address that
+ * cannot be bound (taken, privileged) is its setting's error (`bindFailure`), not a stack trace.
  */
 export async function listen(
   config: Config,
-  address: Address,
+  listener: ListenerSetting,
   certificates: CertificateStore | null,
   handler: Handler,
   options: ListenOptions = {},
@@ -64,12 +66,14 @@ export async function listen(
     exempt: options.trustedProxy ?? (() => false),
     onCapped: options.onCapped,
   });
+  const { address } = listener;
   const host =
     address.host === '' ? undefined : (parseHost(address.host)?.hostname ?? address.host);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (err: Error) => reject(bindFailure(err, address, listener.at));
+    server.once('error', failed);
     server.listen(address.port, host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

@@ -81,6 +81,8 @@ export async function buildSignIn(options: SignInOptions): Promise<SignIn> {
     sharedSecret: secrets.sharedSecret,
     secureCookies: options.scheme === 'https',
     idp: rp,
+    // The built-in provider's login session ends with the gateway's at sign-out.
+    ...(idp ? { endProviderSession: idp.endSession } : {}),
     logger,
     ...(hosts.crossHost
       ? {

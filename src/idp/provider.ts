@@ -20,6 +20,7 @@ import { pageHeaders } from '../web/respond.js';
 import { renderSignedOut, renderSignOutConfirm } from '../web/signin-page.js';
 import { createStaticClientsAdapterFactory } from '../oidc/adapter.js';
 import { AccountDirectory } from './accounts.js';
+import { endLoginSession } from './end-session.js';
 import { SignInInteraction } from './interactions.js';
 import { deriveSigningJwk } from '../oidc/keys.js';
 import { DEFAULT_LOCKOUT, LoginGuard, type LockoutPolicy } from './lockout.js';
@@ -66,6 +67,11 @@ export interface BuiltinIdp {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** What `createRelyingParty` needs to sign in through this provider. */
   readonly relyingParty: RelyingPartyOptions;
+  /**
+   * Ends the login session (and grant) the gateway's `refreshToken` was issued under, for a
+   * sign-out (`end-session.ts`); true when there was one.
+   */
+  endSession(refreshToken: string): Promise<boolean>;
 }
 
 const HOUR = 3600;
@@ -121,6 +127,7 @@ export async function createBuiltinIdp(options: BuiltinIdpOptions): Promise<Buil
       redirectUri: options.redirectUri,
       tokenEndpointAuthMethod: 'client_secret_basic',
     },
+    endSession: (refreshToken) => endLoginSession(provider, options.storage.oauth, refreshToken),
   };
 }
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isSilent, rewriteAuthorizationRequest, SILENT_PARAM } from './authorization-request.js';
+import { isSilent, rewriteAuthorizationParams, SILENT_PARAM } from './authorization-request.js';
 
-const PATH = '/.pomerium/mcp/authorize';
-const rewrite = (query: string) =>
-  Object.fromEntries(
-    new URL(rewriteAuthorizationRequest(`${PATH}?${query}`), 'http://x').searchParams,
-  );
+const rewrite = (query: string) => {
+  const params = new URLSearchParams(query);
+  assert.equal(rewriteAuthorizationParams(params), true);
+  return Object.fromEntries(params);
+};
 
 test('a request without scope gets mcp (RFC 6749 §3.3)', () => {
   assert.deepEqual(rewrite('client_id=c'), { client_id: 'c', scope: 'mcp' });
@@ -36,8 +36,10 @@ test('prompt=none becomes the silent marker; a client-sent marker is dropped', (
 });
 
 test('a repeated parameter leaves the request untouched (oidc-provider refuses it)', () => {
-  const query = `${PATH}?scope=mcp&scope=openid&prompt=none`;
-  assert.equal(rewriteAuthorizationRequest(query), query);
+  const query = 'scope=mcp&scope=openid&prompt=none';
+  const params = new URLSearchParams(query);
+  assert.equal(rewriteAuthorizationParams(params), false);
+  assert.equal(params.toString(), query);
 });
 
 test('isSilent reads only the marker', () => {

@@ -25,12 +25,13 @@ export const SILENT_PARAM = 'portcullis_prompt_none';
 /** Parameters this function reads; a request repeating one is left for the provider to refuse. */
 const SINGLE = ['scope', 'prompt', SILENT_PARAM] as const;
 
-/** The path and query oidc-provider should see for an authorization request's `pathAndQuery`. */
-export function rewriteAuthorizationRequest(pathAndQuery: string): string {
-  const url = new URL(pathAndQuery, 'http://unused');
-  const params = url.searchParams;
+/**
+ * Adjusts an authorization request's parameters, a GET's query or a POST's form alike, in
+ * place (see above); false, untouched, when one of them repeats.
+ */
+export function rewriteAuthorizationParams(params: URLSearchParams): boolean {
   // RFC 6749 §3.1: parameters must not repeat; oidc-provider answers that, unchanged by us.
-  if (SINGLE.some((name) => params.getAll(name).length > 1)) return pathAndQuery;
+  if (SINGLE.some((name) => params.getAll(name).length > 1)) return false;
   params.delete(SILENT_PARAM);
   if (!params.get('scope')) params.set('scope', 'mcp');
   const scopes = (params.get('scope') ?? '').split(' ');
@@ -43,7 +44,7 @@ export function rewriteAuthorizationRequest(pathAndQuery: string): string {
   if (scopes.includes('offline_access') && !prompts.has('none')) prompts.add('consent');
   if (prompts.size > 0) params.set('prompt', [...prompts].join(' '));
   else params.delete('prompt');
-  return url.pathname + url.search;
+  return true;
 }
 
 /** True when the interaction must answer without a page (the request had `prompt=none`). */

@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  canonicalResource,
-  canonicalResourceParams,
-  withCanonicalResources,
-} from './resource-indicator.js';
+import { canonicalResource, canonicalResourceParams } from './resource-indicator.js';
 
 const resources = [
   'https://mcp.example.com/sqlite',
@@ -54,10 +50,4 @@ test('resource: every resource parameter is rewritten, in order, and only when n
     'https://elsewhere.example',
   ]);
   assert.equal(canonicalResourceParams(params, resources), false);
-  const query = '/authorize?resource=https%3A%2F%2Fmcp.example.com%2Fsqlite&state=a+b';
-  assert.equal(withCanonicalResources(query, resources), query, 'untouched when canonical');
-  assert.equal(
-    withCanonicalResources('/authorize?resource=https%3A%2F%2FMCP.example.com%2Fsqlite', resources),
-    '/authorize?resource=https%3A%2F%2Fmcp.example.com%2Fsqlite',
-  );
 });

@@ -33,13 +33,6 @@ export function canonicalResourceParams(
   return true;
 }
 
-/** The path and query `pathAndQuery` with its resources canonical (unchanged when they are). */
-export function withCanonicalResources(pathAndQuery: string, resources: readonly string[]) {
-  const url = new URL(pathAndQuery, 'http://unused');
-  if (!canonicalResourceParams(url.searchParams, resources)) return pathAndQuery;
-  return url.pathname + url.search;
-}
-
 /** Scheme, authority and the rest, as written: no URL parser's other rewriting applies. */
 const URI = /^([A-Za-z][A-Za-z\d+.-]*:\/\/)([^/?#]*)(.*)$/s;
 

@@ -29,7 +29,11 @@ test('basic auth: only the configured user and password pass', () => {
 
 test('the listener: 401 with a Basic challenge without credentials, then GET /metrics only', async () => {
   const metrics = await startMetrics(
-    { address: { host: '127.0.0.1', port: 0 }, basicAuth: CREDENTIALS },
+    {
+      address: { host: '127.0.0.1', port: 0 },
+      at: { file: 'test', line: 1, key: 'metrics_address' },
+      basicAuth: CREDENTIALS,
+    },
     ['DB'],
     silent,
   );

@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { bindFailure } from '../config/address.js';
 import type { MetricsConfig } from '../config/types.js';
 import { createMetrics } from './metrics.js';
 import type { Observer } from './observer.js';
@@ -53,7 +54,10 @@ export async function startMetrics(
     });
   });
   server.listen(config.address.port, config.address.host || undefined);
-  await once(server, 'listening');
+  // A port that cannot be bound is metrics_address's error (exit 78), not a stack trace.
+  await once(server, 'listening').catch((err: unknown) => {
+    throw bindFailure(err, config.address, config.at);
+  });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;

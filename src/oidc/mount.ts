@@ -1,9 +1,9 @@
 /**
  * How a node:http request reaches an oidc-provider instance: the one place that decides which
- * URL, headers and body the provider sees. oidc-provider (a Koa app) reads all three from the
- * request object it is given (`req.url`, `req.headers`, and the body stream in
- * `lib/shared/selective_body.js`), so an endpoint that routes an alias, rewrites a query or has
- * read the body for its own checks says so here (`ProviderInput`) instead of editing the request.
+ * method, URL, headers and body the provider sees. oidc-provider (a Koa app) reads them all from
+ * the request object it is given (`req.method`, `req.url`, `req.headers`, and the body stream in
+ * `lib/shared/selective_body.js`), so an endpoint that routes an alias, rewrites a query, has
+ * read the body for its own checks or presents a request as another method says so here (`ProviderInput`) instead of editing the request.
  */
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import { clientHungUp } from '../core/hang-up.js';
@@ -11,6 +11,8 @@ import { servingOAuth } from '../core/request-context.js';
 import type { OidcProvider } from './provider-module.js';
 
 export interface ProviderInput {
+  /** The method the provider is to see, when not the request's own. */
+  readonly method?: string;
   /** The path and query the provider is to serve, when not the request's own. */
   readonly url?: string;
   /** Header values the provider is to see instead of the request's (undefined: removed). */
@@ -74,8 +76,9 @@ type Mounted = IncomingMessage & { originalUrl?: string };
  * provider needed shows to whoever holds the request afterwards.
  */
 function lend(req: Mounted, prefix: string, input: ProviderInput): () => void {
-  const { url, headers, originalUrl } = req;
+  const { method, url, headers, originalUrl } = req;
   const target = input.url ?? url ?? '/';
+  if (input.method !== undefined) req.method = input.method;
   req.originalUrl = target;
   req.url = target.slice(prefix.length) || '/';
   if (input.headers !== undefined) {
@@ -86,6 +89,7 @@ function lend(req: Mounted, prefix: string, input: ProviderInput): () => void {
     }
   }
   return () => {
+    req.method = method;
     req.url = url;
     req.headers = headers;
     req.originalUrl = originalUrl;

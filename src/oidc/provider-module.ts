@@ -110,7 +110,15 @@ export interface OidcProvider {
     new (init: AccessTokenInit): { save(): Promise<string> };
     find(value: string): Promise<AccessTokenInstance | undefined>;
   };
-  RefreshToken: { find(value: string): Promise<{ readonly grantId: string } | undefined> };
+  RefreshToken: {
+    find(
+      value: string,
+    ): Promise<{ readonly grantId: string; readonly sessionUid?: string } | undefined>;
+  };
+  /** Login sessions; `uid` is what tokens name theirs by (`sessionUid`). */
+  Session: {
+    findByUid(uid: string): Promise<{ destroy(): Promise<void> } | undefined>;
+  };
   AuthorizationCode: { find(value: string): Promise<{ readonly grantId: string } | undefined> };
   Client: {
     find(id: string): Promise<ClientInstance | undefined>;

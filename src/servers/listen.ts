@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { lookup } from 'node:dns/promises';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../core/errors.js';
+import { errnoCode, listenFailure } from '../core/listen-failure.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -50,14 +51,17 @@ function listenOn(server: Server, port: number, address: string): Promise<void> 
   });
 }
 
-/** The variable to change for a bind that failed: the address is HOST's, the rest PORT's. */
-function listenError(err: unknown, address: string, port: number): ConfigError {
-  const code = errorCode(err);
-  const where = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-  const name = code === 'EADDRNOTAVAIL' ? 'HOST' : 'PORT';
-  return new ConfigError(name, `cannot listen on ${where} (${code})`);
+/**
+ * The variable to change for a bind that failed because of its address
+ * (`core/listen-failure.ts`): the address is HOST's, the rest PORT's. Any other failure is thrown
+ * as it is.
+ */
+function listenError(err: unknown, address: string, port: number): unknown {
+  const message = listenFailure(err, address, port);
+  if (message === undefined) return err;
+  return new ConfigError(errnoCode(err) === 'EADDRNOTAVAIL' ? 'HOST' : 'PORT', message);
 }
 
 function errorCode(err: unknown): string {
-  return (err as NodeJS.ErrnoException).code ?? String(err);
+  return errnoCode(err) ?? String(err);
 }

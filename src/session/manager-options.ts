@@ -25,6 +25,12 @@ export interface SessionManagerOptions {
   readonly loginStateTtlMs?: number;
   /** Where the provider sends the user after RP-initiated logout. Default `<callback origin>/`. */
   readonly postLogoutRedirectUri?: string;
+  /**
+   * Ends the provider's login session behind a session being signed out, given the session's
+   * refresh token from it, when the provider is part of the gateway (the built-in one); true when
+   * it did. Sign-out then does not send the browser to the provider's `end_session_endpoint`.
+   */
+  readonly endProviderSession?: (refreshToken: string) => Promise<boolean>;
   /** Route hosts other than the authenticate host: they sign in by hand-off (`handoff.ts`). */
   readonly crossHost?: {
     readonly hosts: SignInHosts;

@@ -186,9 +186,9 @@ export class SessionManager {
       );
       return sendSignOutRefused(res);
     }
-    await this.endCurrentSession(req);
+    const providerEnded = await this.endSignedOutSession(req);
     this.clearCookie(res, this.cookies.sessionCookie);
-    const endSession = await this.providerLogoutUrl();
+    const endSession = providerEnded ? undefined : await this.providerLogoutUrl();
     res.writeHead(302, { location: endSession?.href ?? '/', 'cache-control': 'no-store' });
     res.end();
   }
@@ -262,6 +262,27 @@ export class SessionManager {
       expiresAt: now + this.sessionTtlMs,
     });
     appendSetCookie(res, this.cookies.sessionSetCookie(sessionId, this.sessionTtlMs / 1000));
+  }
+
+  /**
+   * Ends the request's session for a sign-out, and the provider's login session behind it when
+   * the provider is the gateway's own (`endProviderSession`); true when that one ended too.
+   */
+  private async endSignedOutSession(req: IncomingMessage): Promise<boolean> {
+    const id = this.cookies.readSessionId(req);
+    if (id === undefined) return false;
+    const idHash = sha256Hex(id);
+    const end = this.options.endProviderSession;
+    const record = end && (await this.options.storage.sessions.get(idHash, this.now()));
+    await this.options.storage.sessions.delete(idHash);
+    const refreshToken = record ? this.refresher.openRefreshToken(record) : undefined;
+    if (end === undefined || refreshToken === undefined) return false;
+    try {
+      return await end(refreshToken);
+    } catch (err) {
+      this.options.logger.warn({ err }, 'sign-out: the provider session could not be ended here');
+      return false;
+    }
   }
 
   private async endCurrentSession(req: IncomingMessage): Promise<void> {

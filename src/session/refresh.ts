@@ -90,6 +90,16 @@ export class SessionRefresher {
     return Math.min(now + ttl, sessionEnd);
   }
 
+  /** The provider's refresh token behind `record`; undefined when it has none (or it is not ours). */
+  openRefreshToken(record: SessionRecord): string | undefined {
+    if (record.idpRefreshTokenEnc === null) return undefined;
+    try {
+      return open(this.refreshKey, record.idpRefreshTokenEnc, record.idHash);
+    } catch {
+      return undefined;
+    }
+  }
+
   sealRefreshToken(token: string | null, idHash: string): string | null {
     // The AAD ties the ciphertext to its session row: it cannot be moved to another one.
     return token === null ? null : seal(this.refreshKey, token, idHash);
