@@ -47,7 +47,7 @@ export function capYoungGeneration(
  * The factor that takes a semi-space of `semi` bytes to `cap` in one growth: V8 grows to the
  * factor times the current capacity, at most the maximum.
  */
-export function growthFactor(semi: number, cap: number): number {
+function growthFactor(semi: number, cap: number): number {
   return Math.max(1, Math.round(cap / semi));
 }
 
