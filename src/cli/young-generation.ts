@@ -12,7 +12,10 @@
  * after every GC for the size the new space has then: V8's memory reducer shrinks it back to
  * 1 MiB in a quiet process, and it must be able to grow to the cap again under load.
  *
- * A user's own `--max-semi-space-size` (or growth factor) wins: nothing is set then.
+ * A user's own `--max-semi-space-size` (or growth factor) wins: nothing is set then. V8 11.3
+ * (Node 20) takes a factor of 1; newer V8 raises any factor below 2 to 2, and there the new
+ * space is seen growing past the cap, the default is put back and the steering stops (a
+ * `--max-semi-space-size=4` in NODE_OPTIONS caps it there).
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
@@ -30,25 +33,38 @@ export function capYoungGeneration(
     a.replaceAll('_', '-'),
   );
   if (given.some((a) => FLAGS_OF_OUR_OWN.some((flag) => a.startsWith(flag)))) return false;
-  const cap = SEMI_SPACE_MIB * 1024 * 1024;
-  let factor = 0;
+  const next = growthSteering(SEMI_SPACE_MIB * 1024 * 1024);
+  const observer = new PerformanceObserver(() => steer());
   const steer = () => {
-    const next = growthFactor(semiSpaceBytes(), cap);
-    if (next === factor) return;
-    factor = next;
-    setFlagsFromString(`--semi-space-growth-factor=${next}`);
+    const factor = next(semiSpaceBytes());
+    if (factor === undefined) return;
+    setFlagsFromString(`--semi-space-growth-factor=${factor === 'unheld' ? 2 : factor}`);
+    if (factor === 'unheld') observer.disconnect();
   };
   steer();
-  new PerformanceObserver(steer).observe({ entryTypes: ['gc'] });
+  observer.observe({ entryTypes: ['gc'] });
   return true;
 }
 
 /**
- * The factor that takes a semi-space of `semi` bytes to `cap` in one growth: V8 grows to the
- * factor times the current capacity, at most the maximum.
+ * Given the semi-space's size after each GC, the growth factor to set: the one that takes it to
+ * `cap` in one growth (V8 grows to the factor times the current capacity, at most the maximum),
+ * or 1 at the cap; undefined when the factor set stays right. `unheld` when it grew with the
+ * factor at 1: newer V8 raises a factor below 2 to 2, the cap cannot be held, node's default
+ * goes back and the steering stops.
  */
-function growthFactor(semi: number, cap: number): number {
-  return Math.max(1, Math.round(cap / semi));
+export function growthSteering(cap: number): (semi: number) => number | 'unheld' | undefined {
+  let factor = 0;
+  /** The size when growing was last turned off. */
+  let heldAt = Infinity;
+  return (semi) => {
+    if (factor === 1 && semi > 1.5 * heldAt) return 'unheld';
+    const next = Math.max(1, Math.round(cap / semi));
+    if (next === 1) heldAt = semi;
+    if (next === factor) return undefined;
+    factor = next;
+    return next;
+  };
 }
 
 /**
