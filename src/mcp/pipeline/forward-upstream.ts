@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { RouteConfig } from '../../config/types.js';
+import type { UpstreamError } from '../../proxy/errors.js';
 import type { ForwardOptions, ForwardResult } from '../../proxy/forward.js';
 import { upstreamRequestHeaders, type RouteKind } from '../../proxy/headers.js';
 import { upstreamBases } from '../../proxy/route-urls.js';
@@ -30,7 +31,7 @@ export interface ForwardPlan {
 const PLAIN_TIMEOUT_MS = 30_000;
 const PLAIN_IDLE_TIMEOUT_MS = 5 * 60_000;
 
-export async function forwardUpstream(
+export function forwardUpstream(
   ports: PipelinePorts,
   req: IncomingMessage,
   res: ServerResponse,
@@ -43,7 +44,7 @@ export async function forwardUpstream(
   const headers = clientHeaders(ports, req, route);
   for (const extra of plan.extraHeaders) Object.assign(headers, extra);
   ctx.span?.inject(headers);
-  const result = await ports.forwarder.forward(req, res, {
+  const forwarded = ports.forwarder.forward(req, res, {
     upstreams: upstreamBases(route),
     path: (to) => upstreamPath(to, ctx.url, prefix, route.prefixRewrite),
     headers,
@@ -55,20 +56,31 @@ export async function forwardUpstream(
     isMcpPost: plan.mcpPost !== undefined,
     decline: plan.decline,
   });
-  if (result.error) {
-    const { error } = result;
-    ports.observer?.upstreamError(routeName(route), error.code);
-    ports.logger.warn(
-      {
-        req_id: ctx.requestId,
-        route: routeName(route),
-        upstream: result.upstream?.origin,
-        err: error,
-      },
-      `upstream request failed: ${error.message}`,
-    );
-  }
-  return result;
+  // Not awaited: a stream's forward lasts as long as its client, and a suspended frame would
+  // hold this one's locals all that time (serve.ts, `serveWhole`).
+  return forwarded.then((result) => {
+    if (result.error) logUpstreamError(ports, ctx, result, result.error);
+    return result;
+  });
+}
+
+function logUpstreamError(
+  ports: PipelinePorts,
+  ctx: CallerRequest,
+  result: ForwardResult,
+  error: UpstreamError,
+): void {
+  const { route } = ctx.match;
+  ports.observer?.upstreamError(routeName(route), error.code);
+  ports.logger.warn(
+    {
+      req_id: ctx.requestId,
+      route: routeName(route),
+      upstream: result.upstream?.origin,
+      err: error,
+    },
+    `upstream request failed: ${error.message}`,
+  );
 }
 
 /** The client's headers as the upstream may see them (hop-by-hop, credentials, identity out). */

@@ -76,8 +76,10 @@ async function serveMcpRoute(
   for (const name in caller.responseHeaders) res.setHeader(name, caller.responseHeaders[name]!);
   const ctx = callerRequest(request, caller.session, caller.grantId, caller.client);
   if (ctx.method === 'POST') return serveMcpPost(ports, req, res, ctx);
-  return void (await serveWhole(ports, req, res, ctx));
+  return serveWhole(ports, req, res, ctx).then(NO_CALLS);
 }
+
+const NO_CALLS = () => undefined;
 
 /**
  * A JSON-RPC POST: read and inspect the whole body, then policy per call, failing closed.
@@ -124,13 +126,18 @@ async function serveMcpPost(
   return calls;
 }
 
-/** A request decided as a whole (plain routes; GET, HEAD, DELETE on MCP routes). */
+/**
+ * A request decided as a whole (plain routes; GET, HEAD, DELETE on MCP routes). Its forward is
+ * returned, not awaited, here and by the callers up to `serveRoute`: a GET on an MCP route is
+ * a stream that may stay open for hours, and every frame suspended on it is held as long (a
+ * generator, its registers and a promise each; docs/performance.md, "Per stream").
+ */
 async function serveWhole(
   ports: PipelinePorts,
   req: IncomingMessage,
   res: ServerResponse,
   ctx: CallerRequest,
-): Promise<void> {
+): Promise<unknown> {
   const { decision, answer } = decideRequest(ctx);
   ports.observer?.decision(decisionMade(ctx, decision));
   ctx.span?.decided(decision.allow, [decision]);
@@ -138,7 +145,7 @@ async function serveWhole(
     audit(ports.logger, ctx, { call: null, decision, forwarded: undefined, at: performance.now() });
     return sendAnswer(req, res, answer, ports.startSignIn);
   }
-  await forwardWithCredentials(ports, req, res, ctx, {});
+  return forwardWithCredentials(ports, req, res, ctx, {});
 }
 
 function logFields(ctx: RouteRequest) {
