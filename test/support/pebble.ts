@@ -76,7 +76,7 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     const env = { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', ...options.env };
     const args = ['-config', config, '-dnsserver', `127.0.0.1:${dns}`];
     children.push(await startUntil('pebble', args, env, 'ACME directory available at', log));
-    const rootPem = await fetchText(`https://127.0.0.1:${management}/roots/0`, ca);
+    const rootPem = await fetchOnceListening(`https://127.0.0.1:${management}/roots/0`, ca);
     return {
       directoryUrl: `https://127.0.0.1:${listen}/dir`,
       httpsCaFile: ca.caFile,
@@ -132,6 +132,24 @@ function startUntil(
       reject(new Error(`${command} exited (${code}):\n${log.text.slice(start)}`)),
     );
   });
+}
+
+/**
+ * Pebble starts its management listener in a goroutine of its own, beside the line
+ * `startUntil` waits for: on a loaded machine it may not accept yet, so a refused connection is
+ * tried again, for a few seconds.
+ */
+async function fetchOnceListening(url: string, ca: TestCa): Promise<string> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await fetchText(url, ca);
+    } catch (err) {
+      const refused = (err as NodeJS.ErrnoException).code === 'ECONNREFUSED';
+      if (!refused || Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 function fetchText(url: string, ca: TestCa): Promise<string> {
