@@ -1,11 +1,12 @@
 /**
  * Sign-in through a real external OpenID provider (oidc-provider, started here): the code
- * flow with PKCE end to end, the session cookie, /.pomerium/user, refresh, sign-out, and
- * the refusals (replayed or forged state, tampered cookie).
+ * flow with PKCE end to end, the session cookie, /.pomerium/user, refresh, sign-out (refresh
+ * token revoked, id_token_hint), and the refusals (replayed or forged state, tampered cookie).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { sha256Hex } from '../src/core/crypto.js';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { deriveKey, open, sha256Hex } from '../src/core/crypto.js';
 import { SessionManager } from '../src/session/manager.js';
 import { createRelyingParty } from '../src/session/oidc.js';
 import { createMemoryStorage } from '../src/storage/memory.js';
@@ -14,8 +15,18 @@ import { CookieJar, follow, send, type Hop } from './support/cookie-jar.js';
 import { startOidcIdp, TEST_USER, type TestIdp } from './support/oidc-idp.js';
 import { startSigninApp, type SigninApp } from './support/signin-app.js';
 
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const SESSION = 'portcullis_session';
+const SHARED_SECRET = 'shared-secret-for-tests-0123456789';
+const REVOCATION_TIMEOUT_S = 0.5;
+const warnings: string[] = [];
+const logger = {
+  debug() {},
+  info() {},
+  warn(_obj: object, msg: string) {
+    warnings.push(msg);
+  },
+  error() {},
+};
 
 describe('sign-in through an external OIDC provider', () => {
   let storage: Storage;
@@ -35,15 +46,16 @@ describe('sign-in through an external OIDC provider', () => {
         clientId: idp.clientId,
         clientSecret: idp.clientSecret,
         redirectUri: `${origin}/oauth2/callback`,
+        revocationTimeoutSeconds: REVOCATION_TIMEOUT_S,
       });
       const sessions = new SessionManager({
         storage,
         cookieSecret: 'cookie-secret-for-tests-0123456789',
-        sharedSecret: 'shared-secret-for-tests-0123456789',
+        sharedSecret: SHARED_SECRET,
         secureCookies: false,
         idp: rp,
         clock: () => Date.now() + skew,
-        logger: silent,
+        logger,
       });
       return { sessions, servers: [{ name: 'DB', url: `${origin}/sqlite` }] };
     });
@@ -205,6 +217,8 @@ describe('sign-in through an external OIDC provider', () => {
     const record = sessions[0];
     assert.ok(record?.idpRefreshTokenEnc, 'a refresh token is kept, sealed');
     const refreshesBefore = idp.refreshCount;
+    // ID tokens carry whole seconds: the refreshed one differs only from the next second on.
+    await new Promise((resolve) => setTimeout(resolve, 1010 - (Date.now() % 1000)));
     skew = record.idpExpiresAt - Date.now() - 30_000; // inside the 60 s margin
     try {
       const results = await Promise.all(
@@ -215,6 +229,12 @@ describe('sign-in through an external OIDC provider', () => {
       const [updated] = await sessionRecords(jar);
       assert.ok(updated && updated.idpExpiresAt > record.idpExpiresAt);
       assert.notEqual(updated.idpRefreshTokenEnc, null);
+      // The refresh returned a new ID token: the session keeps the newest for id_token_hint.
+      const oldIdToken = openSealed('idp-id-token', record.idpIdTokenEnc, record.idHash);
+      const newIdToken = openSealed('idp-id-token', updated.idpIdTokenEnc, updated.idHash);
+      const [before, after] = [await verifyIdToken(oldIdToken), await verifyIdToken(newIdToken)];
+      assert.equal(after.payload.sub, TEST_USER.sub);
+      assert.ok((after.payload.iat ?? 0) > (before.payload.iat ?? 0), 'the newest ID token');
     } finally {
       skew = 0;
     }
@@ -236,12 +256,18 @@ describe('sign-in through an external OIDC provider', () => {
     }
   });
 
-  it('signs out: deletes the session, clears the cookie, logs out at the provider', async () => {
+  it('signs out: deletes the session, clears the cookie, revokes the refresh token, logs out at the provider', async () => {
     const jar = new CookieJar();
     await signIn(jar);
+    const other = new CookieJar();
+    await signIn(other);
     const oldCookie = jar.get(host(), SESSION)?.value ?? '';
     const [record] = await sessionRecords(jar);
-    assert.ok(record);
+    const [kept] = await sessionRecords(other);
+    assert.ok(record && kept);
+    const refreshToken = openSealed('idp-refresh-token', record.idpRefreshTokenEnc, record.idHash);
+    const idToken = openSealed('idp-id-token', record.idpIdTokenEnc, record.idHash);
+    const revocations = idp.revocationRequests;
     const res = await send(jar, `${app.origin}/.pomerium/sign_out`, {
       method: 'POST',
       headers: { origin: app.origin },
@@ -257,9 +283,53 @@ describe('sign-in through an external OIDC provider', () => {
     const stale = new CookieJar();
     stale.set(host(), SESSION, oldCookie);
     assert.equal((await send(stale, `${app.origin}/.pomerium/user`)).status, 401);
-    // The provider's logout page is reachable (its confirmation form).
+
+    // RFC 7009: that refresh token was revoked at the provider, and only that one.
+    assert.equal(idp.revocationRequests, revocations + 1);
+    assert.deepEqual(await refreshAtIdp(refreshToken), { status: 400, error: 'invalid_grant' });
+    const other_ = openSealed('idp-refresh-token', kept.idpRefreshTokenEnc, kept.idHash);
+    assert.equal((await refreshAtIdp(other_)).status, 200, 'another session keeps its token');
+
+    // RP-Initiated Logout §2: id_token_hint is the user's ID token from sign-in.
+    const hint = location.searchParams.get('id_token_hint') ?? '';
+    assert.equal(hint, idToken);
+    const { payload } = await verifyIdToken(hint);
+    assert.equal(payload.sub, TEST_USER.sub);
+    // The provider accepts the hint: its logout page (a confirmation form), not an error.
     const confirm = await send(jar, location);
-    assert.equal(confirm.status, 200);
+    assert.equal(confirm.status, 200, confirm.body);
+    assert.doesNotMatch(confirm.body, /^error/);
+  });
+
+  it('signs out promptly when the provider revocation endpoint hangs', async () => {
+    const jar = new CookieJar();
+    await signIn(jar);
+    const [record] = await sessionRecords(jar);
+    assert.ok(record);
+    const revocations = idp.revocationRequests;
+    warnings.length = 0;
+    idp.setRevocationHang(true);
+    try {
+      const started = performance.now();
+      const res = await send(jar, `${app.origin}/.pomerium/sign_out`, {
+        method: 'POST',
+        headers: { origin: app.origin },
+      });
+      const elapsed = performance.now() - started;
+      assert.equal(res.status, 302);
+      assert.ok(elapsed < REVOCATION_TIMEOUT_S * 1000 + 1500, `sign-out took ${elapsed} ms`);
+      assert.equal(idp.revocationRequests, revocations + 1, 'the revocation was attempted');
+      assert.ok(
+        warnings.some((w) => /did not revoke/.test(w)),
+        warnings.join('\n'),
+      );
+      const location = new URL(res.headers.get('location') ?? '');
+      assert.equal(location.origin, idp.issuer);
+      assert.ok(location.searchParams.get('id_token_hint'));
+      assert.equal(await storage.sessions.get(record.idHash, Date.now()), undefined);
+    } finally {
+      idp.setRevocationHang(false);
+    }
   });
 
   it('keeps returnTo to same-origin paths', async () => {
@@ -268,6 +338,30 @@ describe('sign-in through an external OIDC provider', () => {
     const callback = hops.find((h) => h.url.pathname === '/oauth2/callback') as Hop;
     assert.equal(callback.headers.get('location'), '/');
   });
+
+  /** A token the session module sealed for the session row `idHash`, opened. */
+  function openSealed(purpose: string, sealed: string | null, idHash: string): string {
+    assert.ok(sealed, `a sealed ${purpose} is kept`);
+    return open(deriveKey(SHARED_SECRET, purpose), sealed, idHash);
+  }
+
+  /** Checks an ID token against the provider's keys, issuer and our client_id (OIDC Core §3.1.3.7). */
+  function verifyIdToken(token: string) {
+    const jwks = createRemoteJWKSet(new URL(`${idp.issuer}/jwks`));
+    return jwtVerify(token, jwks, { issuer: idp.issuer, audience: idp.clientId });
+  }
+
+  /** What the provider's token endpoint answers to a refresh with `refreshToken`. */
+  async function refreshAtIdp(refreshToken: string) {
+    const basic = Buffer.from(`${idp.clientId}:${idp.clientSecret}`).toString('base64');
+    const res = await fetch(`${idp.issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${basic}` },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
+    });
+    const body = (await res.json()) as { error?: string };
+    return res.ok ? { status: res.status } : { status: res.status, error: body.error };
+  }
 
   /** The stored session behind the jar's cookie (found by trying every stored hash). */
   async function sessionRecords(jar: CookieJar) {

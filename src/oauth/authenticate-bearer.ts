@@ -124,6 +124,7 @@ function grantSession(user: BearerUser, now: number): SessionRecord {
     groups: identity.groups,
     claims: identity.claims,
     idpRefreshTokenEnc: null,
+    idpIdTokenEnc: null,
     idpExpiresAt: 0,
     createdAt: identity.updatedAt,
     expiresAt: now + 60_000,

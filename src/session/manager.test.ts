@@ -20,6 +20,7 @@ function stubRp(refresh: () => Promise<IdpTokens>): OidcRelyingParty {
     authorizationUrl: async (r) => new URL(`https://idp.example.com/auth?state=${r.state}`),
     exchangeCode: () => Promise.reject(new Error('unused')),
     refresh,
+    revokeRefreshToken: async () => false,
     endSessionUrl: async () => undefined,
   };
 }
@@ -95,6 +96,7 @@ describe('SessionManager', () => {
       groups: [],
       claims: { sub: 'u' },
       idpRefreshTokenEnc: seal(deriveKey(SHARED_SECRET, 'idp-refresh-token'), 'rt', idHash),
+      idpIdTokenEnc: null,
       idpExpiresAt: now + 30_000,
       createdAt: now,
       expiresAt: now + 3_600_000,

@@ -14,8 +14,9 @@ import { appendSetCookie, serializeCookie } from './cookies.js';
 import { checkProviderError, NOT_SIGNED_IN, sendSignInFailure, SignInError } from './errors.js';
 import { HostHandoff } from './handoff.js';
 import { identityFromClaims } from './identity.js';
-import type { IdpTokens, OidcRelyingParty } from './oidc.js';
+import type { IdpTokens } from './oidc.js';
 import type { SessionManagerOptions } from './manager-options.js';
+import { ProviderLogout } from './provider-logout.js';
 import { SessionRefresher } from './refresh.js';
 import { safeReturnTo } from './return-to.js';
 import { sameOriginPost, sendSignOutConfirm, sendSignOutRefused } from './sign-out.js';
@@ -28,6 +29,7 @@ const HOUR = 3_600_000;
 export class SessionManager {
   private readonly cookies: CookieCodec;
   private readonly refresher: SessionRefresher;
+  private readonly providerLogout: ProviderLogout;
   private readonly now: () => number;
   private readonly sessionTtlMs: number;
   private readonly refreshMarginMs: number;
@@ -47,6 +49,14 @@ export class SessionManager {
       now: this.now,
       logger: options.logger,
       defaultIdpTtlMs: options.defaultIdpTokenTtlMs ?? HOUR,
+    });
+    this.providerLogout = new ProviderLogout({
+      idp: options.idp,
+      refresher: this.refresher,
+      logger: options.logger,
+      postLogoutRedirectUri:
+        options.postLogoutRedirectUri ?? new URL('/', options.idp.redirectUri).href,
+      endProviderSession: options.endProviderSession,
     });
     this.loginStateTtlMs = options.loginStateTtlMs ?? 600_000;
     this.handoff = options.crossHost && this.buildHandoff(options.crossHost);
@@ -168,11 +178,11 @@ export class SessionManager {
 
   /**
    * `/.pomerium/sign_out` (Pomerium's path): GET shows a confirmation form; only its same-origin
-   * POST ends the session here, then at the provider when it supports RP-initiated logout.
+   * POST ends the session here, then at the provider (`provider-logout.ts`).
    */
   async signOut(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method === 'GET' || req.method === 'HEAD') {
-      return sendSignOutConfirm(res, await this.providerLogoutUrl());
+      return sendSignOutConfirm(res, await this.providerLogout.endSessionUrl());
     }
     if (req.method !== 'POST') {
       res.writeHead(405, { allow: 'GET, POST' });
@@ -186,22 +196,11 @@ export class SessionManager {
       );
       return sendSignOutRefused(res);
     }
-    const providerEnded = await this.endSignedOutSession(req);
+    const record = await this.takeSignedOutSession(req);
     this.clearCookie(res, this.cookies.sessionCookie);
-    const endSession = providerEnded ? undefined : await this.providerLogoutUrl();
+    const endSession = await this.providerLogout.signOut(record);
     res.writeHead(302, { location: endSession?.href ?? '/', 'cache-control': 'no-store' });
     res.end();
-  }
-
-  /** The provider's end-session URL (OIDC RP-Initiated Logout), when it has one. */
-  private async providerLogoutUrl(): Promise<URL | undefined> {
-    try {
-      const postLogout = this.options.postLogoutRedirectUri ?? postLogoutDefault(this.options.idp);
-      return await this.options.idp.endSessionUrl({ postLogoutRedirectUri: postLogout });
-    } catch (err) {
-      this.options.logger.warn({ err }, 'sign-out: provider logout URL unavailable');
-      return undefined;
-    }
   }
 
   /** `GET /.pomerium/user`: the signed-in user as JSON, or 401 with the one "not signed in" body. */
@@ -257,6 +256,7 @@ export class SessionManager {
       ...identityFromClaims(claims),
       claims,
       idpRefreshTokenEnc: this.refresher.sealRefreshToken(tokens.refreshToken, idHash),
+      idpIdTokenEnc: this.refresher.sealIdToken(tokens.idToken, idHash),
       idpExpiresAt: this.refresher.idpExpiry(now, tokens, now + this.sessionTtlMs),
       createdAt: now,
       expiresAt: now + this.sessionTtlMs,
@@ -264,25 +264,14 @@ export class SessionManager {
     appendSetCookie(res, this.cookies.sessionSetCookie(sessionId, this.sessionTtlMs / 1000));
   }
 
-  /**
-   * Ends the request's session for a sign-out, and the provider's login session behind it when
-   * the provider is the gateway's own (`endProviderSession`); true when that one ended too.
-   */
-  private async endSignedOutSession(req: IncomingMessage): Promise<boolean> {
+  /** Deletes the request's session for a sign-out; returns it (undefined: none was live). */
+  private async takeSignedOutSession(req: IncomingMessage): Promise<SessionRecord | undefined> {
     const id = this.cookies.readSessionId(req);
-    if (id === undefined) return false;
+    if (id === undefined) return undefined;
     const idHash = sha256Hex(id);
-    const end = this.options.endProviderSession;
-    const record = end && (await this.options.storage.sessions.get(idHash, this.now()));
+    const record = await this.options.storage.sessions.get(idHash, this.now());
     await this.options.storage.sessions.delete(idHash);
-    const refreshToken = record ? this.refresher.openRefreshToken(record) : undefined;
-    if (end === undefined || refreshToken === undefined) return false;
-    try {
-      return await end(refreshToken);
-    } catch (err) {
-      this.options.logger.warn({ err }, 'sign-out: the provider session could not be ended here');
-      return false;
-    }
+    return record;
   }
 
   private async endCurrentSession(req: IncomingMessage): Promise<void> {
@@ -300,8 +289,4 @@ export class SessionManager {
   private renderFailure(res: ServerResponse, err: unknown): void {
     sendSignInFailure(res, err, this.options.logger);
   }
-}
-
-function postLogoutDefault(idp: OidcRelyingParty): string {
-  return new URL('/', idp.redirectUri).href;
 }

@@ -23,6 +23,8 @@ export interface RelyingPartyOptions {
   readonly allowInsecureRequests?: boolean;
   /** Per-request timeout, seconds (openid-client's default is 30). */
   readonly timeoutSeconds?: number;
+  /** Timeout of the revocation request at sign-out, seconds. Default 3: sign-out waits for it. */
+  readonly revocationTimeoutSeconds?: number;
 }
 
 /** What a successful code exchange or refresh yields. */
@@ -61,8 +63,17 @@ export interface OidcRelyingParty {
   exchangeCode(callbackUrl: URL, checks: CallbackChecks): Promise<IdpTokens>;
   /** Throws `client.ResponseBodyError` when the provider refused the refresh token. */
   refresh(refreshToken: string, expectedSub: string): Promise<IdpTokens>;
+  /**
+   * Revokes a refresh token at the provider's `revocation_endpoint` (RFC 7009 §2.1), within
+   * `revocationTimeoutSeconds`; false when the provider has no such endpoint. Throws when the
+   * request fails or times out.
+   */
+  revokeRefreshToken(refreshToken: string): Promise<boolean>;
   /** The provider's RP-initiated logout URL, or undefined when it has none. */
-  endSessionUrl(params: { postLogoutRedirectUri: string }): Promise<URL | undefined>;
+  endSessionUrl(params: {
+    postLogoutRedirectUri: string;
+    idTokenHint?: string | undefined;
+  }): Promise<URL | undefined>;
 }
 
 /** A provider response that passed the protocol checks but is unusable for a session. */
@@ -83,6 +94,10 @@ function isLoopback(url: URL): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+function insecureAllowed(issuer: URL, options: RelyingPartyOptions): boolean {
+  return options.allowInsecureRequests ?? (issuer.protocol === 'http:' && isLoopback(issuer));
+}
+
 function clientAuth(options: RelyingPartyOptions): client.ClientAuth {
   const method =
     options.tokenEndpointAuthMethod ??
@@ -100,6 +115,7 @@ export function createRelyingParty(options: RelyingPartyOptions): OidcRelyingPar
   const issuer = new URL(options.issuerUrl);
   const scope = (options.scopes?.length ? options.scopes : DEFAULT_SCOPES).join(' ');
   const configuration = discoveryOnce(issuer, options);
+  const revocation = boundedOnce(configuration, issuer, options);
 
   return {
     issuerUrl: issuer.href,
@@ -136,13 +152,23 @@ export function createRelyingParty(options: RelyingPartyOptions): OidcRelyingPar
       return completeTokens(config, tokens, expectedSub);
     },
 
-    async endSessionUrl({ postLogoutRedirectUri }) {
+    async revokeRefreshToken(refreshToken) {
+      const config = await revocation();
+      if (!config.serverMetadata().revocation_endpoint) return false;
+      // RFC 7009 §2.1: revoking the refresh token should revoke the access tokens of its grant.
+      await client.tokenRevocation(config, refreshToken, { token_type_hint: 'refresh_token' });
+      return true;
+    },
+
+    async endSessionUrl({ postLogoutRedirectUri, idTokenHint }) {
       const config = await configuration();
       if (!config.serverMetadata().end_session_endpoint) return undefined;
-      // OIDC RP-Initiated Logout 1.0 §2: client_id identifies us when there is no id_token_hint.
+      // OIDC RP-Initiated Logout 1.0 §2: id_token_hint names the session to end (without it
+      // many providers ask the user to confirm); client_id identifies us when there is none.
       return client.buildEndSessionUrl(config, {
         client_id: options.clientId,
         post_logout_redirect_uri: postLogoutRedirectUri,
+        ...(idTokenHint === undefined ? {} : { id_token_hint: idTokenHint }),
       });
     },
   };
@@ -156,8 +182,7 @@ function discoveryOnce(
   issuer: URL,
   options: RelyingPartyOptions,
 ): () => Promise<client.Configuration> {
-  const insecure =
-    options.allowInsecureRequests ?? (issuer.protocol === 'http:' && isLoopback(issuer));
+  const insecure = insecureAllowed(issuer, options);
   const auth = clientAuth(options);
   let pending: Promise<client.Configuration> | undefined;
   return () => {
@@ -172,6 +197,33 @@ function discoveryOnce(
         throw err;
       });
     return pending;
+  };
+}
+
+/**
+ * The discovered configuration again, with its own request timeout, made once: for requests
+ * that must not hold up the user for openid-client's usual 30 s.
+ */
+function boundedOnce(
+  configuration: () => Promise<client.Configuration>,
+  issuer: URL,
+  options: RelyingPartyOptions,
+): () => Promise<client.Configuration> {
+  let bounded: client.Configuration | undefined;
+  return async () => {
+    if (bounded !== undefined) return bounded;
+    const config = await configuration();
+    const copy = new client.Configuration(
+      config.serverMetadata(),
+      options.clientId,
+      config.clientMetadata(),
+      clientAuth(options),
+    );
+    if (insecureAllowed(issuer, options)) client.allowInsecureRequests(copy);
+    if (options.fetch) copy[client.customFetch] = options.fetch;
+    copy.timeout = options.revocationTimeoutSeconds ?? 3;
+    bounded = copy;
+    return copy;
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Refresh of the identity provider's tokens behind a session, single-flight per session in
- * this process. The refresh token is sealed with a key derived from `shared_secret` and bound
- * to its session row through the AAD, so it cannot be moved to another session.
+ * this process. The refresh token and the ID token are sealed with keys derived from
+ * `shared_secret` and bound to their session row through the AAD, so they cannot be moved to
+ * another session.
  */
 import * as client from 'openid-client';
 import { CryptoError, deriveKey, open, seal } from '../core/crypto.js';
@@ -29,10 +30,12 @@ export interface RefresherDeps {
 
 export class SessionRefresher {
   private readonly refreshKey: Buffer;
+  private readonly idTokenKey: Buffer;
   private readonly inflight = new Map<string, Promise<SessionRecord | undefined>>();
 
   constructor(private readonly deps: RefresherDeps) {
     this.refreshKey = deriveKey(deps.sharedSecret, 'idp-refresh-token');
+    this.idTokenKey = deriveKey(deps.sharedSecret, 'idp-id-token');
   }
 
   /** One refresh per session at a time: concurrent requests share its outcome. */
@@ -75,6 +78,11 @@ export class SessionRefresher {
         tokens.refreshToken === null
           ? record.idpRefreshTokenEnc
           : this.sealRefreshToken(tokens.refreshToken, record.idHash),
+      // The newest ID token is the best id_token_hint (OIDC Core §12.2 allows none on refresh).
+      idpIdTokenEnc:
+        tokens.idToken === null
+          ? record.idpIdTokenEnc
+          : this.sealIdToken(tokens.idToken, record.idHash),
       idpExpiresAt: this.idpExpiry(now, tokens, record.expiresAt),
     };
     await sessions.put(updated);
@@ -103,6 +111,20 @@ export class SessionRefresher {
   sealRefreshToken(token: string | null, idHash: string): string | null {
     // The AAD ties the ciphertext to its session row: it cannot be moved to another one.
     return token === null ? null : seal(this.refreshKey, token, idHash);
+  }
+
+  /** The provider's ID token behind `record`; undefined when it has none (or it is not ours). */
+  openIdToken(record: SessionRecord): string | undefined {
+    if (record.idpIdTokenEnc === null) return undefined;
+    try {
+      return open(this.idTokenKey, record.idpIdTokenEnc, record.idHash);
+    } catch {
+      return undefined;
+    }
+  }
+
+  sealIdToken(token: string | null, idHash: string): string | null {
+    return token === null ? null : seal(this.idTokenKey, token, idHash);
   }
 }
 

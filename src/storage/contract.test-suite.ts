@@ -26,6 +26,7 @@ export function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
     groups: ['engineering', 'admins'],
     claims: { sub: 'user-1', nested: { list: [1, 'two', null] }, email_verified: true },
     idpRefreshTokenEnc: 'v1.aaaa.bbbb.cccc',
+    idpIdTokenEnc: 'v1.dddd.eeee.ffff',
     idpExpiresAt: T0 + 3_600_000,
     createdAt: T0,
     expiresAt: T0 + 86_400_000,
@@ -68,7 +69,12 @@ export function storageContract(name: string, open: () => Promise<BackendUnderTe
 
     describe('sessions', () => {
       test('round-trips every field and returns copies', async () => {
-        const record = session({ email: null, name: null, idpRefreshTokenEnc: null });
+        const record = session({
+          email: null,
+          name: null,
+          idpRefreshTokenEnc: null,
+          idpIdTokenEnc: null,
+        });
         await s.sessions.put(record);
         await s.sessions.put(session({ idHash: 'b'.repeat(64) }));
         const got = await s.sessions.get(record.idHash, T0);

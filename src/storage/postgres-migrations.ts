@@ -168,6 +168,13 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX rate_counters_expires_at ON rate_counters (expires_at);
     `,
   },
+  {
+    version: 7,
+    name: 'session id token',
+    // The provider's ID token, sealed like the refresh token, for `id_token_hint` at sign-out.
+    // Sessions from before have none: their sign-out sends `client_id` alone, as it did.
+    sql: `ALTER TABLE sessions ADD COLUMN idp_id_token_enc TEXT;`,
+  },
 ];
 
 /**

@@ -210,6 +210,38 @@ describe('postgres storage', () => {
     await s.close();
   });
 
+  test('migration 7 keeps the sessions of a version-6 database; they have no ID token', async () => {
+    const url = await server.createSchema(database, 'v6');
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    await migratePostgres(
+      pool,
+      PG_MIGRATIONS.filter((m) => m.version <= 6),
+    );
+    const old = session();
+    await pool.query(
+      `INSERT INTO sessions (id_hash, sub, email, name, groups, claims, idp_refresh_token_enc,
+        idp_expires_at, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [
+        old.idHash,
+        old.sub,
+        old.email,
+        old.name,
+        JSON.stringify(old.groups),
+        JSON.stringify(old.claims),
+        old.idpRefreshTokenEnc,
+        old.idpExpiresAt,
+        old.createdAt,
+        old.expiresAt,
+      ],
+    );
+    await pool.end();
+    const s = await openPostgresStorage(url);
+    assert.deepEqual(await s.sessions.get(old.idHash, T0), { ...old, idpIdTokenEnc: null });
+    await s.sessions.put(old);
+    assert.deepEqual(await s.sessions.get(old.idHash, T0), old);
+    await s.close();
+  });
+
   test('the database never holds an id given to a token model', async () => {
     const url = await server.createSchema(database, 'tokens');
     const s = await openPostgresStorage(url);

@@ -172,11 +172,12 @@ function pgSessions(db: PgDb): SessionStore {
     async put(s) {
       await db.run(
         `INSERT INTO sessions (id_hash, sub, email, name, groups, claims, idp_refresh_token_enc,
-          idp_expires_at, created_at, expires_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+          idp_id_token_enc, idp_expires_at, created_at, expires_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
         ON CONFLICT (id_hash) DO UPDATE SET sub = excluded.sub, email = excluded.email,
           name = excluded.name, groups = excluded.groups, claims = excluded.claims,
           idp_refresh_token_enc = excluded.idp_refresh_token_enc,
+          idp_id_token_enc = excluded.idp_id_token_enc,
           idp_expires_at = excluded.idp_expires_at, created_at = excluded.created_at,
           expires_at = excluded.expires_at`,
         [
@@ -187,6 +188,7 @@ function pgSessions(db: PgDb): SessionStore {
           JSON.stringify(s.groups),
           JSON.stringify(s.claims),
           s.idpRefreshTokenEnc,
+          s.idpIdTokenEnc,
           s.idpExpiresAt,
           s.createdAt,
           s.expiresAt,

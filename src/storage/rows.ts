@@ -29,6 +29,7 @@ interface SessionRow<J> {
   groups: J;
   claims: J;
   idp_refresh_token_enc: string | null;
+  idp_id_token_enc: string | null;
   idp_expires_at: number;
   created_at: number;
   expires_at: number;
@@ -167,6 +168,7 @@ function toSession<J>(row: SessionRow<J>, json: JsonColumn<J>): SessionRecord {
     groups: json(row.groups) as string[],
     claims: json(row.claims) as Record<string, unknown>,
     idpRefreshTokenEnc: row.idp_refresh_token_enc,
+    idpIdTokenEnc: row.idp_id_token_enc,
     idpExpiresAt: row.idp_expires_at,
     createdAt: row.created_at,
     expiresAt: row.expires_at,

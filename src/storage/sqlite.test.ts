@@ -147,6 +147,38 @@ describe('sqlite storage', () => {
     await s.close();
   });
 
+  test('migration 7 keeps the sessions of a version-6 database; they have no ID token', async () => {
+    const file = join(root, 'v6.db');
+    const db = new Sqlite(file);
+    migrate(
+      db,
+      MIGRATIONS.filter((m) => m.version <= 6),
+    );
+    const old = session();
+    db.prepare(
+      `INSERT INTO sessions (id_hash, sub, email, name, groups, claims, idp_refresh_token_enc,
+        idp_expires_at, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      old.idHash,
+      old.sub,
+      old.email,
+      old.name,
+      JSON.stringify(old.groups),
+      JSON.stringify(old.claims),
+      old.idpRefreshTokenEnc,
+      old.idpExpiresAt,
+      old.createdAt,
+      old.expiresAt,
+    );
+    db.close();
+    const s = openSqliteStorage(file);
+    assert.equal(raw(file, schemaVersion), 7);
+    assert.deepEqual(await s.sessions.get(old.idHash, T0), { ...old, idpIdTokenEnc: null });
+    await s.sessions.put(old);
+    assert.deepEqual(await s.sessions.get(old.idHash, T0), old);
+    await s.close();
+  });
+
   test('applies each migration in its own transaction and stops at a failing one', () => {
     const db = new Sqlite(':memory:');
     const broken = [

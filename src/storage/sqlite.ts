@@ -77,8 +77,10 @@ function prepareFile(file: string): void {
 
 function sqliteSessions(db: Database): SessionStore {
   const put = db.prepare(`INSERT OR REPLACE INTO sessions
-    (id_hash, sub, email, name, groups, claims, idp_refresh_token_enc, idp_expires_at, created_at, expires_at)
-    VALUES (@id_hash, @sub, @email, @name, @groups, @claims, @idp_refresh_token_enc, @idp_expires_at, @created_at, @expires_at)`);
+    (id_hash, sub, email, name, groups, claims, idp_refresh_token_enc, idp_id_token_enc,
+      idp_expires_at, created_at, expires_at)
+    VALUES (@id_hash, @sub, @email, @name, @groups, @claims, @idp_refresh_token_enc,
+      @idp_id_token_enc, @idp_expires_at, @created_at, @expires_at)`);
   const get = db.prepare('SELECT * FROM sessions WHERE id_hash = ? AND expires_at > ?');
   const del = db.prepare('DELETE FROM sessions WHERE id_hash = ?');
   const sweep = db.prepare('DELETE FROM sessions WHERE expires_at <= ?');
@@ -92,6 +94,7 @@ function sqliteSessions(db: Database): SessionStore {
         groups: JSON.stringify(s.groups),
         claims: JSON.stringify(s.claims),
         idp_refresh_token_enc: s.idpRefreshTokenEnc,
+        idp_id_token_enc: s.idpIdTokenEnc,
         idp_expires_at: s.idpExpiresAt,
         created_at: s.createdAt,
         expires_at: s.expiresAt,

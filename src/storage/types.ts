@@ -24,6 +24,11 @@ export interface SessionRecord {
   readonly claims: Readonly<Record<string, unknown>>;
   /** The identity provider's refresh token, encrypted by the session module (null: none). */
   readonly idpRefreshTokenEnc: string | null;
+  /**
+   * The identity provider's newest ID token, encrypted by the session module (null: none), sent
+   * as `id_token_hint` at sign-out (OIDC RP-Initiated Logout 1.0 §2).
+   */
+  readonly idpIdTokenEnc: string | null;
   /** When the identity provider's tokens stop being valid and must be refreshed. */
   readonly idpExpiresAt: number;
   readonly createdAt: number;

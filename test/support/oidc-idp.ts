@@ -1,7 +1,8 @@
 /**
  * A real OpenID provider (oidc-provider) for tests, standing in for an external identity
  * provider (Google, Okta…): one confidential client, one user, a plain HTML login form at
- * `/interaction/:uid` (no devInteractions), refresh tokens, RP-initiated logout.
+ * `/interaction/:uid` (no devInteractions), refresh tokens, token revocation (RFC 7009, at
+ * `/token/revocation`), RP-initiated logout.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,6 +35,10 @@ export interface TestIdp {
   readonly provider: OidcProvider;
   /** Successful refresh_token grants so far. */
   readonly refreshCount: number;
+  /** Requests that reached the revocation endpoint so far (answered or not). */
+  readonly revocationRequests: number;
+  /** A hanging revocation endpoint reads requests and never answers them. */
+  setRevocationHang(hang: boolean): void;
   /** A disabled user is unknown to the provider: its refresh tokens stop working. */
   setUserEnabled(enabled: boolean): void;
   close(): Promise<void>;
@@ -52,6 +57,8 @@ export async function startOidcIdp(options: TestIdpOptions): Promise<TestIdp> {
   const user = options.user ?? TEST_USER;
   let enabled = true;
   let refreshCount = 0;
+  let revocationRequests = 0;
+  let revocationHangs = false;
   let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) =>
     res.writeHead(503).end();
   const server: Server = createServer((req, res) => handler(req, res));
@@ -124,6 +131,10 @@ export async function startOidcIdp(options: TestIdpOptions): Promise<TestIdp> {
   });
   const callback = provider.callback();
   handler = (req, res) => {
+    if ((req.url ?? '').split('?')[0] === '/token/revocation') {
+      revocationRequests++;
+      if (revocationHangs) return void req.resume(); // read, never answered
+    }
     const match = /^\/interaction\/([\w-]+)$/.exec((req.url ?? '').split('?')[0] ?? '');
     if (match) {
       interaction(req, res, match[1] ?? '').catch(() => res.writeHead(500).end());
@@ -159,6 +170,12 @@ export async function startOidcIdp(options: TestIdpOptions): Promise<TestIdp> {
     provider,
     get refreshCount() {
       return refreshCount;
+    },
+    get revocationRequests() {
+      return revocationRequests;
+    },
+    setRevocationHang(hang) {
+      revocationHangs = hang;
     },
     setUserEnabled(value) {
       enabled = value;

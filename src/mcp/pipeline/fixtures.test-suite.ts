@@ -44,6 +44,7 @@ export function session(over: Partial<SessionRecord> = {}): SessionRecord {
     groups: ['staff'],
     claims: { email: 'bob@example.com' },
     idpRefreshTokenEnc: null,
+    idpIdTokenEnc: null,
     idpExpiresAt: 2_000_000_000_000,
     createdAt: 1_700_000_000_000,
     expiresAt: 2_000_000_000_000,
