@@ -4,9 +4,11 @@
  * for `dev` at a terminal, which is what `npm start` is. `LOG_FORMAT=json` or `pretty`
  * chooses either way for any command.
  */
+import { writeSync } from 'node:fs';
 import { pino, type Level, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { ConfigError } from '../core/errors.js';
+import { LineBatch } from './line-batch.js';
 
 export type LogFormat = 'json' | 'pretty';
 
@@ -42,24 +44,19 @@ export function createLogger(level: Level, format: LogFormat): Logger {
 
 /** How long a line may wait in the buffer: Envoy's access logs wait up to a second. */
 const FLUSH_INTERVAL_MS = 250;
-const BUFFER_BYTES = 4096;
+const BATCH_CHARS = 4096;
 
 /**
- * Standard output written a buffer at a time: the lines of many requests go out in one write,
+ * Standard output written a batch at a time: the lines of many requests go out in one write,
  * issued from libuv's thread pool, once 4 KiB have gathered or a quarter of a second has passed.
  * A write per line cost about 5 % of a proxied request's CPU (the audit line is on every
- * tool call). pino flushes what is buffered when the process exits, a crash included; only a
+ * tool call). What is gathered is written when the process exits, a crash included; only a
  * SIGKILL can lose the last quarter second.
  */
-function bufferedStdout() {
-  const destination = pino.destination({ dest: 1, sync: false, minLength: BUFFER_BYTES });
-  const timer = setInterval(() => {
-    try {
-      destination.flush();
-    } catch {
-      clearInterval(timer); // ended with the process
-    }
-  }, FLUSH_INTERVAL_MS);
-  timer.unref();
-  return destination;
+function bufferedStdout(): LineBatch {
+  return new LineBatch(pino.destination({ dest: 1, sync: false }), {
+    maxChars: BATCH_CHARS,
+    maxWaitMs: FLUSH_INTERVAL_MS,
+    writeSync: (data) => writeSync(1, data),
+  });
 }

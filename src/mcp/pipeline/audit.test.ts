@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { UpstreamTimeoutError } from '../../proxy/errors.js';
 import type { ForwardResult } from '../../proxy/forward.js';
 import { inspectMcpPost, type McpCall } from '../inspect.js';
-import { audit, auditRecord } from './audit.js';
+import { audit, auditFields, auditRecord } from './audit.js';
 import type { CallerRequest } from './context.js';
 import { decideCalls } from './decide.js';
 import {
@@ -171,4 +171,33 @@ test('the line is written with audit: true and msg audit, and nothing from the r
   assert.equal(line.msg, 'audit');
   assert.equal(line.tool, 'q');
   assert.ok(!written[0]!.includes('s3cr3t'));
+});
+
+test('the audit fields serialize exactly as JSON.stringify writes the record', () => {
+  const ctx = ctxOn();
+  const calls = callsOf(
+    jsonRpc({ id: 4, method: 'tools/call', params: { name: 'query', arguments: { sql: 'x' } } }),
+  );
+  const verdict = decideCalls(ctx, { calls, responses: 0, batch: false });
+  const base = auditRecord(ctx, {
+    call: calls[0]!,
+    decision: verdict.decisions[0]!,
+    forwarded: { status: 200 } as ForwardResult,
+    at: 1_012.5,
+  });
+  const records = [
+    base,
+    { ...base, user: null, client: null, upstream_status: null, tool: null },
+    {
+      ...base,
+      route: 'odd "route" \\ \u0001 é \u2028',
+      user: { sub: 'u"1', email: null, groups: [] },
+      client: { id: 'c', name: null },
+      argument_keys: [],
+      upstream_error: 'ERR_UPSTREAM_TIMEOUT',
+    },
+  ];
+  for (const record of records) {
+    assert.equal(auditFields(record), `,${JSON.stringify(record).slice(1, -1)}`);
+  }
 });

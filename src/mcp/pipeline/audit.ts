@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { decidedBy, type Decision } from '../../policy/evaluate.js';
 import type { ForwardResult } from '../../proxy/forward.js';
 import type { McpCall } from '../inspect.js';
+import { writeInfoLine } from '../../core/log-line.js';
 import { routeName, type CallerRequest } from './context.js';
 
 /** What became of the request, besides who made it. */
@@ -86,7 +87,36 @@ function argumentKeys(call: McpCall | null): readonly string[] {
 
 /** Writes the audit line of `outcome`. */
 export function audit(logger: Logger, ctx: CallerRequest, outcome: AuditOutcome): void {
-  logger.info(auditRecord(ctx, outcome), 'audit');
+  if (logger.isLevelEnabled('info'))
+    writeInfoLine(logger, auditFields(auditRecord(ctx, outcome)), 'audit');
+}
+
+/**
+ * The record's members as `JSON.stringify` writes them, in its key order, each after a comma
+ * (what `writeInfoLine` takes): built in one pass, as this runs on every tool call.
+ */
+export function auditFields(r: AuditRecord): string {
+  const u = r.user;
+  const c = r.client;
+  let out =
+    `,"audit":true,"req_id":${str(r.req_id)},"route":${str(r.route)},"user":` +
+    (u ? `{"sub":${str(u.sub)},"email":${str(u.email)},"groups":${strings(u.groups)}}` : 'null') +
+    `,"client":${c ? `{"id":${str(c.id)},"name":${str(c.name)}}` : 'null'}` +
+    `,"http_method":${str(r.http_method)},"mcp_method":${str(r.mcp_method)},"tool":${str(r.tool)}` +
+    `,"decision":${str(r.decision)},"rule":${str(r.rule)},"reason":${str(r.reason)}` +
+    `,"duration_ms":${num(r.duration_ms)},"upstream_status":${num(r.upstream_status)}` +
+    `,"argument_keys":${strings(r.argument_keys)}`;
+  if (r.upstream_error !== undefined) out += `,"upstream_error":${str(r.upstream_error)}`;
+  return out;
+}
+
+const str = (s: string | null): string => (s === null ? 'null' : JSON.stringify(s));
+const num = (n: number | null): string => (n === null || !Number.isFinite(n) ? 'null' : String(n));
+
+function strings(list: readonly string[]): string {
+  let out = '[';
+  for (let i = 0; i < list.length; i++) out += (i === 0 ? '' : ',') + JSON.stringify(list[i]);
+  return out + ']';
 }
 
 /** The calls of an allowed POST that get an audit line once the upstream answered. */
