@@ -425,6 +425,56 @@ routes:
       assert.equal(res.headers['x-upstream-kept'], 'yes');
     });
 
+    it('tags every answer with its request id, the upstream told it and its own id replaced', async () => {
+      const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+      upstream.fresh();
+      upstream.responseHeaders = { 'x-request-id': 'id-of-the-upstream' };
+      const forwarded = await mcpPost(gw.origin, '/mcp', toolCall(9, 'read'), { session: ada });
+      assert.equal(forwarded.status, 200, forwarded.body);
+      const id = String(forwarded.headers['x-request-id']);
+      assert.match(id, UUID);
+      assert.equal(seen()['x-request-id'], id, 'the upstream is sent the id the client gets');
+
+      // A plausible client id is kept both ways; an implausible one is replaced.
+      upstream.reset();
+      const kept = await mcpPost(gw.origin, '/mcp', toolCall(10, 'read'), {
+        session: ada,
+        headers: { 'x-request-id': 'client-chosen.id-1' },
+      });
+      assert.equal(kept.headers['x-request-id'], 'client-chosen.id-1');
+      assert.equal(seen()['x-request-id'], 'client-chosen.id-1');
+      upstream.reset();
+      const odd = await mcpPost(gw.origin, '/mcp', toolCall(11, 'read'), {
+        session: ada,
+        headers: { 'x-request-id': 'not an id; ' + 'x'.repeat(200) },
+      });
+      assert.match(String(odd.headers['x-request-id']), UUID);
+      assert.equal(seen()['x-request-id'], odd.headers['x-request-id']);
+
+      // The gateway's own answers: a denial, an upstream failure, no route, an OAuth error.
+      const denied = await mcpPost(gw.origin, '/mcp', toolCall(12, 'update'), { session: ada });
+      const failed = await mcpPost(gw.origin, '/dead', toolCall(13, 'read'), { session: ada });
+      const missing = await send(gw.origin, { path: '/nowhere' });
+      const oauth = await send(gw.origin, {
+        method: 'POST',
+        path: '/.pomerium/mcp/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=password',
+      });
+      for (const [what, res, status] of [
+        ['denial', denied, 200],
+        ['upstream failure', failed, 502],
+        ['no route', missing, 404],
+        ['OAuth error', oauth, 400],
+      ] as const) {
+        assert.equal(res.status, status, `${what}: ${res.body}`);
+        assert.match(String(res.headers['x-request-id']), UUID, what);
+      }
+      const stream = await streamPost(toolCall(14, 'read'));
+      assert.match(String(stream.headers['x-request-id']), UUID, 'an event stream');
+      await within(stream.ended, 5_000, 'the stream ends');
+    });
+
     it('passes Mcp-Session-Id both ways', async () => {
       upstream.fresh();
       upstream.responseHeaders = { 'mcp-session-id': 'session-from-upstream' };

@@ -17,6 +17,7 @@ import { createAssertionSource } from './identity.js';
 import { ownEndpoints, portal, type Handler } from './endpoints.js';
 import type { GatewayParts } from './parts.js';
 import { requestIdOf, requestPath, settleRequestTarget } from './request-target.js';
+import { tagResponse } from './tagged-response.js';
 import { sendStorageUnavailable, type AnswerShape } from './unavailable.js';
 
 export type { GatewayParts } from './parts.js';
@@ -53,10 +54,10 @@ export function createRequestHandler(
   const dispatch = dispatcher(parts);
   return (req, res) => {
     const requestId = requestIdOf(req);
-    res.setHeader('x-request-id', requestId);
+    tagResponse(res, requestId);
     const served: Served = { shape: 'page' };
     dispatch(req, res, requestId, served).catch((err: unknown) =>
-      unhandled(parts.logger, req, res, err, served.shape),
+      unhandled(parts.logger, req, res, requestId, err, served.shape),
     );
   };
 }
@@ -65,10 +66,10 @@ function unhandled(
   logger: Logger,
   req: IncomingMessage,
   res: ServerResponse,
+  req_id: string,
   err: unknown,
   shape: AnswerShape,
 ): void {
-  const req_id = res.getHeader('x-request-id');
   // Answered 408 already: the body reader failing afterwards is expected, not a bug.
   if (bodyTimedOut(req)) return logger.debug({ req_id }, 'body timed out');
   if (clientHungUp(req)) {

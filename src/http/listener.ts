@@ -13,6 +13,7 @@ import { followDefaultCertificate, tlsServerOptions } from '../tls/serve.js';
 import type { CertificateStore } from '../tls/store.js';
 import { capConnectionsPerAddress } from './connection-cap.js';
 import { sendOAuthError } from '../core/respond.js';
+import { TaggedResponse } from './tagged-response.js';
 
 export interface ListenOptions {
   /** Peers exempt from the per-address connection cap (proxies carry many clients). */
@@ -88,6 +89,8 @@ export async function listen(
  */
 function serverTimeouts(edge: EdgeLimits) {
   return {
+    // Every answer carries its request's id, added as its head goes out (`TaggedResponse`).
+    ServerResponse: TaggedResponse,
     requestTimeout: 0,
     headersTimeout: edge.readTimeoutMs,
     keepAliveTimeout: edge.idleTimeoutMs,

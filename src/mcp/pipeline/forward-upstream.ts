@@ -42,6 +42,8 @@ export function forwardUpstream(
   const isMcp = route.mcp !== null;
   // A fresh object from `upstreamRequestHeaders`: filled in place.
   const headers = clientHeaders(ports, req, route);
+  // The id the answer and the gateway's log lines carry, so the upstream's logs can join them.
+  headers['x-request-id'] = ctx.requestId;
   for (const extra of plan.extraHeaders) Object.assign(headers, extra);
   ctx.span?.inject(headers);
   const forwarded = ports.forwarder.forward(req, res, {
