@@ -34,6 +34,9 @@ test('duplicate keys are refused at any depth, however they are spelled', () => 
   assert.equal(kind('{"a":1,"\\u0061":2}'), 'duplicate-key');
   assert.equal(kind('[{"x":{"y":[{"n":1,"n":1}]}}]'), 'duplicate-key');
   assert.equal(kind('{"params":{"name":"read","name":"drop"}}'), 'duplicate-key');
+  assert.equal(kind('{ "a" \n: "x" , "b":[ "y" , {"c":1} ] ,\t"a"\r\n:2 }'), 'duplicate-key');
+  const named = parseStrictJson('[{"x":1},{"y":{"k":"v:","k" : 2}}]');
+  assert.deepEqual(named.ok ? null : named.message, 'duplicate key "k"');
   // The same key in sibling objects, or as a value, is fine.
   assert.equal(kind('[{"a":1},{"a":2}]'), 'ok');
   assert.equal(kind('{"a":{"a":1},"b":"a"}'), 'ok');

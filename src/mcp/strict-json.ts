@@ -6,8 +6,11 @@
  * `constructor` and `prototype` keys are refused too: nothing in MCP needs them and they are the
  * usual prototype-pollution vectors in code downstream.
  *
- * Validity is `JSON.parse`'s (strict RFC 8259); the key scan then runs once over the text with
- * an explicit stack, so it is linear and deep nesting cannot overflow the call stack.
+ * Validity is `JSON.parse`'s (strict RFC 8259). The checks then run on every request, so the
+ * common case is cheap: one walk over the parsed value (forbidden keys, depth, and how many keys
+ * its objects hold) and one pass over the text counting the strings that are keys; fewer keys
+ * parsed than written means a duplicate, and only then does a key-by-key scan name it. Both
+ * use explicit stacks: linear, and deep nesting cannot overflow the call stack.
  */
 
 export type StrictJsonResult =
@@ -35,65 +38,119 @@ export function parseStrictJson(text: string, options: StrictJsonOptions = {}): 
   } catch (err) {
     return { ok: false, kind: 'syntax', message: (err as Error).message };
   }
-  const problem = scanKeys(text, options.maxDepth ?? Infinity);
-  return problem ?? { ok: true, value };
+  if (value === null || typeof value !== 'object') return { ok: true, value };
+  const walked = walkParsed(value, options.maxDepth ?? Infinity);
+  if (typeof walked !== 'number') return walked;
+  if (walked !== countWrittenKeys(text)) return findDuplicateKey(text);
+  return { ok: true, value };
 }
 
 /** Decodes UTF-8 strictly (invalid sequences and a BOM are refused) then parses strictly. */
 export function parseStrictJsonBytes(bytes: Uint8Array, options: StrictJsonOptions = {}) {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     return { ok: false, kind: 'syntax', message: 'body is not valid UTF-8' } as const;
   }
   return parseStrictJson(text, options);
 }
 
-type Frame = { keys: Set<string>; expectKey: boolean } | null; // null: an array
+/** Not streaming, so it keeps no state between calls. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** The text is valid JSON here, so the scan only tracks structure and object keys. */
-function scanKeys(text: string, maxDepth: number): StrictJsonResult | null {
-  const stack: Frame[] = [];
+/**
+ * The keys of every object in `root`, counted, or the first forbidden key or excess depth.
+ * `JSON.parse` makes every key an own enumerable property, `__proto__` included.
+ */
+function walkParsed(root: object, maxDepth: number): number | StrictJsonResult {
+  let keys = 0;
+  const pending: unknown[] = [root];
+  const depths: number[] = [1];
+  while (pending.length > 0) {
+    const value = pending.pop() as Record<string, unknown> | unknown[];
+    const depth = depths.pop()!;
+    if (depth > maxDepth) {
+      return { ok: false, kind: 'depth', message: `nesting deeper than ${maxDepth}` };
+    }
+    if (Array.isArray(value)) {
+      for (const item of value) {
+        if (item !== null && typeof item === 'object') {
+          pending.push(item);
+          depths.push(depth + 1);
+        }
+      }
+      continue;
+    }
+    for (const key in value) {
+      keys++;
+      if (FORBIDDEN_KEYS.has(key)) {
+        return {
+          ok: false,
+          kind: 'forbidden-key',
+          message: `key ${JSON.stringify(key)} is not allowed`,
+        };
+      }
+      const item = value[key];
+      if (item !== null && typeof item === 'object') {
+        pending.push(item);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return keys;
+}
+
+/** In valid JSON a string is a key exactly when the next character past blanks is `:`. */
+function countWrittenKeys(text: string): number {
+  let keys = 0;
+  for (let q = text.indexOf('"'); q !== -1; q = text.indexOf('"', q + 1)) {
+    q = stringEnd(text, q);
+    let next = q + 1;
+    let c = text.charCodeAt(next);
+    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++next);
+    if (c === 0x3a /* : */) keys++;
+  }
+  return keys;
+}
+
+/**
+ * The duplicate the key counts found, named. The text is valid JSON with no forbidden key and
+ * no excess depth here, so the scan only tracks structure and object keys.
+ */
+function findDuplicateKey(text: string): StrictJsonResult {
+  const stack: (Set<string> | null)[] = []; // null: an array
+  let expectKey = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
       const end = stringEnd(text, i);
-      const top = stack[stack.length - 1];
-      if (top && top.expectKey) {
+      const keys = stack[stack.length - 1];
+      if (keys && expectKey) {
         const raw = text.slice(i, end + 1);
         const key = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
-        if (FORBIDDEN_KEYS.has(key)) {
-          return {
-            ok: false,
-            kind: 'forbidden-key',
-            message: `key ${JSON.stringify(key)} is not allowed`,
-          };
-        }
-        if (top.keys.has(key)) {
+        if (keys.has(key)) {
           return {
             ok: false,
             kind: 'duplicate-key',
             message: `duplicate key ${JSON.stringify(key)}`,
           };
         }
-        top.keys.add(key);
-        top.expectKey = false;
+        keys.add(key);
+        expectKey = false;
       }
       i = end;
     } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-      if (stack.length >= maxDepth) {
-        return { ok: false, kind: 'depth', message: `nesting deeper than ${maxDepth}` };
-      }
-      stack.push(c === 0x7b ? { keys: new Set(), expectKey: true } : null);
+      stack.push(c === 0x7b ? new Set() : null);
+      expectKey = c === 0x7b;
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
       stack.pop();
     } else if (c === 0x2c /* , */) {
-      const top = stack[stack.length - 1];
-      if (top) top.expectKey = true;
+      expectKey = stack[stack.length - 1] != null;
     }
   }
-  return null;
+  // Unreachable while the counts are right; answered as a duplicate all the same (fail closed).
+  return { ok: false, kind: 'duplicate-key', message: 'duplicate key' };
 }
 
 /** Index of the quote closing the string that opens at `start`. */
