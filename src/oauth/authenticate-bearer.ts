@@ -35,12 +35,15 @@ export interface BearerDeps {
   readonly names?: ClientNames;
 }
 
-/** Checks the bearer token of a request on an `mcp.server` route. */
-export async function authenticateBearer(
+/**
+ * Checks the bearer token of a request on an `mcp.server` route. Answered without a promise
+ * when the validator and the client's name are cached (`BearerValidator.peek`).
+ */
+export function authenticateBearer(
   deps: BearerDeps,
   req: IncomingMessage,
   route: RouteConfig,
-): Promise<BearerOutcome> {
+): BearerOutcome | Promise<BearerOutcome> {
   const header = req.headers.authorization;
   if (header === undefined) return NO_TOKEN;
   const token = bearerToken(header);
@@ -48,7 +51,20 @@ export async function authenticateBearer(
   if (token === undefined || host === undefined || route.mcp?.kind !== 'server') {
     return { kind: 'invalid' };
   }
-  const user = await deps.validator.validate(token, route.mcp.resourceUrl, (t) =>
+  const audience = route.mcp.resourceUrl;
+  const known = deps.validator.peek(token, audience);
+  const name = known && (deps.names === undefined ? null : deps.names.peek(known.clientId));
+  if (known && name !== undefined) return outcome(known, deps.now(), name);
+  return validated(deps, token, audience, host);
+}
+
+async function validated(
+  deps: BearerDeps,
+  token: string,
+  audience: string,
+  host: NonNullable<ReturnType<HostDirectory['forRoute']>>,
+): Promise<BearerOutcome> {
+  const user = await deps.validator.validate(token, audience, (t) =>
     host.oidc.provider.AccessToken.find(t),
   );
   return outcome(user, deps.now(), user && (await nameOf(deps.names, user.clientId)));

@@ -234,3 +234,50 @@ test('bearer: nothing answered from memory while the bus is unhealthy, nor a rea
   assert.ok(await validator.validate(TOKEN, RESOURCE, s.find));
   assert.equal(s.lookups(), 7, 'the lookup a revocation overtook was not kept');
 });
+
+test('bearer: peek answers from memory only what validate would, and nothing it would refuse', async () => {
+  const s = await setup();
+  const { bus, setHealthy } = testBus();
+  let live: { idHash: string; expiresAt: number } | undefined = {
+    idHash: 'session-1',
+    expiresAt: s.clock() + 3_600_000,
+  };
+  const validator = new BearerValidator({
+    identities: s.storage.identities,
+    now: () => s.clock(),
+    invalidation: bus,
+    grantSession: async () => live,
+  });
+  const peek = (audience = RESOURCE) => validator.peek(TOKEN, audience);
+  assert.equal(peek(), undefined, 'nothing known before the first validation');
+  const user = await validator.validate(TOKEN, RESOURCE, s.find);
+  assert.ok(user);
+  assert.deepEqual(peek(), user);
+  assert.equal(peek('https://mcp.example.com/whoami'), undefined, 'another resource');
+  assert.equal(validator.peek('not a token!', RESOURCE), undefined);
+  assert.equal(validator.peek('B'.repeat(43), RESOURCE), undefined, 'another token');
+
+  setHealthy(false);
+  assert.equal(peek(), undefined, 'the bus is unhealthy: nothing from memory');
+  setHealthy(true);
+  assert.deepEqual(peek(), user);
+
+  for (const event of [
+    { k: 'token', hash: sha256Hex(TOKEN) },
+    { k: 'grant', id: 'g1' },
+    { k: 'session', idHash: 'session-1' },
+    { k: 'user', sub: 'alice' },
+    { k: 'client', id: 'c1' },
+  ] satisfies InvalidationEvent[]) {
+    await bus.publish(event);
+    assert.equal(peek(), undefined, `after a ${event.k} event`);
+    assert.deepEqual(await validator.validate(TOKEN, RESOURCE, s.find), user);
+    assert.deepEqual(peek(), user);
+  }
+
+  s.advance(5_001);
+  assert.equal(peek(), undefined, 'past the cache life');
+  live = undefined;
+  assert.equal(await validator.validate(TOKEN, RESOURCE, s.find), undefined, 'session gone');
+  assert.equal(peek(), undefined);
+});

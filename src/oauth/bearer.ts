@@ -117,9 +117,7 @@ export class BearerValidator {
       };
       if (trusted && epoch === this.epoch) this.remember(key, entry);
     }
-    const fits =
-      typeof audience === 'string' ? entry.audiences.includes(audience) : audience(entry);
-    if (entry.expiresAt <= now || !fits) return undefined;
+    if (entry.expiresAt <= now || !fits(entry, audience)) return undefined;
     if (!(await this.sessionLive(entry.grantId, now))) {
       this.forgetGrant(entry.grantId);
       return undefined;
@@ -127,6 +125,27 @@ export class BearerValidator {
     const identity = await this.identity(entry.sub, now);
     if (identity === undefined) return undefined;
     return { sub: entry.sub, clientId: entry.clientId, grantId: entry.grantId, identity };
+  }
+
+  /**
+   * The user behind `token` when everything `validate` reads is cached, trusted and fresh,
+   * answered without a promise: this is nearly every request that carries a token. Undefined
+   * is no refusal, only "not known here": `validate` decides then.
+   */
+  peek(token: string, audience: AudienceCheck): BearerUser | undefined {
+    if (!TOKEN_SHAPE.test(token) || !cacheTrusted(this.options.invalidation)) return undefined;
+    const now = this.now();
+    const entry = this.tokens.get(sha256Hex(token));
+    if (entry === undefined || entry.cachedUntil <= now || entry.expiresAt <= now) return undefined;
+    if (!fits(entry, audience)) return undefined;
+    if (this.options.grantSession !== undefined) {
+      const live = this.grantSessions.get(entry.grantId);
+      if (live === undefined || live.until <= now) return undefined;
+    }
+    const known = this.identities.get(entry.sub);
+    if (known === undefined || known.until <= now) return undefined;
+    const { sub, clientId, grantId } = entry;
+    return { sub, clientId, grantId, identity: known.identity };
   }
 
   /** A token row was destroyed (revocation): forget it now. */
@@ -231,4 +250,8 @@ export class BearerValidator {
     this.tokens.delete(key);
     this.byGrant.get(entry.grantId)?.delete(key);
   }
+}
+
+function fits(entry: Entry, audience: AudienceCheck): boolean {
+  return typeof audience === 'string' ? entry.audiences.includes(audience) : audience(entry);
 }

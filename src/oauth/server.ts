@@ -88,7 +88,10 @@ export interface McpAuthServer extends UserGrants {
     match: RouteMatch | undefined,
   ): OAuthHandler | undefined;
   /** Checks the bearer token of a request on an `mcp.server` route. */
-  authenticateBearer(req: IncomingMessage, route: RouteConfig): Promise<BearerOutcome>;
+  authenticateBearer(
+    req: IncomingMessage,
+    route: RouteConfig,
+  ): BearerOutcome | Promise<BearerOutcome>;
   /** Checks a client-mode token (`client-mode.ts`) presented to the app-facing endpoints. */
   authenticateClientToken(req: IncomingMessage): Promise<BearerOutcome>;
   /** Mints a client-mode token for `session`'s user, valid on the MCP resources `audiences`. */

@@ -32,7 +32,7 @@ export interface PipelinePorts {
   /** The same names, lower case: removed from every client request (`claimHeaderNames`). */
   readonly claimHeaderNames: ReadonlySet<string>;
   /** The external token of a request on an `mcp.server` route (absent: no OAuth server). */
-  bearer?(req: IncomingMessage, route: RouteConfig): Promise<BearerOutcome>;
+  bearer?(req: IncomingMessage, route: RouteConfig): BearerOutcome | Promise<BearerOutcome>;
   /** Revokes an MCP client's grant (its tokens stop working at once). */
   revokeGrant?(grantId: string): Promise<void>;
   /** Client mode's token for the session (absent: no `mcp.client` route gets one). */
