@@ -92,7 +92,7 @@ test('an allowed tool call: who, which client, where, what decided, how the upst
     tool: 'read_query',
     decision: 'allow',
     rule: 'policy[0]',
-    reason: record.reason,
+    reason: null,
     duration_ms: 12.5,
     upstream_status: 200,
     argument_keys: ['query', 'token'],
@@ -113,6 +113,7 @@ test('a denial names the explicit rule, or default-deny when nothing applied', (
   });
   assert.equal(byRule.decision, 'deny');
   assert.equal(byRule.rule, 'policy[1]');
+  assert.match(String(byRule.reason), /^deny rule 1 applies: .*mcp_tool "update"/);
   assert.equal(byRule.upstream_status, null);
   assert.deepEqual(byRule.argument_keys, []);
 

@@ -38,8 +38,12 @@ export interface AuditRecord {
   readonly tool: string | null;
   readonly decision: 'allow' | 'deny';
   readonly rule: string;
-  /** The policy's own explanation (names criteria and the caller's own values, never arguments). */
-  readonly reason: string;
+  /**
+   * Why a call was denied, in the policy's words (criteria and the caller's own values, never
+   * arguments); null on an allowed call, which `rule` explains: written out on every call, it
+   * cost more than the policy's decision itself.
+   */
+  readonly reason: string | null;
   readonly duration_ms: number;
   /** The status the upstream answered; null when it was not asked or gave no answer. */
   readonly upstream_status: number | null;
@@ -67,7 +71,7 @@ export function auditRecord(ctx: CallerRequest, outcome: AuditOutcome): AuditRec
     tool: call?.tool ?? null,
     decision: decision.allow ? 'allow' : 'deny',
     rule: decidedBy(decision),
-    reason: decision.reason,
+    reason: decision.allow ? null : decision.reason,
     duration_ms: Math.round((outcome.at - ctx.startedAt) * 1000) / 1000,
     upstream_status: forwarded && !failed && forwarded.status > 0 ? forwarded.status : null,
     argument_keys: argumentKeys(call),
